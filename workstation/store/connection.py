@@ -1,0 +1,286 @@
+"""Opening the database file safely, and running every change as one transaction.
+
+`Database.open` never waits for a lock, never writes to a file it refuses, and upgrades an older
+schema before anything else reads it. A read-only open of a file that another process holds (or
+that needs upgrading) reads a private snapshot copy instead, because DuckDB lets one process write
+a file or several read it, never both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from workstation import paths
+from workstation.store import migrations
+from workstation.store.errors import (
+    DatabaseCorruptError,
+    DatabaseLockedError,
+    NewerSchemaError,
+    ReadOnlyStoreError,
+    StoreClosedError,
+    StoreError,
+    StorePermissionError,
+    StoreWriteError,
+    translate,
+)
+
+# Bytes 8..12 of every DuckDB database file; checked before DuckDB sees a file, so that a file
+# that is plainly not a database is refused without DuckDB ever opening it.
+_MAGIC = b"DUCK"
+_MAGIC_OFFSET = 8
+
+
+class Database:
+    """One open DuckDB file: a connection, its path, and how it was opened.
+
+    Use `transaction()` for every change and `read()` for queries; both turn DuckDB's errors into
+    `StoreError`s. A `Database` is used by one thread at a time (a lock enforces it).
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        *,
+        read_only: bool,
+        snapshot_dir: Path | None = None,
+    ) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self.path = path
+        self.read_only = read_only
+        #: Where the private copy lives when this is a snapshot of a file another process holds.
+        self.snapshot_dir = snapshot_dir
+        self._lock = threading.RLock()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> Database:
+        """Open (or create) the database at `path` (default: `paths.default_db()`).
+
+        Raises `DatabaseLockedError` when another process holds it and `read_only` is false,
+        `DatabaseCorruptError` for a file that is not a workstation database, `NewerSchemaError`
+        for a file from a newer version, `StorePermissionError` when the OS refuses access.
+        """
+        target = Path(path).expanduser() if path is not None else paths.default_db()
+        target = target.absolute()
+        exists = _check_file(target)
+        if read_only and not exists:
+            raise StoreError(f"{target} does not exist; open or create another database", target)
+        if not exists:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise translate(exc, target) from exc  # type: ignore[misc]
+        try:
+            con = duckdb.connect(str(target), read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            # This process already has the file open for writing under another configuration.
+            if read_only and "different configuration" in str(exc):
+                return cls._open_snapshot(target)
+            raise _mapped(exc, target, writing=False) from exc
+        except duckdb.Error as exc:
+            mapped = _mapped(exc, target, writing=False)
+            if read_only and isinstance(mapped, DatabaseLockedError):
+                return cls._open_snapshot(target)
+            raise mapped from exc
+        db = cls(con, target, read_only=read_only)
+        try:
+            found = db._schema_version()
+            if found > migrations.CURRENT:
+                raise NewerSchemaError(target, found, migrations.CURRENT)
+            if found < migrations.CURRENT:
+                if read_only:
+                    # Upgrading means writing; a read-only open upgrades a private copy instead.
+                    db.close()
+                    return cls._open_snapshot(target)
+                db._upgrade(found)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def _open_snapshot(cls, target: Path) -> Database:
+        """A read-only view of a private copy of `target` (and its write-ahead log)."""
+        folder = Path(tempfile.mkdtemp(prefix="workstation-snapshot-"))
+        copy = folder / target.name
+        try:
+            _copy_with_wal(target, copy)
+            con = duckdb.connect(str(copy))
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise translate(exc, target, writing=False) from exc  # type: ignore[misc]
+        except duckdb.Error as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise _mapped(exc, target, writing=False) from exc
+        db = cls(con, target, read_only=True, snapshot_dir=folder)
+        try:
+            found = db._schema_version()
+            if found > migrations.CURRENT:
+                raise NewerSchemaError(target, found, migrations.CURRENT)
+            if found < migrations.CURRENT:
+                migrations.upgrade(con, found, backup=None)
+        except duckdb.Error as exc:
+            db.close()
+            raise _mapped(exc, target, writing=False) from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _schema_version(self) -> int:
+        """The schema version recorded in the file; 0 for an empty new database."""
+        assert self._con is not None
+        try:
+            return migrations.recorded_version(self._con, self.path)
+        except duckdb.Error as exc:
+            raise _mapped(exc, self.path, writing=False) from exc
+
+    def _upgrade(self, found: int) -> None:
+        assert self._con is not None
+        backup = None
+        if found > 0:
+            # Keep the file as it was before an upgrade, so a failed or unwanted upgrade is
+            # recoverable; new databases (found == 0) have nothing to keep.
+            backup = (self.path, self.path.with_name(f"{self.path.name}.v{found}.bak"))
+        try:
+            migrations.upgrade(self._con, found, backup=backup)
+        except (duckdb.Error, OSError) as exc:
+            mapped = translate(exc, self.path)
+            if mapped is None:
+                raise  # a failing migration step is a bug, not the environment's fault
+            raise mapped from exc
+
+    # -- using ---------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` ran (or a failed write closed the connection)."""
+        return self._con is None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreClosedError(f"{self.path} is closed; open it again", self.path)
+        return self._con
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run the block as one transaction, committed (durably) before the block returns.
+
+        On any error the transaction is rolled back. A failed write (disk full, permission
+        denied) closes the connection, because DuckDB may have invalidated it.
+        """
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"{self.path} is open read-only; close the other window and open it again "
+                "to make changes",
+                self.path,
+            )
+        with self._lock:
+            con = self._connection()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                yield con
+                con.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed COMMIT has already ended the transaction
+                mapped = translate(exc, self.path)
+                if mapped is None:
+                    raise
+                if isinstance(mapped, StoreWriteError):
+                    self.close()
+                raise mapped from exc
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for queries; DuckDB errors (a damaged block found late) become
+        `StoreError`s."""
+        with self._lock:
+            con = self._connection()
+            try:
+                yield con
+            except duckdb.Error as exc:
+                mapped = translate(exc, self.path, writing=False)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+    def close(self) -> None:
+        """Close the connection (a no-op when already closed) and drop any snapshot copy."""
+        with self._lock:
+            con, self._con = self._con, None
+            if con is not None:
+                try:
+                    con.close()
+                except duckdb.Error:
+                    pass  # closing after an invalidating error may fail; the file is still safe
+            if self.snapshot_dir is not None:
+                shutil.rmtree(self.snapshot_dir, ignore_errors=True)
+
+
+def _check_file(target: Path) -> bool:
+    """Whether `target` exists; raise for a path that cannot be a database (read only)."""
+    try:
+        if not target.exists():
+            return False
+        if target.is_dir():
+            raise DatabaseCorruptError(
+                f"{target} is a folder, not a database file; open or create another database",
+                target,
+            )
+        with target.open("rb") as handle:
+            head = handle.read(_MAGIC_OFFSET + len(_MAGIC))
+    except PermissionError as exc:
+        raise StorePermissionError(
+            f"could not open {target}: permission denied; check its permissions or open "
+            "another database",
+            target,
+        ) from exc
+    if head[_MAGIC_OFFSET:] != _MAGIC:
+        what = "an empty file" if not head else "not a DuckDB database"
+        raise DatabaseCorruptError(
+            f"{target} is {what}; it was left as it was: open or create another database",
+            target,
+        )
+    return True
+
+
+def _copy_with_wal(source: Path, copy: Path) -> None:
+    """Copy a database file and its write-ahead log, retrying if a checkpoint moved them."""
+    wal = source.with_name(source.name + ".wal")
+    for _ in range(5):
+        before = _stamp(source)
+        shutil.copyfile(source, copy)
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+        # A checkpoint in the other process rewrites the file and truncates the log; a copy
+        # taken across one may mix both states, so take it again.
+        if _stamp(source) == before:
+            return
+    raise StoreError(
+        f"{source} is changing too fast to copy for reading; try again in a moment", source
+    )
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _mapped(exc: BaseException, path: Path, *, writing: bool = True) -> StoreError:
+    """`translate`, with a generic `StoreError` for anything it does not recognise."""
+    mapped = translate(exc, path, writing=writing)
+    if mapped is not None:
+        return mapped
+    return StoreError(f"could not open {path}: {exc}; open or create another database", path)
