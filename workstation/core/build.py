@@ -1,0 +1,231 @@
+"""Builders of operations: they make the ids, versions and flags so that callers need not.
+
+Each builder reads the tree (never changes it) and returns an operation to pass to
+`History.apply`. The use cases in `workstation.review` call these with what the user and the
+engine supplied; the operation's own check still runs when it is applied.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from workstation.core import ids
+from workstation.core.checks import StepConfidence, run_checks
+from workstation.core.model import Annotation, Chain, Node, Reviewer, Session, Version, now_iso
+from workstation.core.ops import (
+    Adjudicated,
+    Annotated,
+    ChallengeAnswered,
+    ChallengeAsked,
+    SessionStarted,
+    StepRewritten,
+    StepsAdded,
+)
+from workstation.core.splitter import SPLITTER_NAME, SPLITTER_VERSION, Step, display_text
+from workstation.core.tree import CHAIN_NODE_KINDS, Tree
+from workstation.errors import BadInputError
+
+
+def start_session(
+    question: str,
+    template_name: str,
+    template_version: str,
+    reviewer: Reviewer,
+    title: str | None = None,
+    at: str | None = None,
+) -> SessionStarted:
+    """The first event of a new session on `question` (title: the question's first line)."""
+    if not question.strip():
+        raise BadInputError("the question is empty")
+    at = at or now_iso()
+    session_id = ids.session_id(question, reviewer.id, at)
+    if title is None or not title.strip():
+        first_line = question.strip().splitlines()[0]
+        title = first_line if len(first_line) <= 80 else first_line[:79] + "…"
+    session = Session(session_id, title, question, template_name, template_version, at, reviewer.id, reviewer.role)
+    node_id = ids.question_node_id(session_id)
+    version = Version(
+        ids.version_id(node_id, "reviewer", reviewer.id, at, question),
+        node_id, question, question, "reviewer", reviewer.id, reviewer.role, at,
+    )
+    question_node = Node(node_id, session_id, "question", None, None, 0, (version,), version.id)
+    return SessionStarted(session, question_node)
+
+
+def steps_added(
+    tree: Tree,
+    parent_id: str,
+    raw_text: str,
+    steps: Sequence[Step],
+    reviewer: Reviewer,
+    template_name: str,
+    template_version: str,
+    *,
+    critique: str | None = None,
+    model: str = "",
+    finish_reason: str = "",
+    confidences: Sequence[StepConfidence | None] | None = None,
+    splitter_name: str = SPLITTER_NAME,
+    splitter_version: str = SPLITTER_VERSION,
+    show: bool = True,
+    at: str | None = None,
+) -> StepsAdded:
+    """A generation's steps as an operation, with automated checks run on every step.
+
+    `parent_id` is the question for a first generation, or the step before the one
+    regenerated from (that is `regenerate_parent(tree, step_id)`). `steps` must be the split
+    of `raw_text`. The chain's kind follows from the parent.
+    """
+    parent = tree.node(parent_id)
+    if "".join(s.raw for s in steps) != raw_text:
+        raise ValueError("the steps are not a split of raw_text")  # a bug in the caller
+    at = at or now_iso()
+    kind = "generate" if parent.kind == "question" else "regenerate"
+    chain_id = ids.chain_id(tree.session.id, parent_id, raw_text, at)
+    earlier = [n.text for n in tree.steps_to(parent_id)] if parent.kind != "question" else []
+    nodes: list[Node] = []
+    previous = parent_id
+    for i, step in enumerate(steps):
+        confidence = (confidences[i] if confidences is not None and i < len(confidences) else None) or StepConfidence()
+        position = parent.position + 1 + i
+        node_id = ids.node_id(chain_id, position, step.raw)
+        flags = run_checks(
+            step.text,
+            mean_logprob=confidence.mean_logprob,
+            min_token_prob=confidence.min_token_prob,
+            previous_steps=earlier,
+        )
+        version = Version(
+            ids.version_id(node_id, "model", reviewer.id, at, step.raw),
+            node_id, step.text, step.raw, "model", reviewer.id, reviewer.role, at, tuple(flags),
+            confidence.mean_logprob, confidence.min_token_prob, confidence.token_count,
+        )
+        node_kind = "answer" if step.kind == "answer" else "step"
+        nodes.append(Node(node_id, tree.session.id, node_kind, previous, chain_id, position, (version,), version.id))
+        earlier.append(step.text)
+        previous = node_id
+    chain = Chain(
+        chain_id, tree.session.id, parent_id, kind, raw_text, splitter_name, splitter_version,
+        template_name, template_version, reviewer.id, reviewer.role, at,
+        tuple(n.id for n in nodes), critique, model, finish_reason,
+    )
+    return StepsAdded(chain, tuple(nodes), show)
+
+
+def regenerate_parent(tree: Tree, node_id: str) -> str:
+    """The node a regeneration from step `node_id` continues from (the step before it)."""
+    node = tree.node(node_id)
+    if node.kind not in CHAIN_NODE_KINDS:
+        raise BadInputError(f"only steps and answers can be regenerated from, not a {node.kind}")
+    assert node.parent_id is not None
+    return node.parent_id
+
+
+def rewrite(tree: Tree, node_id: str, text: str, reviewer: Reviewer, at: str | None = None) -> StepRewritten:
+    """A reviewer's rewrite of a step (checks run on the new text)."""
+    node = tree.node(node_id)
+    text = text.strip()
+    if not text:
+        raise BadInputError("a rewrite must not be empty")
+    at = at or now_iso()
+    earlier = [n.text for n in tree.steps_to(node_id)[:-1]] if node.kind in CHAIN_NODE_KINDS else []
+    version = Version(
+        ids.version_id(node.id, "rewrite", reviewer.id, at, text),
+        node.id, text, text, "rewrite", reviewer.id, reviewer.role, at,
+        tuple(run_checks(text, previous_steps=earlier)),
+    )
+    return StepRewritten(node.id, version)
+
+
+def annotate(
+    tree: Tree,
+    node_id: str,
+    reviewer: Reviewer,
+    label: int | None = None,
+    note: str = "",
+    tags: Sequence[str] = (),
+    severity: str | None = None,
+    version_id: str | None = None,
+    at: str | None = None,
+) -> Annotated:
+    """An annotation by `reviewer` on the node's current version (or `version_id`)."""
+    node = tree.node(node_id)
+    return Annotated(_annotation(tree, node, reviewer, label, note, tags, severity, version_id, at))
+
+
+def adjudicate(
+    tree: Tree,
+    node_id: str,
+    reviewer: Reviewer,
+    label: int | None,
+    reason: str,
+    settles: Sequence[str] = (),
+    at: str | None = None,
+) -> Adjudicated:
+    """An expert's or ethics reviewer's decision between others' annotations, with a reason."""
+    node = tree.node(node_id)
+    annotation = _annotation(tree, node, reviewer, label, reason, (), None, None, at)
+    return Adjudicated(annotation, tuple(settles))
+
+
+def _annotation(
+    tree: Tree, node: Node, reviewer: Reviewer, label: int | None, note: str,
+    tags: Sequence[str], severity: str | None, version_id: str | None, at: str | None,
+) -> Annotation:
+    if label is not None and (isinstance(label, bool) or label not in (-1, 0, 1)):
+        raise BadInputError(f"a label must be -1, 0 or 1, not {label!r}")
+    clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    return Annotation(
+        ids.event_id(), tree.session.id, node.id, version_id or node.current_version_id,
+        reviewer.id, reviewer.role, at or now_iso(), label, note.strip(), clean_tags, severity,
+    )
+
+
+def ask_challenge(tree: Tree, node_id: str, question: str, reviewer: Reviewer, at: str | None = None) -> ChallengeAsked:
+    """A reviewer's challenge ("why?" or their own question) about step `node_id`."""
+    node = tree.node(node_id)
+    question = question.strip()
+    if not question:
+        raise BadInputError("a challenge needs a question")
+    at = at or now_iso()
+    challenge_id = ids.content_id("challenge", node.id, reviewer.id, at, question)
+    version = Version(
+        ids.version_id(challenge_id, "reviewer", reviewer.id, at, question),
+        challenge_id, question, question, "reviewer", reviewer.id, reviewer.role, at,
+    )
+    challenge = Node(challenge_id, tree.session.id, "challenge", node.id, None, node.position, (version,), version.id)
+    return ChallengeAsked(challenge)
+
+
+def challenge_answered(
+    tree: Tree,
+    challenge_id: str,
+    raw_text: str,
+    reviewer: Reviewer,
+    template_name: str,
+    template_version: str,
+    *,
+    model: str = "",
+    finish_reason: str = "",
+    confidence: StepConfidence | None = None,
+    at: str | None = None,
+) -> ChallengeAnswered:
+    """The model's reply to a challenge: one reply node holding the whole answer."""
+    challenge = tree.node(challenge_id)
+    at = at or now_iso()
+    chain_id = ids.chain_id(tree.session.id, challenge.id, raw_text, at)
+    node_id = ids.node_id(chain_id, challenge.position, raw_text)
+    confidence = confidence or StepConfidence()
+    text = display_text(raw_text)
+    version = Version(
+        ids.version_id(node_id, "model", reviewer.id, at, raw_text),
+        node_id, text, raw_text, "model", reviewer.id, reviewer.role, at,
+        tuple(run_checks(text, mean_logprob=confidence.mean_logprob, min_token_prob=confidence.min_token_prob)),
+        confidence.mean_logprob, confidence.min_token_prob, confidence.token_count,
+    )
+    reply = Node(node_id, tree.session.id, "reply", challenge.id, chain_id, challenge.position, (version,), version.id)
+    chain = Chain(
+        chain_id, tree.session.id, challenge.id, "challenge", raw_text, "whole", "1",
+        template_name, template_version, reviewer.id, reviewer.role, at, (node_id,), None, model, finish_reason,
+    )
+    return ChallengeAnswered(chain, (reply,))
