@@ -1,0 +1,361 @@
+"""The review database's public face: `Store`.
+
+Every change is one transaction that writes the rows the operation changed and its event
+together, committed before the method returns; there is no save step. Reads restore a
+session exactly as it was committed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+
+from workstation.core.history import Applied, Event, History
+from workstation.core.model import DEFAULT_TAGS, Reviewer, TagVocabulary, now_iso
+from workstation.core.ops import Operation, SessionStarted
+from workstation.core.tree import Tree
+from workstation.errors import BadInputError
+from workstation.store import reader, writer
+from workstation.store.connection import Database
+from workstation.store.errors import StoreError, UnknownIdError
+from workstation.store.records import Generation, SearchHit, SessionSummary
+from workstation.store.search import search as _search
+
+
+class DuplicateEventError(StoreError, BadInputError):
+    """An event id is already in the log with different content (a tampered or bad bundle)."""
+
+
+class EventLogError(StoreError):
+    """The event log's hash chain is broken: a row was edited or removed outside the store."""
+
+
+class Store:
+    """One open review database.
+
+    Open with `Store.open(path)` (default: the user's database) and close it, or use it as a
+    context manager. Writing: `start_session`, `apply`, `undo`, `redo` (or `record` for a
+    caller that owns its `History`). Reading: `load_session`, `history`, `list_sessions`,
+    `search`, `events`. Errors are `StoreError`s (see `workstation.store.errors`) and the
+    core's `BadInputError`s for operations that do not fit the tree.
+
+    One thread at a time; a GUI keeps it on its database worker thread.
+    """
+
+    #: How many sessions' live histories are kept in memory.
+    CACHED_SESSIONS = 8
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._log = writer.EventLog()
+        self._histories: OrderedDict[str, History] = OrderedDict()
+        with db.read() as con:
+            self._counter = writer.Counter(_max_ord(con))
+            self._reviewers = {r[0] for r in con.execute("SELECT id FROM reviewers").fetchall()}
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> Store:
+        """Open or create the database (see `Database.open` for the errors it raises).
+
+        `read_only=True` never writes; when another window holds the file it reads a
+        snapshot taken now (`snapshot` is then true).
+        """
+        return cls(Database.open(path, read_only=read_only))
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._db.path
+
+    @property
+    def read_only(self) -> bool:
+        """Whether changes are refused."""
+        return self._db.read_only
+
+    @property
+    def snapshot(self) -> bool:
+        """Whether this reads a private copy because another process holds the file."""
+        return self._db.snapshot_dir is not None
+
+    def close(self) -> None:
+        """Close the file; every change was already committed."""
+        self._histories.clear()
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def start_session(
+        self, op: SessionStarted, reviewer: Reviewer, *, at: str | None = None
+    ) -> Applied:
+        """Create the session `op` describes; returns its first event."""
+        if self.has_session(op.session.id):
+            raise BadInputError(f"session {op.session.id} already exists in {self.path}")
+        history, applied = History.start(op, reviewer, at)
+        self._write(history.tree, applied, None)
+        self._remember(history)
+        return applied
+
+    def apply(
+        self,
+        session_id: str,
+        op: Operation,
+        reviewer: Reviewer,
+        *,
+        at: str | None = None,
+        generation: Generation | None = None,
+    ) -> Applied:
+        """Apply `op` to the session as `reviewer` and commit it with its event.
+
+        `generation` is the engine's record for the chain a `StepsAdded` adds. Raises the
+        core's `BadInputError` (nothing changed) when the operation does not fit, or a
+        `StoreError` when writing fails (nothing of it was kept).
+        """
+        history = self.history(session_id)
+        applied = history.apply(op, reviewer, at)
+        self._commit(history, applied, generation)
+        return applied
+
+    def undo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> Applied:
+        """Reverse the session's latest undoable operation, as a new event."""
+        history = self.history(session_id)
+        applied = history.undo(reviewer, at)
+        self._commit(history, applied, None)
+        return applied
+
+    def redo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> Applied:
+        """Do again what the latest undo reversed, as a new event."""
+        history = self.history(session_id)
+        applied = history.redo(reviewer, at)
+        self._commit(history, applied, None)
+        return applied
+
+    def record(
+        self, tree: Tree, applied: Applied, *, generation: Generation | None = None
+    ) -> bool:
+        """Commit an event already applied to `tree` (by a caller's own `History`).
+
+        Returns False, writing nothing, when the very same event is already stored (importing
+        a bundle twice); raises `DuplicateEventError` when its id is stored with other content.
+        """
+        cached = self._histories.get(tree.session.id)
+        if cached is not None and cached.tree is not tree:
+            # Someone else's tree changed this session: the cached one is stale now.
+            del self._histories[tree.session.id]
+        return self._write(tree, applied, generation)
+
+    def add_reviewer(self, reviewer: Reviewer, public_key: str | None = None) -> None:
+        """Add a reviewer, or update their name, role and public key."""
+        with self._db.transaction() as con:
+            con.execute(
+                "INSERT INTO reviewers VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "name = excluded.name, role = excluded.role, "
+                "public_key = coalesce(excluded.public_key, reviewers.public_key)",
+                [reviewer.id, reviewer.name or reviewer.id, reviewer.role, public_key, now_iso()],
+            )
+        self._reviewers.add(reviewer.id)
+
+    def set_tags(self, vocabulary: TagVocabulary) -> None:
+        """Replace the tag vocabulary offered when annotating."""
+        with self._db.transaction() as con:
+            con.execute("DELETE FROM tags")
+            if vocabulary.tags:
+                con.execute(
+                    "INSERT INTO tags SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[])",
+                    [list(vocabulary.tags), list(range(len(vocabulary.tags)))],
+                )
+            # An empty vocabulary is kept as one marker row, so it is not mistaken for "never
+            # set" (which means the defaults).
+            else:
+                con.execute("INSERT INTO tags VALUES ('', -1)")
+
+    def _commit(self, history: History, applied: Applied, generation: Generation | None) -> None:
+        try:
+            self._write(history.tree, applied, generation)
+        except BaseException:
+            # The tree already holds the change the file refused. Rolling it back in memory
+            # would leave added nodes behind (marked deleted); reloading is exact.
+            self._histories.pop(history.tree.session.id, None)
+            raise
+
+    def _write(self, tree: Tree, applied: Applied, generation: Generation | None) -> bool:
+        event = applied.event
+        try:
+            with self._db.transaction() as con:
+                if event.reviewer_id not in self._reviewers:
+                    con.execute(
+                        "INSERT INTO reviewers VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
+                        [event.reviewer_id, event.reviewer_id, event.role, event.at],
+                    )
+                # The event goes first: a duplicate id fails before any other row is written.
+                head = self._log.append(con, event)
+                writer.write_changes(con, tree, applied.changes, self._counter)
+                if generation is not None:
+                    writer.write_generation(con, event.session_id, generation)
+        except duckdb.ConstraintException:
+            self._log.reset()
+            if self._same_event_stored(event):
+                return False
+            raise
+        except BaseException:
+            self._log.reset()
+            raise
+        self._log.advance(head)
+        self._reviewers.add(event.reviewer_id)
+        return True
+
+    def _same_event_stored(self, event: Event) -> bool:
+        with self._db.read() as con:
+            row = con.execute("SELECT data FROM events WHERE id = ?", [event.id]).fetchone()
+        if row is None:
+            return False
+        if row[0] != writer.event_text(event):
+            raise DuplicateEventError(
+                f"event {event.id} is already in {self.path} with other content; the new one "
+                "was not recorded",
+                self.path,
+            )
+        return True
+
+    def _remember(self, history: History) -> None:
+        self._histories[history.tree.session.id] = history
+        self._histories.move_to_end(history.tree.session.id)
+        while len(self._histories) > self.CACHED_SESSIONS:
+            self._histories.popitem(last=False)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def has_session(self, session_id: str) -> bool:
+        """Whether the session is in this database."""
+        with self._db.read() as con:
+            return reader.session_exists(con, session_id)
+
+    def load_session(self, session_id: str) -> Tree:
+        """The session's tree exactly as last committed: nodes, versions, flags, chains,
+        annotations, and which branch is shown and preferred. A fresh copy each call."""
+        with self._db.read() as con:
+            tree = reader.load_tree(con, session_id)
+        if tree is None:
+            raise UnknownIdError(f"no session with id '{session_id}' in {self.path}", self.path)
+        return tree
+
+    def history(self, session_id: str) -> History:
+        """The session's live history (tree and undo/redo stacks), rebuilt from its events.
+
+        This is the object `apply`, `undo` and `redo` change; read it, do not change it
+        directly. After a failed write, ask for it again: the store reloads it.
+        """
+        history = self._histories.get(session_id)
+        if history is None:
+            history = self._replay(session_id)
+        self._remember(history)
+        return history
+
+    def _replay(self, session_id: str) -> History:
+        with self._db.read() as con:
+            found = reader.events(con, session_id)
+        if not found:
+            raise UnknownIdError(f"no session with id '{session_id}' in {self.path}", self.path)
+        history = History.replay(event for _, event in found)
+        return history
+
+    def list_sessions(self) -> list[SessionSummary]:
+        """Every session, the most recently changed first."""
+        with self._db.read() as con:
+            return reader.list_sessions(con)
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        label: int | None = None,
+        tag: str | None = None,
+        reviewer: str | None = None,
+        model: str | None = None,
+        include_deleted: bool = False,
+        limit: int = 200,
+    ) -> list[SearchHit]:
+        """Nodes across all sessions matching every criterion given (see `search.search`)."""
+        if label is not None and label not in (-1, 0, 1):
+            raise BadInputError(f"a label must be -1, 0 or 1, not {label!r}")
+        with self._db.read() as con:
+            return _search(
+                con, text=text, label=label, tag=tag, reviewer=reviewer, model=model,
+                include_deleted=include_deleted, limit=limit,
+            )  # fmt: skip
+
+    def events(self, session_id: str | None = None) -> list[Event]:
+        """The audit trail of one session (or of the whole file), oldest first."""
+        with self._db.read() as con:
+            return [event for _, event in reader.events(con, session_id)]
+
+    def verify_events(self) -> int:
+        """Check the event log's hash chain; returns the number of events.
+
+        Raises `EventLogError` naming the first row that was changed or removed.
+        """
+        prev = writer.GENESIS
+        count = 0
+        with self._db.read() as con:
+            for seq, text, stored_prev, digest in writer.iter_rows(
+                con, "SELECT seq, data, prev_hash, hash FROM events ORDER BY seq", []
+            ):
+                count += 1
+                if seq != count or stored_prev != prev or writer.chain_hash(prev, text) != digest:
+                    raise EventLogError(
+                        f"the event log of {self.path} was altered at event {seq}: it no longer "
+                        "matches its hash chain; keep a copy of the file and report it",
+                        self.path,
+                    )
+                prev = digest
+        return count
+
+    def reviewers(self) -> list[Reviewer]:
+        """Every reviewer who acted in or was added to this database."""
+        with self._db.read() as con:
+            rows = con.execute("SELECT id, role, name FROM reviewers ORDER BY id").fetchall()
+        return [Reviewer(*row) for row in rows]
+
+    def public_key(self, reviewer_id: str) -> str | None:
+        """The public key stored for a reviewer, if any."""
+        with self._db.read() as con:
+            row = con.execute(
+                "SELECT public_key FROM reviewers WHERE id = ?", [reviewer_id]
+            ).fetchone()
+        return row[0] if row else None
+
+    def tags(self) -> TagVocabulary:
+        """The tag vocabulary (the defaults until someone changes it)."""
+        with self._db.read() as con:
+            rows = con.execute("SELECT tag FROM tags ORDER BY ord").fetchall()
+        if not rows:
+            return TagVocabulary(DEFAULT_TAGS)
+        return TagVocabulary(tuple(r[0] for r in rows if r[0]))
+
+    def generation(self, chain_id: str) -> Generation | None:
+        """The engine's record of the generation that made a chain, if stored."""
+        with self._db.read() as con:
+            return reader.generation(con, chain_id)
+
+
+def _max_ord(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute(
+        "SELECT greatest((SELECT coalesce(max(ord), 0) FROM sessions), "
+        "(SELECT coalesce(max(ord), 0) FROM nodes), (SELECT coalesce(max(ord), 0) FROM chains), "
+        "(SELECT coalesce(max(ord), 0) FROM annotations))"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
