@@ -1,0 +1,142 @@
+"""History: events for every change, undo and redo as new events, replay, rollback."""
+
+import json
+
+import pytest
+
+from workstation.core import build
+from workstation.core.history import Event, History, NothingToUndoError
+from workstation.core.model import Reviewer, SchemaError
+from workstation.core.ops import BranchShown, SessionRenamed
+
+
+def _events(sample):
+    return [a.event for a in sample.events]
+
+
+def test_every_event_has_its_own_id_reviewer_role_and_time(sample, alice):
+    sample.do(build.annotate(sample.tree, sample.steps()[0].id, alice, 1))
+    events = _events(sample)
+    assert len({e.id for e in events}) == len(events)
+    assert all(e.reviewer_id == "alice" and e.role == "annotator" and e.at for e in events)
+    assert [e.type for e in events] == ["session_started", "steps_added", "annotated"]
+    assert all(e.session_id == sample.tree.session.id for e in events)
+
+
+def test_undo_and_redo_are_new_events_that_name_what_they_reverse(sample, alice):
+    step = sample.steps()[0]
+    history = sample.history
+    rewrite = sample.do(build.rewrite(sample.tree, step.id, "Step 1: 12 * 4 = 48", alice))
+    assert history.can_undo and history.undo_description == "rewrite step 1" and not history.can_redo
+    undo = history.undo(alice)
+    assert undo.event.reverts == rewrite.event.id and undo.event.type == "version_selected"
+    assert sample.tree.node(step.id).text == "Step 1: 12 * 4 = 46"
+    assert history.redo_description == "rewrite step 1"
+    redo = history.redo(alice)
+    assert redo.event.reverts == undo.event.id
+    assert sample.tree.node(step.id).text == "Step 1: 12 * 4 = 48"
+    assert len(sample.tree.node(step.id).versions) == 2  # redo reselects, never duplicates
+
+
+def test_undo_everything_back_to_the_start(sample, alice):
+    s1 = sample.steps()[0]
+    sample.do(build.annotate(sample.tree, s1.id, alice, -1))
+    sample.do(build.rewrite(sample.tree, s1.id, "fixed", alice))
+    sample.generate(s1.id, "Step 2: 48 + 2 = 50")
+    history = sample.history
+    while history.can_undo:
+        history.undo(alice)
+    assert [n.kind for n in sample.tree.shown_path()] == ["question"]
+    assert all(a.retracted for a in sample.tree.annotations.values())
+    while history.can_redo:
+        history.redo(alice)
+    assert sample.tree.shown_path()[-1].text == "Step 2: 48 + 2 = 50"
+    assert sample.tree.node(s1.id).text == "fixed"
+
+
+def test_a_new_operation_clears_redo(sample, alice):
+    s1 = sample.steps()[0]
+    sample.do(build.annotate(sample.tree, s1.id, alice, -1))
+    sample.history.undo(alice)
+    assert sample.history.can_redo
+    sample.do(build.annotate(sample.tree, s1.id, alice, 1))
+    assert not sample.history.can_redo
+
+
+def test_navigation_is_recorded_but_not_undone(sample, alice):
+    s1, s2, _ = sample.steps()
+    sample.generate(s1.id, "Step 2: alt")
+    applied = sample.do(BranchShown.of(sample.tree, s2.id))
+    assert applied.event.type == "branch_shown"
+    assert sample.history.undo_description == "regenerate from step 2"
+
+
+def test_nothing_to_undo_or_redo(alice):
+    history, _ = History.start(build.start_session("Q", "cot", "1", alice), alice)
+    with pytest.raises(NothingToUndoError):
+        history.undo(alice)
+    with pytest.raises(NothingToUndoError):
+        history.redo(alice)
+    with pytest.raises(NothingToUndoError):
+        history.rollback()
+    assert history.undo_description == "" and history.redo_description == ""
+
+
+def test_rollback_forgets_an_event_that_could_not_be_stored(sample, alice):
+    s1 = sample.steps()[0]
+    before = sample.tree.to_dict()
+    history = sample.history
+    history.apply(build.rewrite(sample.tree, s1.id, "fixed", alice), alice)
+    history.rollback()
+    assert sample.tree.node(s1.id).text == before["nodes"][1]["versions"][0]["text"]
+    assert history.undo_description == "generate"
+    history.undo(alice)
+    history.rollback()
+    assert history.undo_description == "generate" and not history.can_redo
+    assert sample.tree.shown_path()[-1].kind == "answer"
+
+
+def test_events_round_trip_and_replay_rebuilds_tree_and_stacks(sample, alice):
+    s1, s2, _ = sample.steps()
+    bob = Reviewer("bob", "ethics_reviewer")
+    history = sample.history
+    sample.do(build.annotate(sample.tree, s1.id, alice, -1, "wrong", ["arithmetic error"]))
+    sample.events.append(history.apply(build.annotate(sample.tree, s1.id, bob, 0), bob))
+    sample.do(build.rewrite(sample.tree, s1.id, "Step 1: 12 * 4 = 48", alice))
+    sample.generate(s1.id, "Step 2: 48 + 2 = 50\n\nAnswer: 50", critique="12 * 4 is 48")
+    sample.do(BranchShown.of(sample.tree, s2.id))
+    sample.do(SessionRenamed("Twelve fours"))
+    sample.events.append(history.undo(alice))
+    sample.events.append(history.undo(alice))
+    sample.events.append(history.redo(alice))
+    data = json.loads(json.dumps([e.to_dict() for e in _events(sample)]))
+    events = [Event.from_dict(d) for d in data]
+    assert events == _events(sample)
+    again = History.replay(events)
+    assert again.tree == sample.tree
+    assert (again.undo_description, again.redo_description) == (history.undo_description, history.redo_description)
+    again.undo(alice)
+    history.undo(alice)
+    assert again.tree.to_dict()["nodes"] == sample.tree.to_dict()["nodes"]
+
+
+def test_event_from_dict_checks_fields(sample):
+    data = sample.events[1].event.to_dict()
+    with pytest.raises(SchemaError, match="payload"):
+        Event.from_dict({k: v for k, v in data.items() if k != "payload"})
+    with pytest.raises(SchemaError):
+        Event.from_dict("x")
+    with pytest.raises(Exception, match="role"):
+        Event.from_dict({**data, "role": "boss"})
+
+
+def test_replay_needs_the_session_start_first(sample):
+    events = _events(sample)
+    with pytest.raises(SchemaError):
+        History.replay(events[1:])
+    with pytest.raises(SchemaError):
+        History.replay([])
+    other = build.start_session("Other", "cot", "1", Reviewer("x"))
+    stranger = Event("e", "another-session", other, "x", "annotator", "t")
+    with pytest.raises(SchemaError, match="another session"):
+        History.replay([events[0], stranger])
