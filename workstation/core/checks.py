@@ -131,8 +131,9 @@ def _check_run(text: str, run: list[_Tok]) -> list[Flag]:
     after = text[end] if end < len(text) else " "
     if before not in _BEFORE_OK:
         return []
-    if toks[0].kind == "op" and text[:start].rstrip(" \t")[-1:] not in ("", "\n", "(", "[", '"', "'", ":"):
-        return []  # "y - 3 = 7": the equation starts before the numbers
+    negative = toks[0].text in "-−" and len(toks) > 1 and toks[0].end == toks[1].start
+    if toks[0].kind == "op" and not negative and text[:start].rstrip(" \t")[-1:] not in ("", "\n", "(", "[", '"', "'", ":"):
+        return []  # "y - 3 = 7": the equation starts before the numbers ("so -3 + 5 = 2" is fine)
     if after in _AFTER_PUNCT:
         if end + 1 < len(text) and not text[end + 1].isspace():
             return []  # "12:30", "3.5.1"
