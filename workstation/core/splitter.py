@@ -5,8 +5,9 @@ Rules, applied line by line (a line ends with "\\n"):
 - A new step starts at a line that begins with a `Step N` marker or a numbered-list item
   (`1.`, `2)`), or at the first non-blank line after a blank line - but only once the current
   step has some content, so leading blank space and bare tags never make a step of their own.
-- `<think>` opens a new step where it stands (if the current step has content); after
-  `</think>` the next content starts a new step. Output with only the closing tag (the chat
+- `<think>` opens a new step where it stands and `</think>` closes one: if the current step
+  has content, the next content starts a new step (at the opening tag, or at the content after
+  a closing tag). Output with only the closing tag (the chat
   template opened the block) works the same way.
 - A line starting with `Answer:` / `Final answer` starts an answer step, which takes the rest of
   the output (up to a think tag).
@@ -86,7 +87,8 @@ class StreamSplitter:
         # State of the pending step and of the line scanner.
         self._has_content = False
         self._answer = False
-        self._break_next = False  # set by </think>: the next content starts a new step
+        self._break_next = False  # set by think tags: the next content starts a new step
+        self._break_at: int | None = None  # ... here (an opening tag), or where it starts
         self._fence: tuple[str, int] | None = None
         self._prev_blank = False
 
@@ -145,12 +147,12 @@ class StreamSplitter:
                 break
             self._fence = None  # a think tag ends any code block left open inside it
             self._answer = False
-            if tag.group() == "<think>":
-                self._break_next = False
-                if self._has_content:
-                    out.append(self._emit(pos + tag.start()))
-            elif self._has_content:
+            if self._has_content:
+                # The next content starts a new step: at the opening tag for `<think>`, at the
+                # content itself after `</think>`. Waiting for that content keeps a trailing tag
+                # with the step before instead of making an empty step of it.
                 self._break_next = True
+                self._break_at = pos + tag.start() if tag.group() == "<think>" else None
             i = tag.end()
         self._prev_blank = not line.strip()
 
@@ -160,7 +162,8 @@ class StreamSplitter:
             return  # blank space belongs to the step it follows
         if self._break_next:
             self._break_next = False
-            out.append(self._emit(pos + len(seg) - len(body)))
+            at = self._break_at if self._break_at is not None else pos + len(seg) - len(body)
+            out.append(self._emit(at))
             self._start_content(body, line_start and self._opens_fence(seg))
             return
         if self._answer:

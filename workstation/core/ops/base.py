@@ -1,0 +1,112 @@
+"""The machinery shared by all operations: the base class, the registry, `apply`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from workstation.core.model import _Record, Node, SchemaError
+from workstation.core.tree import Tree
+from workstation.errors import BadInputError
+
+
+class OperationError(BadInputError):
+    """An operation does not fit the tree it is applied to (says why; nothing was changed)."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one applied operation touched, so that the store can write just that."""
+
+    nodes: tuple[str, ...] = ()
+    chains: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    #: Parent node ids whose shown or preferred alternative changed.
+    selections: tuple[str, ...] = ()
+    session: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of `apply`: the reverse operation and what changed."""
+
+    inverse: Operation | None
+    changes: Changes
+
+
+class Operation(_Record):
+    """Base of all operations. Subclasses are frozen dataclasses registered by `type`."""
+
+    #: The event type name stored with the event; never changes once released.
+    type: ClassVar[str] = ""
+    #: Whether the operation goes on the undo stack (navigation does not).
+    undoable: ClassVar[bool] = True
+
+    def check(self, tree: Tree) -> None:
+        """Raise OperationError if this operation cannot be applied to `tree`."""
+
+    def _apply(self, tree: Tree) -> Outcome:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def describe(self, tree: Tree) -> str:
+        """A short description for menus ("Undo rewrite of step 3")."""
+        return self.type
+
+    def payload(self) -> dict[str, Any]:
+        """The operation as a plain dict, without its type (the event carries the type)."""
+        return self.to_dict()
+
+
+OPERATIONS: dict[str, type[Operation]] = {}
+
+
+def _register(cls: type[Operation]) -> type[Operation]:
+    assert cls.type and cls.type not in OPERATIONS, cls
+    OPERATIONS[cls.type] = cls
+    return cls
+
+
+def operation_from_dict(type_: str, payload: Any) -> Operation:
+    """Decode an operation from its type name and payload; SchemaError if either is unknown."""
+    cls = OPERATIONS.get(type_)
+    if cls is None:
+        raise SchemaError(f"unknown event type '{type_}'")
+    return cls.from_dict(payload)
+
+
+def apply(tree: Tree, op: Operation) -> Outcome:
+    """Apply `op` to `tree`: check it, change the tree, return the reverse and the changes.
+
+    This is the only function that changes a tree. If the check fails it raises
+    OperationError (a BadInputError) and the tree is exactly as it was.
+    """
+    op.check(tree)
+    return op._apply(tree)
+
+
+def _fail(message: str) -> None:
+    raise OperationError(message)
+
+
+def _live(tree: Tree, node_id: str, what: str = "step") -> Node:
+    if node_id not in tree.nodes:
+        _fail(f"no {what} with id '{node_id}' in session {tree.session.id}")
+    node = tree.nodes[node_id]
+    if node.deleted:
+        _fail(f"{what} {node_id} is in a deleted branch")
+    return node
+
+
+def _label(node: Node) -> str:
+    if node.kind == "question":
+        return "the question"
+    if node.kind in ("challenge", "reply"):
+        return f"{node.kind} on step {node.position}"
+    return f"{node.kind} {node.position}"
+
+
+def _set_choice(choices: dict[str, str], parent_id: str, child_id: str | None) -> None:
+    if child_id is None:
+        choices.pop(parent_id, None)
+    else:
+        choices[parent_id] = child_id

@@ -1,0 +1,62 @@
+"""Operations on the session itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from workstation.core.model import Node, Session
+from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _register
+from workstation.core.tree import Tree
+
+
+@_register
+@dataclass(frozen=True)
+class SessionStarted(Operation):
+    """Creates a session and its question node; the first event of every session.
+
+    It cannot be applied to an existing tree: `start` turns it into a new tree.
+    """
+
+    type: ClassVar[str] = "session_started"
+    undoable: ClassVar[bool] = False
+    _nested: ClassVar[dict[str, tuple[type, bool]]] = {"session": (Session, False), "question": (Node, False)}
+
+    session: Session
+    question: Node
+
+    def check(self, tree: Tree) -> None:
+        _fail(f"session {tree.session.id} has already started")
+
+    def start(self) -> Tree:
+        """A new tree holding just the session and its question."""
+        if self.question.kind != "question" or self.question.parent_id is not None:
+            _fail("a session must start with a question node at the root")
+        if self.question.session_id != self.session.id:
+            _fail("the question node belongs to another session")
+        return Tree(self.session, self.question)
+
+    def describe(self, tree: Tree) -> str:
+        return "start session"
+
+
+@_register
+@dataclass(frozen=True)
+class SessionRenamed(Operation):
+    """Gives the session a new title."""
+
+    type: ClassVar[str] = "session_renamed"
+
+    title: str
+
+    def check(self, tree: Tree) -> None:
+        if not self.title.strip():
+            _fail("a session title must not be empty")
+
+    def _apply(self, tree: Tree) -> Outcome:
+        inverse = SessionRenamed(tree.session.title)
+        tree.session = replace(tree.session, title=self.title)
+        return Outcome(inverse, Changes(session=True))
+
+    def describe(self, tree: Tree) -> str:
+        return "rename session"
