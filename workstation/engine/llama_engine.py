@@ -1,0 +1,443 @@
+"""The llama-cpp-python engine: load a GGUF model, build prompts, stream tokens, reuse evaluated state.
+
+One `LlamaEngine` owns one `llama_cpp.Llama` and must be used from one thread (a GUI worker
+thread, say); only `threading.Event.set()` on a stop event may come from another thread.
+
+Prompt reuse works on two levels. The live KV cache keeps the last sequence evaluated, so a
+prompt sharing a prefix with it evaluates only the rest (what llama-cpp-python's `generate` does).
+For branches the user returns to later, every generation ends by snapshotting the context's
+state into a memory-bounded LRU cache (see state_cache); a later prompt restores the snapshot
+sharing the longest prefix with it and evaluates only the remainder. A snapshot serves every
+prefix of its sequence, so one snapshot per generation covers regenerating from any step of
+that branch, with no need to snapshot each step boundary separately.
+
+Token log-probabilities come from the logits llama.cpp already keeps for the last position
+(`llama_get_logits_ith(ctx, -1)`), read in place right after each token is sampled: no
+`logits_all=True` (n_ctx x vocabulary floats, about 800 MB for SmolLM2 at 4,096 tokens) and no
+per-token copy. The only extra memory is one scratch vector of n_vocab float32 (192 KiB for
+SmolLM2's 49,152 tokens), reused for every token.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import llama_cpp
+import numpy as np
+
+from workstation.engine.errors import ContextOverflowError, EmptyPromptError, UnsupportedModelError
+from workstation.engine.events import FinishEvent, FinishReason, GenerationEvent, SamplingParams, TokenEvent
+from workstation.engine.gguf_info import GGUFInfo, read_gguf_info
+from workstation.engine.prompt import ChatPrompter, Prompt
+from workstation.engine.state_cache import CacheStats, Snapshot, SnapshotCache, common_prefix_length
+from workstation.errors import BadInputError, ModelFileError
+
+#: Default cap on the context window: the model's trained context can be far larger (SmolLM2:
+#: 8,192) and the KV cache grows with it.
+DEFAULT_N_CTX_CAP = 4096
+DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024
+
+
+def gpu_offload_supported() -> bool:
+    """Whether the installed llama-cpp-python build can offload layers to a GPU."""
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model.
+
+    n_gpu_layers: 0 = CPU only, -1 = all layers, N = the first N layers on the GPU.
+    n_ctx: the context window in tokens; None = the smaller of the model's trained context and
+    `n_ctx_cap`. n_threads: None = half the CPUs for decoding and all for prompt evaluation.
+    seed: llama.cpp's context seed (each generation's sampling seed is in SamplingParams).
+    cache_budget_bytes: the most memory the snapshot cache may hold.
+    """
+
+    model_path: Path
+    n_gpu_layers: int = 0
+    n_ctx: int | None = None
+    n_ctx_cap: int = DEFAULT_N_CTX_CAP
+    n_threads: int | None = None
+    seed: int = 0
+    cache_budget_bytes: int = DEFAULT_CACHE_BUDGET
+    n_batch: int = 512
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the review use cases need from a model engine."""
+
+    info: GGUFInfo
+    n_ctx: int
+    notices: list[str]
+
+    def build_prompt(self, messages: Sequence[Mapping[str, Any]], continuation: Sequence[str] = ()) -> Prompt:
+        """Render messages (and assistant text to continue) to prompt tokens."""
+        ...
+
+    def extend_prompt(self, prompt: Prompt, pieces: Sequence[str]) -> Prompt:
+        """Append assistant text pieces to a prompt without changing its earlier tokens."""
+        ...
+
+    def generate(
+        self, prompt: Prompt, params: SamplingParams = ..., stop: threading.Event | None = None
+    ) -> Iterator[GenerationEvent]:
+        """Stream TokenEvents, then one FinishEvent."""
+        ...
+
+    def cache_stats(self) -> CacheStats:
+        """The snapshot cache's entries, bytes and budget."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...
+
+
+class TextDecoder:
+    """Turns tokens into text one at a time without ever splitting a UTF-8 character.
+
+    A token may carry only part of a character's bytes (byte-fallback tokens for emoji and CJK):
+    `push` then returns "" and the next token's text starts with the completed character.
+    """
+
+    def __init__(self, token_bytes: Callable[[int], bytes]) -> None:
+        self._token_bytes = token_bytes
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def push(self, token: int) -> str:
+        """The whole characters completed by this token."""
+        return self._decoder.decode(self._token_bytes(token))
+
+    def flush(self) -> str:
+        """What is left at the end: U+FFFD for a character the generation cut short."""
+        return self._decoder.decode(b"", final=True)
+
+
+class LlamaEngine:
+    """The Engine backed by one llama_cpp.Llama; see the module docstring for the reuse scheme."""
+
+    def __init__(self, options: LoadOptions) -> None:
+        path = Path(options.model_path)
+        # Validate the whole header in Python first: llama.cpp trusts what it reads.
+        self.info: GGUFInfo = read_gguf_info(path)
+        self.options = options
+        self.notices: list[str] = []
+        self.n_ctx = self._choose_n_ctx(options, self.info)
+        n_threads = options.n_threads or max(1, (os.cpu_count() or 2) // 2)
+        n_threads_batch = options.n_threads or (os.cpu_count() or 1)
+        if n_threads < 1:
+            raise BadInputError(f"n_threads must be at least 1, not {n_threads}")
+
+        self.gpu_offload_supported = gpu_offload_supported()
+        self.n_gpu_layers = options.n_gpu_layers
+        if options.n_gpu_layers < -1:
+            raise BadInputError(f"n_gpu_layers must be -1 (all), 0 (CPU) or a layer count, not {options.n_gpu_layers}")
+        if options.n_gpu_layers != 0 and not self.gpu_offload_supported:
+            self.n_gpu_layers = 0
+            self.notices.append(
+                f"GPU offload was requested (n_gpu_layers={options.n_gpu_layers}) but this "
+                "llama-cpp-python build is CPU-only, so the model runs on the CPU; rebuild with "
+                "`make setup GPU=cuda` (or metal, vulkan) to use a GPU."
+            )
+
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_gpu_layers=self.n_gpu_layers,
+                n_ctx=self.n_ctx,
+                n_batch=min(options.n_batch, self.n_ctx),
+                n_threads=n_threads,
+                n_threads_batch=n_threads_batch,
+                seed=options.seed,
+                logits_all=False,
+                verbose=False,
+            )
+        except ValueError as exc:
+            # llama.cpp logs why and returns NULL; llama-cpp-python turns that into ValueError.
+            if "context" in str(exc):
+                raise ModelFileError(
+                    f"{path}: the model loaded but a {self.n_ctx:,}-token context could not be "
+                    "created; try a smaller context size"
+                ) from None
+            raise UnsupportedModelError(
+                f"{path}: llama.cpp {llama_cpp.__version__} cannot load this model "
+                f"(architecture '{self.info.architecture}'); use a model of a supported "
+                "architecture or a newer llama-cpp-python"
+            ) from None
+
+        model = self._llm._model
+        self._vocab = model.vocab
+        self.n_vocab = self._llm.n_vocab()
+        self._scratch = np.empty(self.n_vocab, dtype=np.float32)
+        self._piece_buffer = ctypes.create_string_buffer(64)
+        self._prompter = ChatPrompter(
+            self.info.chat_template,
+            self._tokenize,
+            bos_token=self._token_text(self._llm.token_bos()),
+            eos_token=self._token_text(self._llm.token_eos()),
+        )
+        if not self._prompter.has_model_template:
+            self.notices.append(
+                f"{path.name} has no chat template; prompts use plain 'Question:/Answer:' text."
+            )
+        self._cache = SnapshotCache(options.cache_budget_bytes)
+        self._busy = False
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _choose_n_ctx(options: LoadOptions, info: GGUFInfo) -> int:
+        if options.n_ctx is not None:
+            if options.n_ctx < 16:
+                raise BadInputError(f"n_ctx must be at least 16 tokens, not {options.n_ctx}")
+            return options.n_ctx
+        trained = info.context_length or options.n_ctx_cap
+        return max(16, min(trained, options.n_ctx_cap))
+
+    def _token_text(self, token: int) -> str:
+        return self._llm._model.token_get_text(token) if token >= 0 else ""
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def tokenize(self, text: str) -> tuple[int, ...]:
+        """The model's tokens for plain text (no BOS, control markers stay text)."""
+        return tuple(self._tokenize(text, False))
+
+    def token_bytes(self, token: int) -> bytes:
+        """The raw bytes a token stands for (may be part of a UTF-8 character)."""
+        buffer = self._piece_buffer
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+        if n < 0:
+            self._piece_buffer = buffer = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+        return buffer.raw[:n]
+
+    def text_decoder(self) -> TextDecoder:
+        """A fresh incremental decoder from tokens to whole characters (see TextDecoder)."""
+        return TextDecoder(self.token_bytes)
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """Text for a token sequence (invalid UTF-8 replaced)."""
+        return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")
+
+    # -- prompts -----------------------------------------------------------------------------
+
+    def build_prompt(self, messages: Sequence[Mapping[str, Any]], continuation: Sequence[str] = ()) -> Prompt:
+        """Render messages with the model's chat template, then append assistant text to continue.
+
+        `continuation` holds the assistant's text so far as pieces (say, steps 1..k with their
+        separators), concatenated verbatim; each piece is tokenised separately, so the prompt
+        for steps 1..k is a token prefix of the prompt for steps 1..k+1.
+        """
+        return self._prompter.build(messages, continuation)
+
+    def extend_prompt(self, prompt: Prompt, pieces: Sequence[str]) -> Prompt:
+        """`prompt` followed by more assistant text, its earlier tokens unchanged."""
+        return self._prompter.extend(prompt, pieces)
+
+    def render_text(self, messages: Sequence[Mapping[str, Any]]) -> str:
+        """The rendered conversation head as text (for logs and exports)."""
+        return self._prompter.render_head(messages)
+
+    # -- generation --------------------------------------------------------------------------
+
+    def check_fits(self, prompt: Prompt, max_tokens: int) -> None:
+        """Raise ContextOverflowError unless the prompt plus max_tokens fits in n_ctx."""
+        n = len(prompt.tokens)
+        if n == 0:
+            raise EmptyPromptError("the prompt is empty: give a question or a message with some text")
+        if n + max_tokens > self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt has {n:,} tokens and up to {max_tokens:,} more were requested "
+                f"({n + max_tokens:,} in all), but the context holds {self.n_ctx:,}; shorten the "
+                "prompt, lower max tokens or load the model with a larger context",
+                prompt_tokens=n, max_tokens=max_tokens, n_ctx=self.n_ctx,
+            )
+
+    def generate(
+        self,
+        prompt: Prompt,
+        params: SamplingParams = SamplingParams(),
+        stop: threading.Event | None = None,
+    ) -> Iterator[GenerationEvent]:
+        """Stream a completion of `prompt`: TokenEvents, then exactly one FinishEvent.
+
+        Checks happen here, before any token is generated (an empty prompt or one that does
+        not fit raises). Setting `stop` ends the stream within one token with finish reason
+        'cancelled'; closing the iterator early also leaves the engine consistent.
+        """
+        if not isinstance(prompt, Prompt):
+            raise BadInputError("generate() takes a Prompt from build_prompt()")
+        self.check_fits(prompt, params.max_tokens)
+        if self._busy:
+            raise RuntimeError("LlamaEngine.generate() called while another generation is running")
+        return self._stream(prompt, params, stop or threading.Event())
+
+    def _stream(self, prompt: Prompt, params: SamplingParams, stop: threading.Event) -> Iterator[GenerationEvent]:
+        llm = self._llm
+        started = time.perf_counter()
+        tokens = np.asarray(prompt.tokens, dtype=np.intc)
+        ids: list[int] = []
+        logprobs: list[float] = []
+        texts: list[str] = []
+        first_at: float | None = None
+        last_at = started
+        evaluated = 0
+        reason: FinishReason = "cancelled"
+        self._busy = True
+        inner = None
+        try:
+            prepared = self._prepare(tokens, stop)
+            evaluated = prepared if prepared is not None else 0
+            if prepared is not None and not stop.is_set():
+                llm.set_seed(params.seed)
+                inner = llm.generate(
+                    tokens.tolist(),
+                    top_k=params.top_k,
+                    top_p=params.top_p,
+                    min_p=params.min_p,
+                    temp=params.temperature,
+                    repeat_penalty=params.repeat_penalty,
+                    stopping_criteria=llama_cpp.StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
+                )
+                decoder = self.text_decoder()
+                for token in inner:
+                    last_at = time.perf_counter()
+                    if first_at is None:
+                        first_at = last_at
+                    if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                        reason = "stop"
+                        break
+                    logprob = self._logprob(token)
+                    text = decoder.push(token)
+                    ids.append(token)
+                    logprobs.append(logprob)
+                    texts.append(text)
+                    yield TokenEvent(text, token, logprob)
+                    if len(ids) >= params.max_tokens:
+                        reason = "length"
+                        break
+                tail = decoder.flush()
+                if tail and texts:
+                    # A generation cut inside a character: keep what came, as U+FFFD.
+                    texts[-1] += tail
+        finally:
+            if inner is not None:
+                inner.close()
+            self._busy = False
+            self._remember(llm)
+        decoding = last_at - first_at if first_at is not None else 0.0
+        yield FinishEvent(
+            finish_reason=reason,
+            prompt_tokens=len(tokens),
+            prompt_tokens_evaluated=evaluated,
+            completion_tokens=len(ids),
+            time_to_first_token_s=(first_at - started) if first_at is not None else None,
+            tokens_per_s=(len(ids) - 1) / decoding if len(ids) > 1 and decoding > 0 else 0.0,
+            text="".join(texts),
+            token_ids=tuple(ids),
+            logprobs=tuple(logprobs),
+        )
+
+    def _logprob(self, token: int) -> float:
+        """Log-probability of `token` under the raw distribution at the last evaluated position."""
+        pointer = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+        top = float(logits.max())
+        scratch = self._scratch
+        np.subtract(logits, top, out=scratch)
+        np.exp(scratch, out=scratch)
+        return float(logits[token]) - top - math.log(float(scratch.sum(dtype=np.float64)))
+
+    # -- state reuse -------------------------------------------------------------------------
+
+    def _prepare(self, tokens: np.ndarray, stop: threading.Event) -> int | None:
+        """Bring the context to `tokens` evaluated; return how many were decoded (None: stopped).
+
+        Reuses the longest prefix of the live KV cache, or of a cached snapshot when one goes
+        further. At least the last token is decoded so that sampling sees fresh logits.
+        """
+        llm = self._llm
+        live = common_prefix_length(llm.input_ids[: llm.n_tokens], tokens)
+        keep = live
+        found = self._cache.best(tokens, at_least=live)
+        if found is not None:
+            snapshot, shared = found
+            self._restore(snapshot)
+            keep = shared
+        keep = min(keep, len(tokens) - 1)
+        if keep < llm.n_tokens:
+            if not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+                llm.reset()  # a model whose memory cannot be truncated starts over
+                keep = 0
+            llm.n_tokens = keep
+        position = keep
+        while position < len(tokens):
+            if stop.is_set():
+                return None
+            end = min(len(tokens), position + llm.n_batch)
+            llm.eval(tokens[position:end].tolist())
+            position = end
+        return len(tokens) - keep
+
+    def _snapshot(self) -> Snapshot:
+        ctx = self._llm.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+        tokens = self._llm.input_ids[: self._llm.n_tokens].copy()
+        return Snapshot(tokens=tokens, payload=buffer, nbytes=int(written))
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        llm = self._llm
+        if llama_cpp.llama_state_set_data(llm.ctx, snapshot.payload, snapshot.nbytes) != snapshot.nbytes:
+            # A failed restore leaves the KV cache undefined: start from scratch.
+            llm.reset()
+            return
+        n = len(snapshot.tokens)
+        llm.input_ids[:n] = snapshot.tokens
+        llm.n_tokens = n
+        llm._requires_eval = True
+
+    def _remember(self, llm: llama_cpp.Llama) -> None:
+        """Snapshot the evaluated sequence unless a cached snapshot already covers it."""
+        current = llm.input_ids[: llm.n_tokens]
+        if len(current) == 0:
+            return
+        if not self._cache.covers(current):
+            self._cache.put(self._snapshot())
+
+    def cache_stats(self) -> CacheStats:
+        """The snapshot cache's entries, bytes, budget and lookups that found a snapshot."""
+        return self._cache.stats()
+
+    def reset(self) -> None:
+        """Forget all evaluated state: the live KV cache and every snapshot (cold start)."""
+        self._llm.reset()
+        self._llm._ctx.kv_cache_clear()
+        self._cache.clear()
+
+    def close(self) -> None:
+        """Free the model and its context; the engine cannot be used afterwards."""
+        self._cache.clear()
+        self._llm.close()
+
+    def __enter__(self) -> LlamaEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
