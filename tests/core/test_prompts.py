@@ -131,6 +131,8 @@ def test_regenerate_prompt_continues_from_the_earlier_steps(sample, templates):
     third = regenerate_prompt(cot, sample.tree, answer.id)
     # The exact raw text of steps 1..k-1, so the engine's cache matches the earlier run.
     assert third.assistant_prefix == raw[: raw.index("Answer")]
+    assert third.assistant_pieces == ("Step 1: 12 * 4 = 46\n\n", "Step 2: Then add 2 to get 48.\n\n")
+    assert first.assistant_pieces == ()
     assert build.regenerate_parent(sample.tree, answer.id) == s2.id
 
 

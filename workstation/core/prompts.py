@@ -6,7 +6,8 @@ uses), description, system, user (formatted with {question}) and guidance (forma
 
 A built `Prompt` is a list of {"role", "content"} messages plus an `assistant_prefix`: the
 steps already written, which the engine appends after rendering the messages with the model's
-chat template (with the generation prompt), so that the model continues them. The prefix is
+chat template (with the generation prompt), so that the model continues them; `assistant_pieces`
+is the same text cut per step, for `engine.build_prompt(messages, continuation)`. The prefix is
 made of the steps' exact raw spans, so the tokens match what the model produced and the engine's
 KV cache can reuse them.
 """
@@ -192,6 +193,10 @@ class Prompt:
     assistant_prefix: str = ""
     template_name: str = ""
     template_version: str = ""
+    #: `assistant_prefix` cut per step (what the engine's `build_prompt(messages, continuation)`
+    #: takes, tokenising each step on its own so that the prompt for steps 1..k is a token prefix
+    #: of the prompt for steps 1..k+1). Joined, they are `assistant_prefix`.
+    assistant_pieces: tuple[str, ...] = ()
 
     def chat(self) -> list[dict[str, str]]:
         """The messages as a new list of new dicts (safe to hand to a library that mutates)."""
@@ -204,6 +209,7 @@ class Prompt:
             "assistant_prefix": self.assistant_prefix,
             "template_name": self.template_name,
             "template_version": self.template_version,
+            "assistant_pieces": list(self.assistant_pieces),
         }
 
 
@@ -263,9 +269,8 @@ def continue_prompt(
         step_text = critique_step.text if critique_step is not None else ""
         step_number = critique_step.position if critique_step is not None else len(steps) + 1
         user = user + "\n\n" + template.guidance_text(critique.strip(), step_text, step_number)
-    return Prompt(
-        _messages(template.system, ("user", user)), assistant_prefix(steps), template.name, template.version
-    )
+    pieces = tuple(p for p in (prompt_text(n) for n in steps) if p)
+    return Prompt(_messages(template.system, ("user", user)), "".join(pieces), template.name, template.version, pieces)
 
 
 def regenerate_prompt(template: PromptTemplate, tree: Tree, node_id: str, critique: str | None = None) -> Prompt:

@@ -211,6 +211,36 @@ class Tree:
         }
 
     @classmethod
+    def load(
+        cls,
+        session: Session,
+        question_id: str,
+        nodes: Iterable[Node],
+        chains: Iterable[Chain] = (),
+        annotations: Iterable[Annotation] = (),
+        shown: dict[str, str] | None = None,
+        preferred: dict[str, str] | None = None,
+    ) -> Tree:
+        """A tree from stored records (for a store or an importer): nodes in creation order,
+        parents first; chains and annotations in creation order. Raises SchemaError."""
+        nodes = list(nodes)
+        by_id = {n.id: n for n in nodes}
+        if question_id not in by_id:
+            raise SchemaError("tree: the question node is missing")
+        tree = cls(session, by_id[question_id])
+        for node in nodes:
+            if node.id == question_id:
+                continue
+            if node.parent_id not in tree.nodes:
+                raise SchemaError(f"tree: node {node.id} comes before its parent {node.parent_id}")
+            tree._put_node(node)
+        tree.chains.update((c.id, c) for c in chains)
+        tree.annotations.update((a.id, a) for a in annotations)
+        tree.shown.update(shown or {})
+        tree.preferred.update(preferred or {})
+        return tree
+
+    @classmethod
     def from_dict(cls, data: Any) -> Tree:
         """Rebuild a tree from `to_dict` output (nodes must come parents first)."""
         if not isinstance(data, dict):
@@ -218,26 +248,15 @@ class Tree:
         for key in ("session", "question_id", "nodes"):
             if key not in data:
                 raise SchemaError(f"tree: missing field '{key}'")
-        nodes = [Node.from_dict(n) for n in data["nodes"]]
-        by_id = {n.id: n for n in nodes}
-        if data["question_id"] not in by_id:
-            raise SchemaError("tree: the question node is missing")
-        tree = cls(Session.from_dict(data["session"]), by_id[data["question_id"]])
-        for node in nodes:
-            if node.id == tree.question_id:
-                continue
-            if node.parent_id not in tree.nodes:
-                raise SchemaError(f"tree: node {node.id} comes before its parent {node.parent_id}")
-            tree._put_node(node)
-        for c in data.get("chains", ()):
-            chain = Chain.from_dict(c)
-            tree.chains[chain.id] = chain
-        for a in data.get("annotations", ()):
-            annotation = Annotation.from_dict(a)
-            tree.annotations[annotation.id] = annotation
-        tree.shown.update(data.get("shown", {}))
-        tree.preferred.update(data.get("preferred", {}))
-        return tree
+        return cls.load(
+            Session.from_dict(data["session"]),
+            data["question_id"],
+            [Node.from_dict(n) for n in data["nodes"]],
+            [Chain.from_dict(c) for c in data.get("chains", ())],
+            [Annotation.from_dict(a) for a in data.get("annotations", ())],
+            dict(data.get("shown", {})),
+            dict(data.get("preferred", {})),
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tree) and self.to_dict() == other.to_dict()
