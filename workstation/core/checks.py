@@ -377,7 +377,7 @@ def check_repetition(text: str, previous_steps: Sequence[str] = ()) -> list[Flag
     """Flags for a generation loop inside `text`, or for `text` repeating an earlier step."""
     flags = []
     normal = " ".join(text.split()).lower()
-    if len(normal) >= 20:
+    if len(normal) >= 12:  # "Yes." twice is no loop
         for number, earlier in enumerate(previous_steps, start=1):
             if " ".join(earlier.split()).lower() == normal:
                 flags.append(Flag("repetition", f"repeats step {number} word for word", 0, len(text), "warning"))
