@@ -1,0 +1,250 @@
+"""Agreement between reviewers, the disagreement queue, adjudication, team statistics.
+
+A unit is one version of one step: reviewers agree or disagree about the text they saw.
+Each reviewer's latest label on a unit counts (`LabelIndex`), never anyone else's.
+
+- Krippendorff's alpha at the ordinal level (-1 < 0 < +1), explicitly: the `krippendorff`
+  package defaults to interval. Units with one label carry no pairs and drop out.
+- Cohen's kappa for every pair of reviewers over the units both labelled, in numpy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workstation.core import build
+from workstation.core.model import LABELS, Reviewer
+from workstation.core.ops import Adjudicated
+from workstation.core.tree import Tree
+from workstation.exchange.corpus import ReviewSet, live_chain_nodes
+from workstation.exchange.errors import ExchangeError
+from workstation.exchange.labels import LabelIndex, LabelPolicy
+
+_CODE = re.compile(r"```|~~~|^\s*(def |class |import |for .* in |return )", re.M)
+_ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^]\s*\d|=\s*-?\d")
+#: Error rates count a step wrong when the majority (or an adjudication) says so.
+_MAJORITY = LabelPolicy(aggregate="majority", rewrite_is_right=False)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A step whose current version reviewers labelled differently, awaiting adjudication."""
+
+    session_id: str
+    node_id: str
+    version_id: str
+    position: int
+    text: str
+    #: reviewer id -> (label, role, annotation id), each reviewer's latest label.
+    labels: dict[str, tuple[int, str, str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-able data."""
+        return {
+            "session_id": self.session_id, "node_id": self.node_id, "version_id": self.version_id,
+            "position": self.position, "text": self.text,
+            "labels": {r: {"label": lab, "role": role, "annotation_id": a} for r, (lab, role, a) in self.labels.items()},
+        }  # fmt: skip
+
+
+def disagreements(reviews: ReviewSet) -> list[Disagreement]:
+    """The disagreement queue: live steps whose current version has differing latest labels
+    and no adjudication after them; in session, then position, order."""
+    queue = []
+    for tree in reviews.trees:
+        queue.extend(_tree_disagreements(tree, LabelIndex(tree, reviews.adjudications)))
+    queue.sort(key=lambda d: (d.session_id, d.position))
+    return queue
+
+
+def _tree_disagreements(tree: Tree, index: LabelIndex) -> list[Disagreement]:
+    found = []
+    for (node_id, version_id), latest in index.latest.items():
+        node = tree.nodes[node_id]
+        if node.deleted or version_id != node.current_version_id or len({a.label for a in latest.values()}) < 2:
+            continue
+        adjudication = index.adjudicated.get((node_id, version_id))
+        if adjudication is not None:
+            others = [a for a in latest.values() if a.reviewer_id != adjudication.reviewer_id]
+            # Settled, unless someone labelled again after the adjudication.
+            if all(a.created_at <= adjudication.created_at for a in others):
+                continue
+        labels = {r: (a.label, a.role, a.id) for r, a in latest.items()}
+        found.append(Disagreement(tree.session.id, node.id, version_id, node.position, node.text,
+                                  labels))  # type: ignore[arg-type]
+    return found
+
+
+def adjudicate(tree: Tree, node_id: str, reviewer: Reviewer, label: int, reason: str) -> Adjudicated:
+    """The adjudication of a step by an expert or ethics reviewer, settling every other
+    reviewer's latest label on its current version. Apply it as any operation
+    (`Store.apply(session_id, op, reviewer)`); its check refuses other roles and no reason."""
+    if reviewer.role not in ("expert", "ethics_reviewer"):
+        raise ExchangeError(f"only an expert or an ethics reviewer can adjudicate; '{reviewer.id}' is {reviewer.role}")
+    node = tree.node(node_id)
+    settles = [a.id for a in tree.current_annotations(node.id).values()
+               if a.reviewer_id != reviewer.id and a.label is not None and a.version_id == node.current_version_id]
+    return build.adjudicate(tree, node.id, reviewer, label, reason, settles)
+
+
+# -- coefficients ----------------------------------------------------------------------
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray, categories: tuple[int, ...] = LABELS) -> float | None:
+    """Cohen's kappa of two equal-length label arrays; None when undefined (no items, or
+    both reviewers used one and the same label throughout)."""
+    n = len(a)
+    if n == 0:
+        return None
+    k = len(categories)
+    ia = np.searchsorted(np.asarray(categories), a)
+    ib = np.searchsorted(np.asarray(categories), b)
+    confusion = np.bincount(ia * k + ib, minlength=k * k).reshape(k, k) / n
+    observed = float(np.trace(confusion))
+    expected = float(confusion.sum(axis=1) @ confusion.sum(axis=0))
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def krippendorff_alpha(matrix: np.ndarray) -> float | None:
+    """Krippendorff's alpha, ordinal level, of a reviewers x units matrix (nan = missing).
+
+    None when there is nothing to compare (fewer than two labels on every unit, or a single
+    label value throughout).
+    """
+    import krippendorff
+
+    if matrix.size == 0:
+        return None
+    pairable = (~np.isnan(matrix)).sum(axis=0) >= 2
+    matrix = matrix[:, pairable]
+    values = matrix[~np.isnan(matrix)]
+    if matrix.shape[1] == 0 or len(np.unique(values)) < 2:
+        return None
+    return float(krippendorff.alpha(reliability_data=matrix, value_domain=list(LABELS), level_of_measurement="ordinal"))
+
+
+def step_type(text: str, kind: str) -> str:
+    """A coarse type for a step, for "which kinds of step get challenged": answer, code,
+    arithmetic or text."""
+    if kind == "answer":
+        return "answer"
+    if _CODE.search(text):
+        return "code"
+    if _ARITHMETIC.search(text):
+        return "arithmetic"
+    return "text"
+
+
+# -- statistics ------------------------------------------------------------------------
+
+
+def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
+    """Team statistics as a JSON-able dict (what `stats --json` prints).
+
+    Keys: reviewers (per reviewer: role, annotations, labels, label distribution, notes),
+    agreement (units, alpha_ordinal, pairwise kappa), tags, flags, challenged_step_types,
+    models (per model: labelled steps, wrong, error rate), disagreements (queue length).
+    """
+    reviewer_ids: dict[str, int] = {}
+    roles: dict[str, str] = {}
+    per_reviewer: dict[str, Counter[str]] = defaultdict(Counter)
+    unit_rows: list[int] = []
+    unit_cols: list[int] = []
+    unit_vals: list[int] = []
+    units = 0
+    tags: Counter[str] = Counter()
+    flags: Counter[str] = Counter()
+    challenged: Counter[str] = Counter()
+    steps_by_type: Counter[str] = Counter()
+    models: dict[str, Counter[str]] = defaultdict(Counter)
+    queue = 0
+    for tree in reviews.trees:
+        index = LabelIndex(tree, reviews.adjudications)
+        queue += len(_tree_disagreements(tree, index))
+        for annotations in index.by_node.values():
+            for a in annotations:
+                c = per_reviewer[a.reviewer_id]
+                roles[a.reviewer_id] = a.role
+                c["annotations"] += 1
+                if a.note.strip():
+                    c["notes"] += 1
+                tags.update(a.tags)
+        for (node_id, version_id), latest in index.latest.items():
+            node = tree.nodes[node_id]
+            if node.deleted:
+                continue
+            for reviewer_id, a in latest.items():
+                col = reviewer_ids.setdefault(reviewer_id, len(reviewer_ids))
+                unit_rows.append(col)
+                unit_cols.append(units)
+                unit_vals.append(a.label)  # type: ignore[arg-type]
+                per_reviewer[reviewer_id][f"label {a.label}"] += 1
+            units += 1
+            if version_id == node.current_version_id:
+                label, _ = index.resolve(node, version_id, _MAJORITY)
+                if label is not None:
+                    m = models[reviews.model_of(tree, node) or "(unknown)"]
+                    m["labelled"] += 1
+                    m["wrong"] += label < 0
+        for node in live_chain_nodes(tree):
+            kind = step_type(node.text, node.kind)
+            steps_by_type[kind] += 1
+            n_challenges = len(tree.challenges(node.id))
+            if n_challenges:
+                challenged[kind] += n_challenges
+            for flag in node.current.flags:
+                flags[flag.check] += 1
+    matrix = np.full((len(reviewer_ids), units), np.nan)
+    if unit_vals:
+        matrix[np.asarray(unit_rows), np.asarray(unit_cols)] = np.asarray(unit_vals, dtype=float)
+    names = list(reviewer_ids)
+    pairs = []
+    for i, j in itertools.combinations(range(len(names)), 2):
+        both = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
+        n = int(both.sum())
+        if n == 0:
+            continue
+        kappa = cohen_kappa(matrix[i, both].astype(int), matrix[j, both].astype(int))
+        pairs.append({"reviewers": [names[i], names[j]], "units": n, "kappa": kappa})
+    reviewers_out = {}
+    for rid, c in sorted(per_reviewer.items()):
+        labelled = sum(c[f"label {v}"] for v in LABELS)
+        reviewers_out[rid] = {
+            "role": roles.get(rid, ""),
+            "annotations": c["annotations"],
+            "labels": labelled,
+            "notes": c["notes"],
+            "label_distribution": {str(v): c[f"label {v}"] for v in LABELS},
+            "label_share": {str(v): (c[f"label {v}"] / labelled if labelled else None) for v in LABELS},
+        }
+    return {
+        "sessions": len(reviews.trees),
+        "reviewers": reviewers_out,
+        "agreement": {
+            "units": units,
+            "units_with_two_or_more_labels": int(((~np.isnan(matrix)).sum(axis=0) >= 2).sum()) if units else 0,
+            "krippendorff_alpha_ordinal": krippendorff_alpha(matrix),
+            "cohen_kappa_pairs": pairs,
+        },
+        "tags": [{"tag": t, "count": n} for t, n in tags.most_common(top)],
+        "flags": [{"check": f, "count": n} for f, n in flags.most_common(top)],
+        "challenged_step_types": [
+            {"type": t, "challenges": n, "steps": steps_by_type[t], "per_step": n / steps_by_type[t]}
+            for t, n in challenged.most_common()
+        ],
+        "models": {
+            name: {"labelled_steps": c["labelled"], "wrong": c["wrong"],
+                   "error_rate": c["wrong"] / c["labelled"] if c["labelled"] else None}
+            for name, c in sorted(models.items())
+        },
+        "disagreements": queue,
+    }
+

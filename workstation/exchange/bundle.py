@@ -1,0 +1,481 @@
+"""Review bundles: one signed file carrying chains and the event history of their feedback.
+
+A bundle is a zip archive (deflated; one file to mail or copy) with exactly these members:
+
+- `manifest.json`: format name, schema version, signer (reviewer id, public key,
+  fingerprint), sessions and chains, counts, and the SHA-256 and size of every data member;
+- `events.jsonl`: one event per line, as the event log stores it (unique id, session, type,
+  payload, reviewer id and role, time) - the append-only history, oldest first;
+- `generations.jsonl`: the engine's record of each chain (model file name and SHA-256, ...);
+- `signature.json`: the signer's Ed25519 signature of the manifest's exact bytes. The
+  manifest holds the members' checksums, so the signature covers everything.
+
+`read_bundle` checks all of this and refuses a bundle with a `BundleError` naming the file,
+member and line. Limits: the file at most `MAX_BUNDLE_BYTES`, each member unpacked at most
+`MAX_MEMBER_BYTES`. Merging a checked bundle into a database is `workstation.exchange.merge`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from workstation import __version__
+from workstation.core.history import Event, History
+from workstation.core.model import ROLES, now_iso
+from workstation.errors import BadInputError
+from workstation.exchange.errors import BundleError, ExchangeError
+from workstation.exchange.keys import PublicKey, SigningKey, decode_public
+from workstation.exchange.result import ExportResult
+
+BUNDLE_FORMAT = "reasoning-workstation-bundle"
+#: The bundle schema this version writes and reads.
+SCHEMA_VERSION = 1
+#: Largest bundle file accepted (256 MiB); a larger one is refused before it is opened.
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+#: Largest unpacked member (1 GiB), against archives that unpack to far more than they weigh.
+MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+MANIFEST = "manifest.json"
+EVENTS = "events.jsonl"
+GENERATIONS = "generations.jsonl"
+SIGNATURE = "signature.json"
+MEMBERS = (MANIFEST, EVENTS, GENERATIONS, SIGNATURE)
+_DATA_MEMBERS = (EVENTS, GENERATIONS)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Zip entries get a fixed time: the same content makes the same bytes.
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def canonical(data: Mapping[str, Any]) -> str:
+    """The one JSON text of an event or record: sorted keys, no spaces, UTF-8 as is.
+
+    The same as the store's event log text, so "the same event" means the same text.
+    """
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Bundle:
+    """A bundle that passed every check: its manifest, events and generation records."""
+
+    path: Path
+    manifest: dict[str, Any]
+    signer: PublicKey
+    #: (line number in events.jsonl, event, its canonical text), duplicates removed.
+    events: list[tuple[int, Event, str]]
+    #: Generation records as dicts (fields of `workstation.store.Generation`).
+    generations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def session_ids(self) -> list[str]:
+        """The sessions the bundle's events belong to, in first-seen order."""
+        return list(dict.fromkeys(e.session_id for _, e, _ in self.events))
+
+
+# -- choosing what goes in -------------------------------------------------------------
+
+
+def select_events(events: Sequence[Mapping[str, Any]], chain_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The events a bundle of `chain_ids` needs (all of them when None), in log order.
+
+    A chain needs the events that built it and everything above it (session start, the
+    chains its branch hangs from), and the feedback on its nodes: annotations and their
+    undo, adjudications, rewrites, challenges and replies, branch choices and deletions. When
+    that selection would not replay on its own (a deletion spanning unselected branches), the
+    session's whole history goes in instead: a bundle must always import.
+    """
+    events = [dict(e) for e in events]
+    if chain_ids is None:
+        return events
+    wanted = set(chain_ids)
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_session.setdefault(e["session_id"], []).append(e)
+    chosen: set[str] = set()
+    for session_events in by_session.values():
+        picked = _select_session(session_events, wanted)
+        if not picked:
+            continue
+        try:
+            History.replay(Event.from_dict(e) for e in session_events if e["id"] in picked)
+        except BadInputError:
+            picked = {e["id"] for e in session_events}
+        chosen |= picked
+    return [e for e in events if e["id"] in chosen]
+
+
+def _select_session(events: list[dict[str, Any]], wanted: set[str]) -> set[str]:
+    chains: dict[str, dict[str, Any]] = {}  # chain id -> chain payload
+    node_chain: dict[str, str] = {}
+    for e in events:
+        if e["type"] in ("steps_added", "challenge_answered"):
+            chain = e["payload"]["chain"]
+            chains[chain["id"]] = chain
+            for node in e["payload"]["nodes"]:
+                node_chain[node["id"]] = chain["id"]
+    keep_chains = {c for c in wanted if c in chains}
+    if not keep_chains:
+        return set()
+    # Close upwards: a chain needs the chain its parent node belongs to.
+    todo = list(keep_chains)
+    while todo:
+        parent_chain = node_chain.get(chains[todo.pop()]["parent_id"])
+        if parent_chain is not None and parent_chain not in keep_chains:
+            keep_chains.add(parent_chain)
+            todo.append(parent_chain)
+    nodes = {n for n, c in node_chain.items() if c in keep_chains}
+    annotations: set[str] = set()
+    picked: set[str] = set()
+    for e in events:
+        t, p = e["type"], e["payload"]
+        keep = False
+        if t in ("session_started", "session_renamed"):
+            keep = True
+        elif t == "steps_added":
+            keep = p["chain"]["id"] in keep_chains
+        elif t == "challenge_asked":
+            keep = p["node"]["parent_id"] in nodes
+            if keep:
+                nodes.add(p["node"]["id"])
+        elif t == "challenge_answered":
+            keep = p["chain"]["parent_id"] in nodes
+            if keep:
+                nodes.update(n["id"] for n in p["nodes"])
+        elif t in ("annotated", "adjudicated"):
+            keep = p["annotation"]["node_id"] in nodes
+            if keep:
+                annotations.add(p["annotation"]["id"])
+        elif t in ("annotation_retracted", "annotation_restored"):
+            keep = p["annotation_id"] in annotations
+        elif t in ("step_rewritten", "version_selected", "branch_deleted", "branch_restored"):
+            keep = p["node_id"] in nodes
+        elif t in ("branch_preferred", "branch_shown"):
+            keep = p["parent_id"] in nodes and (p["node_id"] is None or p["node_id"] in nodes)
+        if keep:
+            picked.add(e["id"])
+    return picked
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def write_bundle(
+    out: Path,
+    events: Sequence[Mapping[str, Any]],
+    key: SigningKey,
+    *,
+    generations: Sequence[Mapping[str, Any]] = (),
+    chain_ids: Iterable[str] | None = None,
+    signer_role: str = "annotator",
+) -> ExportResult:
+    """Write a signed bundle of `events` (event dicts, log order) and generation records.
+
+    `chain_ids` narrows the events to those chains (see `select_events`); generation records
+    of chains left out are dropped. Returns what was written; rows = events.
+    """
+    out = Path(out)
+    selected = select_events(events, chain_ids)
+    chains_in = {
+        e["payload"]["chain"]["id"] for e in selected if e["type"] in ("steps_added", "challenge_answered")
+    }
+    gens = [dict(g) for g in generations if g.get("chain_id") in chains_in]
+    result = ExportResult("bundle", out)
+    if chain_ids is not None:
+        missing = set(chain_ids) - chains_in
+        for chain_id in sorted(missing):
+            result.skip("", chain_id, "no such chain in the selected sessions")
+    event_bytes = "".join(canonical(e) + "\n" for e in selected).encode("utf-8")
+    gen_bytes = "".join(canonical(g) + "\n" for g in gens).encode("utf-8")
+    reviewers = sorted({(e["reviewer_id"], e["role"]) for e in selected})
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "created_at": now_iso(),
+        "app_version": __version__,
+        "signer": {"reviewer_id": key.reviewer_id, "role": signer_role, "public_key": key.public.b64,
+                   "fingerprint": key.public.fingerprint},
+        "sessions": list(dict.fromkeys(e["session_id"] for e in selected)),
+        "chains": sorted(chains_in),
+        "reviewers": [{"id": r, "role": role} for r, role in reviewers],
+        "models": sorted({(g.get("model_file") or "", g.get("model_sha256") or "") for g in gens}),
+        "counts": {
+            "events": len(selected),
+            "sessions": len({e["session_id"] for e in selected}),
+            "chains": len(chains_in),
+            "annotations": sum(e["type"] in ("annotated", "adjudicated") for e in selected),
+            "reviewers": len({r for r, _ in reviewers}),
+            "generations": len(gens),
+        },
+        "files": {
+            EVENTS: {"sha256": hashlib.sha256(event_bytes).hexdigest(), "bytes": len(event_bytes)},
+            GENERATIONS: {"sha256": hashlib.sha256(gen_bytes).hexdigest(), "bytes": len(gen_bytes)},
+        },
+    }
+    manifest["models"] = [{"model_file": n, "sha256": s or None} for n, s in manifest["models"]]
+    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    signature = {
+        "algorithm": "ed25519",
+        "signed_member": MANIFEST,
+        "public_key": key.public.b64,
+        "signature": base64.b64encode(key.sign(manifest_bytes)).decode(),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for name, data in ((MANIFEST, manifest_bytes), (EVENTS, event_bytes), (GENERATIONS, gen_bytes),
+                               (SIGNATURE, (json.dumps(signature, indent=2) + "\n").encode())):
+                info = zipfile.ZipInfo(name, _ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, data)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    result.rows = len(selected)
+    result.files.append(out)
+    result.manifest = manifest
+    return result
+
+
+def bundle_from_store(
+    store: Any,
+    out: Path,
+    key: SigningKey,
+    *,
+    session_ids: Sequence[str] | None = None,
+    chain_ids: Iterable[str] | None = None,
+    signer_role: str = "annotator",
+) -> ExportResult:
+    """Write a bundle of sessions (default: all) or chains from a `workstation.store.Store`."""
+    if session_ids is None:
+        session_ids = [s.id for s in store.list_sessions()]
+    events = [e.to_dict() for sid in session_ids for e in store.events(sid)]
+    generations = []
+    for e in events:
+        if e["type"] in ("steps_added", "challenge_answered"):
+            generation = store.generation(e["payload"]["chain"]["id"])
+            if generation is not None:
+                generations.append(generation_to_dict(generation))
+    return write_bundle(out, events, key, generations=generations, chain_ids=chain_ids, signer_role=signer_role)
+
+
+def generation_to_dict(generation: Any) -> dict[str, Any]:
+    """A `workstation.store.Generation` as plain data."""
+    data = asdict(generation)
+    data["sampling"] = dict(data["sampling"])
+    data["extra"] = dict(data["extra"])
+    data["step_confidence"] = [dict(c) if c is not None else None for c in data["step_confidence"]]
+    return data
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def read_bundle(path: Path | str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle:
+    """Open and check a bundle: size, members, schema, signature, checksums, every line.
+
+    Trust is not decided here (see `merge.import_bundles`): the signature is checked against
+    the key the bundle names. Raises `BundleError` naming the file, member and line.
+    """
+    path = Path(path)
+    members = _read_members(path, max_bytes)
+    manifest = _manifest(path, members[MANIFEST])
+    signer = _verify_signature(path, manifest, members[MANIFEST], members.get(SIGNATURE))
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BundleError(path, "the manifest has no 'files' checksums", member=MANIFEST)
+    for name in _DATA_MEMBERS:
+        expected = files.get(name)
+        data = members[name]
+        if not isinstance(expected, dict) or not isinstance(expected.get("sha256"), str):
+            raise BundleError(path, f"the manifest has no checksum for {name}", member=MANIFEST)
+        if expected.get("bytes") != len(data) or hashlib.sha256(data).hexdigest() != expected["sha256"]:
+            raise BundleError(path, "checksum mismatch: the member is not what was signed", member=name)
+    events = _events(path, members[EVENTS])
+    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
+    lines = members[EVENTS].count(b"\n")
+    if counts.get("events") != lines:
+        raise BundleError(path, f"the manifest counts {counts.get('events')} events, the file has {lines}",
+                          member=EVENTS)
+    return Bundle(path, manifest, signer, events, _generations(path, members[GENERATIONS]))
+
+
+def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BundleError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if not path.is_file():
+        raise BundleError(path, "is not a file")
+    if size == 0:
+        raise BundleError(path, "is empty")
+    if size > max_bytes:
+        raise BundleError(path, f"is {size / 2**20:.1f} MiB, over the limit of {max_bytes / 2**20:.0f} MiB for a bundle")
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise BundleError(path, "is not a review bundle, or is truncated (no complete zip archive)") from exc
+    except OSError as exc:
+        raise BundleError(path, f"cannot be read ({exc})") from exc
+    members: dict[str, bytes] = {}
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not _inside(name):
+                raise BundleError(path, f"member name '{name}' escapes the bundle's folder")
+            if name not in MEMBERS:
+                raise BundleError(path, f"unexpected member '{name}' (a bundle holds {', '.join(MEMBERS)})")
+            if name in members:
+                raise BundleError(path, f"member '{name}' appears twice")
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise BundleError(path, f"unpacks to {info.file_size / 2**20:.0f} MiB, over the limit of "
+                                  f"{MAX_MEMBER_BYTES / 2**20:.0f} MiB", member=name)
+            try:
+                with zf.open(info) as f:
+                    data = f.read(MAX_MEMBER_BYTES + 1)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+                raise BundleError(path, f"is damaged or truncated ({exc})", member=name) from exc
+            except Exception as exc:  # zlib.error and friends from a mangled stream
+                raise BundleError(path, f"is damaged ({type(exc).__name__}: {exc})", member=name) from exc
+            if len(data) > MAX_MEMBER_BYTES:
+                raise BundleError(path, f"unpacks to more than {MAX_MEMBER_BYTES / 2**20:.0f} MiB", member=name)
+            members[name] = data
+    if MANIFEST not in members:
+        raise BundleError(path, "has no manifest.json: not a review bundle")
+    if SIGNATURE not in members:
+        raise BundleError(path, "is not signed (no signature.json); ask its author to export it again")
+    for name in _DATA_MEMBERS:
+        if name not in members:
+            raise BundleError(path, f"has no {name}")
+    return members
+
+
+def _inside(name: str) -> bool:
+    """Whether a member name stays inside the folder it would be unpacked to."""
+    if not name or "\\" in name or "\x00" in name or name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return False
+    return ".." not in PurePosixPath(name).parts
+
+
+def _json_object(path: Path, data: bytes, member: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(path, f"is not valid JSON ({exc})", member=member) from exc
+    if not isinstance(value, dict):
+        raise BundleError(path, "must be a JSON object", member=member)
+    return value
+
+
+def _manifest(path: Path, data: bytes) -> dict[str, Any]:
+    manifest = _json_object(path, data, MANIFEST)
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(path, f"is not a review bundle (format {manifest.get('format')!r})", member=MANIFEST)
+    version = manifest.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BundleError(path, "has no schema version", member=MANIFEST)
+    if version > SCHEMA_VERSION:
+        raise BundleError(path, f"has schema version {version}, written by a newer version of the workstation "
+                          f"(this one reads version {SCHEMA_VERSION}); update to import it", member=MANIFEST)
+    if version != SCHEMA_VERSION:
+        raise BundleError(path, f"has schema version {version}, which this version does not read "
+                          f"(it reads version {SCHEMA_VERSION})", member=MANIFEST)
+    return manifest
+
+
+def _verify_signature(path: Path, manifest: dict[str, Any], manifest_bytes: bytes, data: bytes | None) -> PublicKey:
+    assert data is not None
+    signature = _json_object(path, data, SIGNATURE)
+    signer = manifest.get("signer")
+    if not isinstance(signer, dict) or not isinstance(signer.get("reviewer_id"), str) or not signer["reviewer_id"]:
+        raise BundleError(path, "the manifest does not name its signer", member=MANIFEST)
+    if signature.get("algorithm") != "ed25519":
+        raise BundleError(path, f"unknown signature algorithm {signature.get('algorithm')!r}", member=SIGNATURE)
+    try:
+        raw = decode_public(signature.get("public_key"), "signature.json")
+        sig = base64.b64decode(signature.get("signature") or "", validate=True)
+    except (ExchangeError, ValueError, TypeError) as exc:
+        raise BundleError(path, "the signature is malformed", member=SIGNATURE) from exc
+    if signer.get("public_key") != signature.get("public_key"):
+        raise BundleError(path, "the signature's key is not the signer's key in the manifest", member=SIGNATURE)
+    key = PublicKey(signer["reviewer_id"], raw)
+    if not key.verify(sig, manifest_bytes):
+        raise BundleError(path, "bad signature: the bundle was changed after it was signed, or is damaged",
+                          member=SIGNATURE)
+    return key
+
+
+def _events(path: Path, data: bytes) -> list[tuple[int, Event, str]]:
+    out: list[tuple[int, Event, str]] = []
+    seen: dict[str, tuple[int, str]] = {}
+    if data and not data.endswith(b"\n"):
+        raise BundleError(path, "the last line is cut off (truncated)", member=EVENTS,
+                          line=data.count(b"\n") + 1)
+    for number, raw in enumerate(data.split(b"\n")[:-1] if data else [], start=1):
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BundleError(path, f"not valid JSON ({exc})", member=EVENTS, line=number) from exc
+        if not isinstance(value, dict):
+            raise BundleError(path, "an event must be a JSON object", member=EVENTS, line=number)
+        event_id = value.get("id")
+        if not isinstance(event_id, str) or not event_id:
+            raise BundleError(path, "the event has no id", member=EVENTS, line=number)
+        if value.get("role") not in ROLES:
+            raise BundleError(path, f"unknown reviewer role {value.get('role')!r} (known: {', '.join(ROLES)})",
+                              member=EVENTS, line=number)
+        try:
+            event = Event.from_dict(value)
+        except (BadInputError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise BundleError(path, f"not a valid event: {exc}", member=EVENTS, line=number) from exc
+        if not all(isinstance(x, str) for x in (event.session_id, event.reviewer_id, event.at)):
+            raise BundleError(path, "an event's session, reviewer and time must be text", member=EVENTS, line=number)
+        text = canonical(event.to_dict())
+        if event_id in seen:
+            first_line, first_text = seen[event_id]
+            if first_text != text:
+                raise BundleError(path, f"event id {event_id} appears again with other content (first on line "
+                                  f"{first_line})", member=EVENTS, line=number)
+            continue
+        _check_names(path, event, number)
+        seen[event_id] = (number, text)
+        out.append((number, event, text))
+    return out
+
+
+def _check_names(path: Path, event: Event, line: int) -> None:
+    # Model names may later be looked up as files in the models folder: none may climb out of it.
+    chain = getattr(event.op, "chain", None)
+    if chain is not None and chain.model and not _inside(chain.model):
+        raise BundleError(path, f"model name '{chain.model}' would escape its folder",
+                          member=EVENTS, line=line)
+
+
+def _generations(path: Path, data: bytes) -> list[dict[str, Any]]:
+    out = []
+    if data and not data.endswith(b"\n"):
+        raise BundleError(path, "the last line is cut off (truncated)", member=GENERATIONS)
+    for number, raw in enumerate(data.split(b"\n")[:-1] if data else [], start=1):
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BundleError(path, f"not valid JSON ({exc})", member=GENERATIONS, line=number) from exc
+        if not isinstance(value, dict) or not isinstance(value.get("chain_id"), str):
+            raise BundleError(path, "a generation record must be an object with a chain_id", member=GENERATIONS,
+                              line=number)
+        model_file = value.get("model_file")
+        if not isinstance(model_file, str) or (model_file and not _inside(model_file)):
+            raise BundleError(path, f"model file name {model_file!r} would escape its folder", member=GENERATIONS, line=number)
+        sha = value.get("model_sha256")
+        if sha is not None and (not isinstance(sha, str) or not _SHA256.fullmatch(sha)):
+            raise BundleError(path, "model_sha256 is not a SHA-256 in hex", member=GENERATIONS, line=number)
+        out.append(value)
+    return out

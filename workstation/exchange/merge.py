@@ -1,0 +1,267 @@
+"""Importing review bundles: check, verify the signer, merge, one bundle all or nothing.
+
+Merging replays a bundle's events that the target does not have yet onto copies of the
+target's trees. Every reviewer's annotations are their own events with their own ids, so
+they land side by side and nothing is overwritten; an event already present with the same
+content is skipped, which makes importing the same bundle twice change nothing. If any event
+does not fit (or one with a known id differs), the bundle is refused before anything is
+written, and the target commits a bundle's events in one transaction.
+
+A target is anything with the three methods of `MergeTarget`: `StoreTarget` wraps a
+`workstation.store.Store`; `MemoryTarget` keeps trees and events in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from workstation.core import ops
+from workstation.core.history import Applied, Event
+from workstation.core.ops import Changes, SessionStarted
+from workstation.core.tree import Tree
+from workstation.errors import BadInputError
+from workstation.exchange.bundle import MAX_BUNDLE_BYTES, EVENTS, Bundle, canonical, read_bundle
+from workstation.exchange.errors import BundleError, UntrustedSignerError
+from workstation.exchange.keys import PublicKey, TrustedKeys
+
+
+class MergeTarget(Protocol):
+    """Where imported events go."""
+
+    def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """Event id -> canonical text of every event already held for these sessions."""
+
+    def load_tree(self, session_id: str) -> Tree | None:
+        """A fresh copy of the session's tree that the merge may change, or None."""
+
+    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
+        """Write the applied events (and generation records) all together, or nothing."""
+
+
+class MemoryTarget:
+    """Trees and event logs held in memory (for tests, benchmarks and previews)."""
+
+    def __init__(self) -> None:
+        self.trees: dict[str, Tree] = {}
+        self.events: dict[str, str] = {}  # event id -> canonical text, in commit order
+        self.by_session: dict[str, list[str]] = {}
+        self.generations: dict[str, dict[str, Any]] = {}
+
+    def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """Event id -> text for the given sessions."""
+        return {i: self.events[i] for sid in session_ids for i in self.by_session.get(sid, ())}
+
+    def load_tree(self, session_id: str) -> Tree | None:
+        """A copy of the session's tree."""
+        tree = self.trees.get(session_id)
+        return Tree.from_dict(tree.to_dict()) if tree is not None else None
+
+    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
+        """Keep the changed trees and the new events."""
+        for tree, applied in items:
+            self.trees[tree.session.id] = tree
+            event = applied.event
+            self.events[event.id] = canonical(event.to_dict())
+            self.by_session.setdefault(event.session_id, []).append(event.id)
+        for _, g in generations:
+            self.generations[g["chain_id"]] = g
+        return len(items)
+
+
+class StoreTarget:
+    """A `workstation.store.Store` as a merge target.
+
+    Uses the store's `record_batch` (one transaction per bundle) when it has one; otherwise
+    falls back to `record` per event, which is only all-or-nothing up to I/O errors.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """Event id -> canonical text from the store's event log."""
+        out: dict[str, str] = {}
+        for sid in session_ids:
+            if self.store.has_session(sid):
+                for event in self.store.events(sid):
+                    out[event.id] = canonical(event.to_dict())
+        return out
+
+    def load_tree(self, session_id: str) -> Tree | None:
+        """A fresh copy of the stored tree."""
+        return self.store.load_session(session_id) if self.store.has_session(session_id) else None
+
+    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
+        """Record the events (and generations) in the store."""
+        from workstation.store.records import Generation
+
+        records = [(sid, _generation(Generation, g)) for sid, g in generations]
+        batch = getattr(self.store, "record_batch", None)
+        if batch is not None:
+            return int(batch(items, records))
+        written = 0
+        by_chain = {g.chain_id: g for _, g in records}
+        for tree, applied in items:
+            chain = getattr(applied.event.op, "chain", None)
+            generation = by_chain.get(chain.id) if chain is not None else None
+            written += bool(self.store.record(tree, applied, generation=generation))
+        return written
+
+
+def _generation(cls: Any, data: dict[str, Any]) -> Any:
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    kwargs["step_confidence"] = tuple(kwargs.get("step_confidence") or ())
+    return cls(**kwargs)
+
+
+@dataclass
+class BundleReport:
+    """What happened to one bundle: imported, already there, or refused (and why)."""
+
+    path: Path
+    status: str  # "imported" | "unchanged" | "refused"
+    new_events: int = 0
+    known_events: int = 0
+    sessions: list[str] = field(default_factory=list)
+    signer: str = ""
+    fingerprint: str = ""
+    error: str = ""
+    #: Set when refused only because the signer's key is not trusted: the key to offer.
+    untrusted_key: PublicKey | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-able data."""
+        return {
+            "path": str(self.path), "status": self.status, "new_events": self.new_events,
+            "known_events": self.known_events, "sessions": self.sessions, "signer": self.signer,
+            "fingerprint": self.fingerprint, "error": self.error,
+        }  # fmt: skip
+
+
+@dataclass
+class ImportResult:
+    """What `import_bundles` did, bundle by bundle."""
+
+    bundles: list[BundleReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether no bundle was refused."""
+        return all(b.status != "refused" for b in self.bundles)
+
+    @property
+    def new_events(self) -> int:
+        """Events added in all."""
+        return sum(b.new_events for b in self.bundles)
+
+    def summary(self) -> str:
+        """One line per bundle for the user."""
+        lines = []
+        for b in self.bundles:
+            if b.status == "refused":
+                lines.append(f"refused: {b.error}")
+            elif b.status == "unchanged":
+                lines.append(f"{b.path}: already imported ({b.known_events} events), nothing changed")
+            else:
+                lines.append(f"{b.path}: imported {b.new_events} new events from {b.signer} "
+                             f"({b.known_events} already present)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-able data (what `import --json` prints)."""
+        return {"ok": self.ok, "new_events": self.new_events, "bundles": [b.to_dict() for b in self.bundles]}
+
+
+def import_bundles(
+    paths: Iterable[Path | str],
+    target: MergeTarget,
+    trusted: TrustedKeys | None = None,
+    *,
+    trust_new_signers: bool = False,
+    max_bytes: int = MAX_BUNDLE_BYTES,
+) -> ImportResult:
+    """Check, verify and merge each bundle into `target`; each imports wholly or not at all.
+
+    A bundle signed by a key not in `trusted` is refused (its report carries the key, to show
+    and offer to trust) unless `trust_new_signers`, which trusts the key and goes on. A bad
+    signature is always refused. One refused bundle does not stop the others.
+    """
+    trusted = trusted if trusted is not None else TrustedKeys()
+    result = ImportResult()
+    for path in paths:
+        path = Path(path)
+        report = BundleReport(path, "refused")
+        result.bundles.append(report)
+        try:
+            bundle = read_bundle(path, max_bytes=max_bytes)
+            report.signer, report.fingerprint = bundle.signer.reviewer_id, bundle.signer.fingerprint
+            if not trusted.is_trusted(bundle.signer):
+                if not trust_new_signers:
+                    report.untrusted_key = bundle.signer
+                    raise UntrustedSignerError(path, bundle.signer.reviewer_id, bundle.signer.fingerprint,
+                                               bundle.signer.to_text().strip())
+                trusted.trust(bundle.signer)
+            merge_bundle(bundle, target, report)
+        except BundleError as exc:
+            report.status, report.error = "refused", str(exc)
+    return result
+
+
+def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | None = None) -> BundleReport:
+    """Merge one checked bundle into `target`, or raise BundleError having written nothing."""
+    report = report if report is not None else BundleReport(bundle.path, "refused")
+    path = bundle.path
+    sessions = bundle.session_ids
+    report.sessions = sessions
+    known = target.known_events(sessions)
+    trees: dict[str, Tree | None] = {}
+    items: list[tuple[Tree, Applied]] = []
+    for line, event, text in bundle.events:
+        stored = known.get(event.id)
+        if stored is not None:
+            if stored != text:
+                raise BundleError(path, f"event {event.id} is already in the database with other content "
+                                  "(a duplicate id)", member=EVENTS, line=line)
+            report.known_events += 1
+            continue
+        sid = event.session_id
+        if sid not in trees:
+            trees[sid] = target.load_tree(sid)
+        tree = trees[sid]
+        try:
+            if isinstance(event.op, SessionStarted):
+                if tree is not None:
+                    raise BadInputError(f"session {sid} already exists with another first event")
+                tree = trees[sid] = event.op.start()
+                changes = Changes(nodes=(tree.question_id,), session=True)
+            else:
+                if tree is None:
+                    raise BadInputError(f"session {sid} is neither in the database nor started in the bundle")
+                changes = ops.apply(tree, event.op).changes
+        except BadInputError as exc:
+            raise BundleError(path, f"event {event.id} ({event.type} by {event.reviewer_id}) does not fit the "
+                              f"review it merges into: {exc}", member=EVENTS, line=line) from exc
+        items.append((tree, Applied(event, changes)))
+    new_chains = {getattr(a.event.op, "chain").id: a.event.session_id for _, a in items
+                  if hasattr(a.event.op, "chain")}
+    generations = [(new_chains[g["chain_id"]], g) for g in bundle.generations if g["chain_id"] in new_chains]
+    if items:
+        try:
+            target.commit(items, generations)
+        except BadInputError as exc:  # e.g. the store's DuplicateEventError
+            raise BundleError(path, str(exc)) from exc
+    report.new_events = len(items)
+    report.status = "imported" if items else "unchanged"
+    return report
+
+
+def events_of(target: MemoryTarget) -> list[dict[str, Any]]:
+    """A memory target's events as dicts, in commit order."""
+    return [json.loads(text) for text in target.events.values()]

@@ -1,0 +1,52 @@
+"""Every table of a review database as Parquet files, written by DuckDB's own COPY.
+
+This takes a DuckDB connection rather than a `Store` because the store is the only code that
+should own one: the store (or the CLI) passes its read connection in. Reading only: COPY TO
+never changes the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workstation.exchange.result import ExportResult, write_manifest
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def export_parquet(con: Any, out_dir: Path) -> ExportResult:
+    """Write `<table>.parquet` into `out_dir` for every base table; rows = rows written.
+
+    Views (challenges, replies) are derived from the tables and left out.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ExportResult("parquet", out_dir)
+    tables = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' AND table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+    ]
+    counts: dict[str, int] = {}
+    for table in tables:
+        target = out_dir / f"{table}.parquet"
+        tmp = out_dir / f".{table}.parquet.tmp"
+        # COPY takes no bound parameters for its target; both names are quoted instead.
+        con.execute(f"COPY {_quote_ident(table)} TO {_quote_literal(str(tmp))} (FORMAT parquet)")
+        tmp.replace(target)
+        counts[table] = int(con.execute(f"SELECT count(*) FROM {_quote_ident(table)}").fetchone()[0])
+        result.files.append(target)
+    result.rows = sum(counts.values())
+    result.path = out_dir / "tables.parquet"  # the manifest's name: tables.parquet.manifest.json
+    write_manifest(result, tables=counts)
+    result.path = out_dir
+    return result

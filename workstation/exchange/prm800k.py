@@ -1,0 +1,120 @@
+"""Export in OpenAI's PRM800K schema ("Let's Verify Step by Step"), labels kept raw.
+
+One JSON object per (session, reviewer): PRM800K has one labeler per object, so each reviewer's
+own -1/0/+1 ratings stay as they are, side by side, never aggregated. Along the preferred
+branch, step k lists every live alternative at that position as `completions` (the model's
+text and this reviewer's rating of it), a reviewer's rewrite as `human_completion`, and
+`chosen_completion` the index of the alternative the branch continues with (null when the
+rewrite is what continues, as in PRM800K).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from workstation.core.model import Node
+from workstation.core.tree import CHAIN_NODE_KINDS, Tree
+from workstation.exchange.corpus import ReviewSet, chain_steps, model_version
+from workstation.exchange.labels import LabelIndex
+from workstation.exchange.result import AtomicWriter, ExportResult, dumps_line, write_manifest
+
+
+def export_prm800k(reviews: ReviewSet, out: Path, reviewers: frozenset[str] | None = None) -> ExportResult:
+    """Write one PRM800K object per session and reviewer who labelled any step of it."""
+    result = ExportResult("prm800k", Path(out))
+    with AtomicWriter(result.path) as f:
+        for tree in reviews.trees:
+            index = LabelIndex(tree, reviews.adjudications, reviewers)
+            steps = chain_steps(tree.preferred_path())
+            if not steps:
+                result.skip(tree.session.id, "session", "no model steps")
+                continue
+            labelers = sorted({r for per in index.latest.values() for r in per})
+            if not labelers:
+                result.skip(tree.session.id, "session", "no label")
+                continue
+            for reviewer_id in labelers:
+                f.write(dumps_line(_solution(tree, index, steps, reviewer_id)))
+                result.rows += 1
+    write_manifest(
+        result,
+        ratings="raw -1/0/+1 per reviewer, as given (no neutral mapping, no aggregation)",
+        flagged="true when an automated check flagged that text",
+        finish_reason="found_error if a chosen step is rated -1; solution if every chosen step is "
+        "rated and the branch ends in an answer; give_up otherwise",
+        sessions=[t.session.id for t in reviews.trees],
+    )
+    return result
+
+
+def _rating(index: LabelIndex, node: Node, version_id: str, reviewer_id: str) -> int | None:
+    annotation = index.latest.get((node.id, version_id), {}).get(reviewer_id)
+    return annotation.label if annotation is not None else None
+
+
+def _solution(tree: Tree, index: LabelIndex, steps: list[Node], reviewer_id: str) -> dict[str, Any]:
+    label_steps = []
+    chosen_ratings: list[int | None] = []
+    for node in steps:
+        assert node.parent_id is not None
+        alternatives = tree.children(node.parent_id, CHAIN_NODE_KINDS)
+        completions = []
+        for alt in alternatives:
+            original = model_version(alt)
+            completions.append({
+                "text": original.text,
+                "rating": _rating(index, alt, original.id, reviewer_id),
+                "flagged": bool(original.flags),
+            })
+        current = node.current
+        human = None
+        chosen: int | None = next(i for i, alt in enumerate(alternatives) if alt.id == node.id)
+        if current.origin == "rewrite":
+            human = {
+                "text": current.text,
+                "rating": _rating(index, node, current.id, reviewer_id),
+                "source": "human",
+                "flagged": bool(current.flags),
+                "corrected_rating": None,
+            }
+            chosen_ratings.append(human["rating"])
+            chosen = None
+        else:
+            chosen_ratings.append(completions[chosen]["rating"])
+        label_steps.append({"completions": completions, "human_completion": human, "chosen_completion": chosen})
+    if any(r == -1 for r in chosen_ratings):
+        finish = "found_error"
+    elif all(r is not None for r in chosen_ratings) and steps[-1].kind == "answer":
+        finish = "solution"
+    else:
+        finish = "give_up"
+    times = sorted(
+        a.created_at for a in tree.annotations.values() if a.reviewer_id == reviewer_id and not a.retracted
+    )
+    return {
+        "labeler": reviewer_id,
+        "timestamp": times[-1] if times else None,
+        "generation": None,
+        "is_quality_control_question": False,
+        "is_initial_screening_question": False,
+        "question": {
+            "problem": tree.question.text,
+            "ground_truth_answer": None,
+            "pre_generated_steps": [model_version(n).text for n in steps],
+            "pre_generated_answer": None,
+            "pre_generated_verifier_score": None,
+        },
+        "label": {"steps": label_steps, "total_time": _elapsed_ms(times), "finish_reason": finish},
+    }
+
+
+def _elapsed_ms(times: list[str]) -> int:
+    if len(times) < 2:
+        return 0
+    try:
+        first, last = datetime.fromisoformat(times[0]), datetime.fromisoformat(times[-1])
+    except ValueError:
+        return 0
+    return max(0, int((last - first).total_seconds() * 1000))

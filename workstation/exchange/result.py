@@ -1,0 +1,124 @@
+"""What an export or import did: rows written, items skipped and why, files written."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, IO
+
+from workstation import __version__
+from workstation.core.model import now_iso
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One item left out of an export, and why (a phrase such as "no label")."""
+
+    session_id: str
+    item: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """As JSON-able data."""
+        return {"session_id": self.session_id, "item": self.item, "reason": self.reason}
+
+
+@dataclass
+class ExportResult:
+    """What one export wrote: the format, the files, the row count and the skips."""
+
+    format: str
+    path: Path
+    rows: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def skip(self, session_id: str, item: str, reason: str) -> None:
+        """Note an item left out."""
+        self.skipped.append(Skipped(session_id, item, reason))
+
+    def skip_reasons(self) -> dict[str, int]:
+        """Reason -> how many items were skipped for it."""
+        return dict(Counter(s.reason for s in self.skipped))
+
+    def summary(self) -> str:
+        """One line for the user: what was written where, and what was left out."""
+        text = f"{self.format}: wrote {self.rows} rows to {self.path}"
+        if self.skipped:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.skip_reasons().items()))
+            text += f"; skipped {len(self.skipped)} ({reasons})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-able data (what `export --json` prints)."""
+        return {
+            "format": self.format,
+            "path": str(self.path),
+            "rows": self.rows,
+            "files": [str(p) for p in self.files],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "skip_reasons": self.skip_reasons(),
+            "manifest": self.manifest,
+        }
+
+
+def manifest_path(out: Path) -> Path:
+    """The manifest written beside an export: `data.jsonl` -> `data.jsonl.manifest.json`."""
+    return out.with_name(out.name + ".manifest.json")
+
+
+def write_manifest(result: ExportResult, **extra: Any) -> Path:
+    """Write the export's manifest beside it (format, counts, skips, policy) and return its path."""
+    result.manifest = {
+        "format": result.format,
+        "file": result.path.name,
+        "rows": result.rows,
+        "skipped": len(result.skipped),
+        "skip_reasons": result.skip_reasons(),
+        "created_at": now_iso(),
+        "app_version": __version__,
+        **extra,
+    }
+    path = manifest_path(result.path)
+    _atomic_write_text(path, json.dumps(result.manifest, indent=2, ensure_ascii=False) + "\n")
+    result.files.append(path)
+    return path
+
+
+class AtomicWriter:
+    """A text file written under a temporary name and renamed into place when complete.
+
+    A failed export never leaves a half-written file where a training job would read it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.file: IO[str] | None = None
+
+    def __enter__(self) -> IO[str]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self._tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        return self.file
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self.file is not None
+        self.file.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    with AtomicWriter(path) as f:
+        f.write(text)
+
+
+def dumps_line(row: dict[str, Any]) -> str:
+    """One JSON Lines row (UTF-8 as is, no spaces)."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
