@@ -90,3 +90,16 @@ def test_a_bug_is_logged_not_shown(
     assert len(err) == 1 and "a bug" in err[0] and str(diagnostics.crash_log()) in err[0]
     assert "RuntimeError: an unexpected fault" in diagnostics.crash_log().read_text()
     assert diagnostics.unseen_crash() == diagnostics.crash_log()
+
+
+def test_no_display_gets_one_line_not_a_qt_abort(isolated_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["WORKSTATION_HOME"] = str(isolated_home)
+    result = subprocess.run(
+        [sys.executable, "-m", "workstation"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "workstation: error: no display found: run the workstation on a desktop, or use the "
+        "command line (`workstation --help`); for a virtual screen use xvfb-run"
+    ]

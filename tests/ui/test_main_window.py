@@ -37,11 +37,11 @@ def test_geometry_is_restored(qtbot, isolated_home: Path) -> None:
     window = MainWindow(model=None, db=isolated_home / "w.duckdb")
     qtbot.addWidget(window)
     window.show()
-    window.resize(900, 600)
+    window.resize(700, 500)  # inside the offscreen screen (800x600)
     window.close()
     again = MainWindow(model=None, db=isolated_home / "w.duckdb")
     qtbot.addWidget(again)
-    assert (again.width(), again.height()) == (900, 600)
+    assert (again.width(), again.height()) == (700, 500)
 
 
 def test_an_unseen_crash_is_offered_once(qtbot, isolated_home: Path) -> None:
