@@ -318,7 +318,7 @@ def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
     if size == 0:
         raise BundleError(path, "is empty")
     if size > max_bytes:
-        raise BundleError(path, f"is {size / 2**20:.1f} MiB, over the limit of {max_bytes / 2**20:.0f} MiB for a bundle")
+        raise BundleError(path, f"is {_human(size)}, over the limit of {_human(max_bytes)} for a bundle")
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -336,8 +336,8 @@ def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
             if name in members:
                 raise BundleError(path, f"member '{name}' appears twice")
             if info.file_size > MAX_MEMBER_BYTES:
-                raise BundleError(path, f"unpacks to {info.file_size / 2**20:.0f} MiB, over the limit of "
-                                  f"{MAX_MEMBER_BYTES / 2**20:.0f} MiB", member=name)
+                raise BundleError(path, f"unpacks to {_human(info.file_size)}, over the limit of "
+                                  f"{_human(MAX_MEMBER_BYTES)}", member=name)
             try:
                 with zf.open(info) as f:
                     data = f.read(MAX_MEMBER_BYTES + 1)
@@ -346,7 +346,7 @@ def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
             except Exception as exc:  # zlib.error and friends from a mangled stream
                 raise BundleError(path, f"is damaged ({type(exc).__name__}: {exc})", member=name) from exc
             if len(data) > MAX_MEMBER_BYTES:
-                raise BundleError(path, f"unpacks to more than {MAX_MEMBER_BYTES / 2**20:.0f} MiB", member=name)
+                raise BundleError(path, f"unpacks to more than {_human(MAX_MEMBER_BYTES)}", member=name)
             members[name] = data
     if MANIFEST not in members:
         raise BundleError(path, "has no manifest.json: not a review bundle")
@@ -356,6 +356,17 @@ def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
         if name not in members:
             raise BundleError(path, f"has no {name}")
     return members
+
+
+def _human(n: int) -> str:
+    """A size as people read it: 812 bytes, 3.2 KiB, 256 MiB."""
+    if n < 1024:
+        return f"{n} bytes"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    raise AssertionError  # pragma: no cover
 
 
 def _inside(name: str) -> bool:

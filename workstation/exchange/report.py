@@ -105,6 +105,8 @@ class _Html:
             rewriter = node.current.author
             out.append(f"<div class=\"meta\">rewritten by {e(rewriter)}; the model wrote:</div>"
                        f"<div class=\"orig\">{_html_text(model_version(node).text)}</div>")
+            for flag in model_version(node).flags:
+                out.append(f"<div class=\"flag\">⚑ model text: {e(flag.check)}: {e(flag.message)}</div>")
         for flag in node.current.flags:
             out.append(f"<div class=\"flag\">⚑ {e(flag.check)}: {e(flag.message)}</div>")
         for a in index.by_node.get(node.id, ()):
@@ -189,6 +191,8 @@ class _Markdown:
         if node.current.origin == "rewrite":
             out.append(f"\nRewritten by {_md_inline(node.current.author)}; the model wrote:\n\n"
                        + _md_block(model_version(node).text))
+            for flag in model_version(node).flags:
+                out.append(f"\n- flag on the model's text {_md_inline(flag.check)}: {_md_inline(flag.message)}")
         for flag in node.current.flags:
             out.append(f"\n- flag {_md_inline(flag.check)}: {_md_inline(flag.message)}")
         for a in index.by_node.get(node.id, ()):
