@@ -1,10 +1,10 @@
 """Automated checks on a step's text. Each returns flags (check, message, span); none blocks.
 
 - `arithmetic`: an equation whose sides differ (`12 * 4 = 46`, also with ×, ÷, x, LaTeX
-  `\\times`, decimals, parentheses and running chains like `12 * 4 = 48 + 2 = 50`). It only
-  judges plain numbers: anything next to a letter, a unit, `%`, `^`, a colon or a date-like
-  hyphen is left alone, because a missed error costs less than a reviewer learning to ignore
-  false alarms.
+  `\\times`, decimals, parentheses, units such as `60 km / 1.5 h = 40 km/h` and running chains
+  like `12 * 4 = 48 + 2 = 50`). Anything it cannot read as plain numbers - a variable, `%`, `^`,
+  a colon, a date-like hyphen, a sum of different units - is left alone, because a missed error
+  costs less than a reviewer learning to ignore false alarms.
 - `python_syntax`: a fenced Python block that does not parse (parsed, never run).
 - `low_confidence`: the model's mean log-probability or its least likely token was low.
 - `repetition`: the same words over and over (a generation loop), or a step that repeats an
@@ -71,6 +71,7 @@ _TOKEN = re.compile(
     r"|(?P<eq>=)"
     r"|(?P<lp>\()|(?P<rp>\))"
     r"|(?P<ws>[ \t]+)"
+    r"|(?P<word>[A-Za-z]+(?:/[A-Za-z]+)?)"
     r"|(?P<other>.)",
     re.DOTALL,
 )
@@ -88,6 +89,19 @@ class _Tok:
     text: str
     start: int
     end: int
+    unit: str | None = None
+
+
+# A unit after a number ("60 km / 1.5 h = 40 km/h"): a word set off by a space, two letters or
+# more, or one of the common one-letter units (not "x", not a variable like "y").
+_UNIT = re.compile(r"(?:[A-Za-z]{2,}|[hmsgLlKCF])(?:/[A-Za-z]+)?")
+# Words after a number that change its value or the operation: never a unit.
+_NOT_UNITS = frozenset(
+    "squared cubed factorial percent pct times plus minus over divided multiplied by of to power "
+    "root choose mod modulo and or is are was equals the a an per dozen half halves third thirds "
+    "quarter quarters hundred hundreds thousand thousands million millions billion billions "
+    "trillion k bn mn".split()
+)
 
 
 def check_arithmetic(text: str) -> list[Flag]:
@@ -102,19 +116,34 @@ def check_arithmetic(text: str) -> list[Flag]:
 
 
 def _runs(text: str) -> Iterable[list[_Tok]]:
+    toks = [_Tok(m.lastgroup or "other", m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     run: list[_Tok] = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or "other"
-        if kind == "other":
+    for i, tok in enumerate(toks):
+        if tok.kind == "word" and _is_unit(toks, i, run):
+            number = run[-2]
+            number.unit, number.end = tok.text, tok.end
+            run.pop()  # the space between number and unit
+            continue
+        if tok.kind in ("other", "word"):
             if run:
                 yield run
             run = []
             continue
-        if kind == "ws" and not run:
+        if tok.kind == "ws" and not run:
             continue
-        run.append(_Tok(kind, m.group(), m.start(), m.end()))
+        run.append(tok)
     if run:
         yield run
+
+
+def _is_unit(toks: list[_Tok], i: int, run: list[_Tok]) -> bool:
+    if len(run) < 2 or run[-1].kind != "ws" or run[-2].kind != "num" or run[-2].unit is not None:
+        return False
+    if not _UNIT.fullmatch(toks[i].text) or toks[i].text.lower() in _NOT_UNITS:
+        return False
+    following = next((t for t in toks[i + 1:] if t.kind != "ws"), None)
+    # "7 because we ..." is a sentence going on, not a unit.
+    return following is None or following.kind not in ("num", "word")
 
 
 def _check_run(text: str, run: list[_Tok]) -> list[Flag]:
@@ -147,6 +176,16 @@ def _check_run(text: str, run: list[_Tok]) -> list[Flag]:
             segments.append([])
         else:
             segments[-1].append(t)
+    for segment in segments:
+        # Adding hours to minutes ("2 hours + 30 minutes = 2.5 hours") needs a conversion this
+        # check does not know: leave sums of mixed units alone.
+        if any(t.kind == "op" and _OPS[t.text] in "+-" for t in segment[1:]):
+            if len({t.unit for t in segment if t.kind == "num"}) > 1:
+                return []
+    # "Total = 12 * 4 = 46", "x = 3 * 4 = 13": a name before the first "=" is not a number, but
+    # what follows it still claims something.
+    if len(segments) > 2 and (not segments[0] or (segments[0][0].kind == "x" and len(segments[0]) == 1)):
+        segments = segments[1:]
     values = []
     for segment in segments:
         value = _evaluate(segment)
