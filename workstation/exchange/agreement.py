@@ -73,7 +73,7 @@ def _tree_disagreements(tree: Tree, index: LabelIndex) -> list[Disagreement]:
         if adjudication is not None:
             others = [a for a in latest.values() if a.reviewer_id != adjudication.reviewer_id]
             # Settled, unless someone labelled again after the adjudication.
-            if all(a.created_at <= adjudication.created_at for a in others):
+            if all(index.order[a.id] < index.order[adjudication.id] for a in others):
                 continue
         labels = {r: (a.label, a.role, a.id) for r, a in latest.items()}
         found.append(Disagreement(tree.session.id, node.id, version_id, node.position, node.text,
@@ -81,7 +81,8 @@ def _tree_disagreements(tree: Tree, index: LabelIndex) -> list[Disagreement]:
     return found
 
 
-def adjudicate(tree: Tree, node_id: str, reviewer: Reviewer, label: int, reason: str) -> Adjudicated:
+def adjudicate(tree: Tree, node_id: str, reviewer: Reviewer, label: int, reason: str,
+               at: str | None = None) -> Adjudicated:
     """The adjudication of a step by an expert or ethics reviewer, settling every other
     reviewer's latest label on its current version. Apply it as any operation
     (`Store.apply(session_id, op, reviewer)`); its check refuses other roles and no reason."""
@@ -90,7 +91,7 @@ def adjudicate(tree: Tree, node_id: str, reviewer: Reviewer, label: int, reason:
     node = tree.node(node_id)
     settles = [a.id for a in tree.current_annotations(node.id).values()
                if a.reviewer_id != reviewer.id and a.label is not None and a.version_id == node.current_version_id]
-    return build.adjudicate(tree, node.id, reviewer, label, reason, settles)
+    return build.adjudicate(tree, node.id, reviewer, label, reason, settles, at=at)
 
 
 # -- coefficients ----------------------------------------------------------------------
@@ -200,8 +201,9 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
             n_challenges = len(tree.challenges(node.id))
             if n_challenges:
                 challenged[kind] += n_challenges
-            for flag in node.current.flags:
-                flags[flag.check] += 1
+            for version in node.versions:  # the model's flags count even after a rewrite
+                for flag in version.flags:
+                    flags[flag.check] += 1
     matrix = np.full((len(reviewer_ids), units), np.nan)
     if unit_vals:
         matrix[np.asarray(unit_rows), np.asarray(unit_cols)] = np.asarray(unit_vals, dtype=float)

@@ -87,9 +87,13 @@ class LabelIndex:
         self.by_node: dict[str, list[Annotation]] = defaultdict(list)
         #: node id -> ids of its versions that carry a counted label, in first-label order.
         self.versions_by_node: dict[str, dict[str, None]] = defaultdict(dict)
-        for a in tree.annotations.values():  # creation order: later ones win
+        #: annotation id -> its place in the tree's order (creation, then merge order); clocks
+        #: of different reviewers' machines disagree, this order does not.
+        self.order: dict[str, int] = {}
+        for i, a in enumerate(tree.annotations.values()):  # creation order: later ones win
             if a.retracted:
                 continue
+            self.order[a.id] = i
             self.by_node[a.node_id].append(a)
             if a.label is None or (reviewers is not None and a.reviewer_id not in reviewers):
                 continue
