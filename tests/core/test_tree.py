@@ -118,3 +118,19 @@ def test_tree_from_dict_checks_order_and_fields(sample):
         Tree.from_dict(data)
     with pytest.raises(SchemaError):
         Tree.from_dict([])
+
+
+def test_annotation_lookups_follow_additions_made_directly(sample, alice):
+    """A store's loader fills `tree.annotations` itself; lookups must still see everything."""
+    s1, s2, _ = sample.steps()
+    first = build.annotate(sample.tree, s1.id, alice, 1)
+    sample.do(first)
+    assert [a.id for a in sample.tree.annotations_for(s1.id)] == [first.annotation.id]
+    second = build.annotate(sample.tree, s2.id, alice, -1).annotation
+    sample.tree.annotations[second.id] = second
+    assert sample.tree.annotations_for(s2.id) == [second]
+    sample.history.undo(alice)
+    assert sample.tree.annotations_for(s1.id) == []
+    assert len(sample.tree.annotations_for(s1.id, include_retracted=True)) == 1
+    sample.tree.annotations.clear()
+    assert sample.tree.annotations_for(s2.id) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from workstation.core import ids
-from workstation.core.checks import StepConfidence, run_checks
+from workstation.core.checks import EarlierSteps, StepConfidence, run_checks
 from workstation.core.model import Annotation, Chain, Node, Reviewer, Session, Version, now_iso
 from workstation.core.ops import (
     Adjudicated,
@@ -82,7 +82,7 @@ def steps_added(
     at = at or now_iso()
     kind = "generate" if parent.kind == "question" else "regenerate"
     chain_id = ids.chain_id(tree.session.id, parent_id, raw_text, at)
-    earlier = [n.text for n in tree.steps_to(parent_id)] if parent.kind != "question" else []
+    earlier = EarlierSteps(n.text for n in tree.steps_to(parent_id)) if parent.kind != "question" else EarlierSteps()
     nodes: list[Node] = []
     previous = parent_id
     for i, step in enumerate(steps):
@@ -102,7 +102,7 @@ def steps_added(
         )
         node_kind = "answer" if step.kind == "answer" else "step"
         nodes.append(Node(node_id, tree.session.id, node_kind, previous, chain_id, position, (version,), version.id))
-        earlier.append(step.text)
+        earlier.add(step.text)
         previous = node_id
     chain = Chain(
         chain_id, tree.session.id, parent_id, kind, raw_text, splitter_name, splitter_version,

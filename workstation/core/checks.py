@@ -51,7 +51,7 @@ def run_checks(
     *,
     mean_logprob: float | None = None,
     min_token_prob: float | None = None,
-    previous_steps: Sequence[str] = (),
+    previous_steps: Sequence[str] | EarlierSteps = (),
     thresholds: ConfidenceThresholds = ConfidenceThresholds(),
 ) -> list[Flag]:
     """Every check on one step's display text, flags in the order of the checks."""
@@ -412,15 +412,38 @@ _MAX_PERIOD = 60
 _MAX_WORDS = 20_000
 
 
-def check_repetition(text: str, previous_steps: Sequence[str] = ()) -> list[Flag]:
+def _normal(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+class EarlierSteps:
+    """The steps before the one being checked, indexed so that a long chain is checked in
+    linear time (build one and `add` each step after checking it)."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self._first: dict[str, int] = {}
+        self._count = 0
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> None:
+        """Append the next step's text."""
+        self._count += 1
+        self._first.setdefault(_normal(text), self._count)
+
+    def find(self, text: str) -> int | None:
+        """The number of the first earlier step with the same words as `text`, if any."""
+        return self._first.get(_normal(text))
+
+
+def check_repetition(text: str, previous_steps: Sequence[str] | EarlierSteps = ()) -> list[Flag]:
     """Flags for a generation loop inside `text`, or for `text` repeating an earlier step."""
     flags = []
-    normal = " ".join(text.split()).lower()
-    if len(normal) >= 12:  # "Yes." twice is no loop
-        for number, earlier in enumerate(previous_steps, start=1):
-            if " ".join(earlier.split()).lower() == normal:
-                flags.append(Flag("repetition", f"repeats step {number} word for word", 0, len(text), "warning"))
-                break
+    if len(_normal(text)) >= 12:  # "Yes." twice is no loop
+        earlier = previous_steps if isinstance(previous_steps, EarlierSteps) else EarlierSteps(previous_steps)
+        number = earlier.find(text)
+        if number is not None:
+            flags.append(Flag("repetition", f"repeats step {number} word for word", 0, len(text), "warning"))
     words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)][:_MAX_WORDS]
     best: tuple[int, int, int] | None = None  # (covered words, first word, period)
     for period in range(1, min(_MAX_PERIOD, len(words) // MIN_REPEATS) + 1):

@@ -10,6 +10,7 @@ one a reviewer marked as preferred.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Iterable
 
 from workstation.core.model import Annotation, Chain, Node, SchemaError, Session
@@ -42,6 +43,9 @@ class Tree:
         self.question_id = question.id
         # Children per parent, in creation order, kept beside `nodes` for cheap walks.
         self._children: dict[str, list[str]] = {question.id: []}
+        # Annotation ids per node, built lazily from `annotations` (see _annotation_ids).
+        self._by_node: dict[str, list[str]] = {}
+        self._indexed = 0
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -169,12 +173,23 @@ class Tree:
 
     # -- annotations -------------------------------------------------------------------
 
+    def _annotation_ids(self, node_id: str) -> list[str]:
+        # Annotations are only ever added (retracting replaces an entry in place), so the index
+        # catches up by reading just the entries added since it was last brought up to date;
+        # exports that ask about every node of 100,000 stay linear.
+        count = len(self.annotations)
+        if count < self._indexed:
+            self._by_node, self._indexed = {}, 0
+        if count != self._indexed:
+            for a in islice(self.annotations.values(), self._indexed, None):
+                self._by_node.setdefault(a.node_id, []).append(a.id)
+            self._indexed = count
+        return self._by_node.get(node_id, [])
+
     def annotations_for(self, node_id: str, include_retracted: bool = False) -> list[Annotation]:
         """Every annotation on a node (every reviewer, every version), oldest first."""
-        return [
-            a for a in self.annotations.values()
-            if a.node_id == node_id and (include_retracted or not a.retracted)
-        ]
+        found = (self.annotations[i] for i in self._annotation_ids(node_id))
+        return [a for a in found if include_retracted or not a.retracted]
 
     def current_annotations(self, node_id: str) -> dict[str, Annotation]:
         """Each reviewer's latest annotation on a node: reviewer id -> annotation.
