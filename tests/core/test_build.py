@@ -35,7 +35,7 @@ def test_steps_added_records_splitter_template_checks_and_confidence(sample, ali
                            model="m.gguf", finish_reason="stop", confidences=conf, show=False)
     chain = op.chain
     assert (chain.splitter_name, chain.splitter_version) == (SPLITTER_NAME, SPLITTER_VERSION)
-    assert (chain.template_name, chain.template_version, chain.kind, chain.model) == ("cot", "3", "generate", "m.gguf")
+    assert (chain.template_name, chain.template_version, chain.kind, chain.model) == ("cot", "3", "regenerate", "m.gguf")
     first, answer = op.nodes
     assert first.kind == "step" and answer.kind == "answer" and answer.position == 2
     assert [f.check for f in first.current.flags] == ["arithmetic", "low_confidence"]
@@ -140,3 +140,20 @@ def test_scripted_review_as_a_new_user_would(alice):
     assert [c["critique"] for c in shown["chains"]] == [None, "60 / 1.5 is 40, not 6.0", None]
     replayed = History.replay(Event.from_dict(e) for e in json.loads(json.dumps([e.to_dict() for e in events])))
     assert replayed.tree == tree
+
+
+def test_regenerating_step_one_is_a_regeneration(sample, alice):
+    raw = "Step 1: 12 * 4 = 48"
+    op = build.steps_added(sample.tree, sample.tree.question_id, raw, split(raw), alice, "cot", "1")
+    assert op.chain.kind == "regenerate" and op.describe(sample.tree) == "regenerate from step 1"
+
+
+def test_critique_from_notes(sample, alice):
+    s1 = sample.steps()[0]
+    bob = Reviewer("bob", "expert")
+    assert build.critique_from_notes(sample.tree, s1.id) is None
+    sample.do(build.annotate(sample.tree, s1.id, alice, -1, "12 * 4 is 48"))
+    sample.history.apply(build.annotate(sample.tree, s1.id, bob, -1, "check the product"), bob)
+    sample.do(build.annotate(sample.tree, s1.id, alice, -1))
+    assert build.critique_from_notes(sample.tree, s1.id) == "check the product"
+    assert build.critique_from_notes(sample.tree, s1.id, "alice") == "12 * 4 is 48"

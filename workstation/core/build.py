@@ -80,7 +80,9 @@ def steps_added(
     if "".join(s.raw for s in steps) != raw_text:
         raise ValueError("the steps are not a split of raw_text")  # a bug in the caller
     at = at or now_iso()
-    kind = "generate" if parent.kind == "question" else "regenerate"
+    # Only the session's first chain is a "generate"; a new first step is a regeneration of step 1.
+    first = parent.kind == "question" and not tree.children(parent_id, CHAIN_NODE_KINDS, include_deleted=True)
+    kind = "generate" if first else "regenerate"
     chain_id = ids.chain_id(tree.session.id, parent_id, raw_text, at)
     earlier = EarlierSteps(n.text for n in tree.steps_to(parent_id)) if parent.kind != "question" else EarlierSteps()
     nodes: list[Node] = []
@@ -119,6 +121,15 @@ def regenerate_parent(tree: Tree, node_id: str) -> str:
         raise BadInputError(f"only steps and answers can be regenerated from, not a {node.kind}")
     assert node.parent_id is not None
     return node.parent_id
+
+
+def critique_from_notes(tree: Tree, node_id: str, reviewer_id: str | None = None) -> str | None:
+    """The latest note on a step (by `reviewer_id`, or by anyone): the default critique when
+    regenerating "with my critique". None when there is no note."""
+    for annotation in reversed(tree.annotations_for(node_id)):
+        if annotation.note and (reviewer_id is None or annotation.reviewer_id == reviewer_id):
+            return annotation.note
+    return None
 
 
 def rewrite(tree: Tree, node_id: str, text: str, reviewer: Reviewer, at: str | None = None) -> StepRewritten:

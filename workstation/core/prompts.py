@@ -29,6 +29,8 @@ TEMPLATE_KINDS = ("task", "challenge")
 #: The template a challenge uses unless the caller names another one.
 DEFAULT_CHALLENGE_TEMPLATE = "why"
 DEFAULT_TASK_TEMPLATE = "chain-of-thought"
+#: What a challenge asks when the reviewer just says "why?".
+DEFAULT_CHALLENGE_QUESTION = "Why is this step correct?"
 
 _REQUIRED = ("name", "version", "description", "system", "user", "guidance")
 _OPTIONAL = ("kind",)
