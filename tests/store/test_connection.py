@@ -221,3 +221,23 @@ def test_copying_the_database_with_its_log(tmp_path: Path) -> None:
     shutil.copy(path, tmp_path / "again.duckdb")
     db = Database.open(tmp_path / "again.duckdb")
     db.close()
+
+
+def test_second_writer_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twice.duckdb"
+    first = Database.open(path)
+    try:
+        with pytest.raises(DatabaseLockedError, match="already open in this workstation window"):
+            Database.open(path)
+        reader = Database.open(path, read_only=True)  # a snapshot, as for another process
+        assert reader.snapshot_dir is not None
+        reader.close()
+    finally:
+        first.close()
+    Database.open(path).close()
+
+
+def test_new_files_use_small_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "small.duckdb"
+    _make_db(path)
+    assert path.stat().st_size < 200_000

@@ -222,3 +222,28 @@ def test_every_core_field_has_a_column(record: type, table: str) -> None:
         if field.name not in _NOT_COLUMNS and _RENAMED.get(field.name, field.name) not in columns
     ]
     assert not missing, f"{record.__name__} fields with no column in {table}: {missing}"
+
+
+def test_record_batch_is_one_transaction_and_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "batch.duckdb"
+    with Store.open(path) as store:
+        history, first = History.start(f.start(), ADA)
+        tree = history.tree
+        items = [(tree, first)]
+        op = f.steps(tree, tree.question_id, ["a", "b", "Answer: c"])
+        items.append((tree, history.apply(op, ADA)))
+        for node_id in op.chain.node_ids:
+            items.append((tree, history.apply(f.annotate(tree, node_id, BO, 1), BO)))
+        assert store.record_batch(items, [(tree.session.id, f.generation(op))]) == 5
+        assert store.record_batch(items) == 0  # the same bundle again changes nothing
+        assert store.load_session(tree.session.id).to_dict() == tree.to_dict()
+        assert store.generation(op.chain.id) == f.generation(op)
+        # One bad event refuses the whole batch.
+        more = history.apply(SessionRenamed("new"), ADA)
+        bad = dataclasses.replace(items[1][1], event=dataclasses.replace(items[1][1].event, role="annotator"))
+        with pytest.raises(DuplicateEventError):
+            store.record_batch([(tree, more), (tree, bad)])
+        assert len(store.events()) == 5
+        assert store.verify_events() == 5
+        assert store.record_batch([(tree, more)]) == 1
+        assert store.load_session(tree.session.id).session.title == "new"

@@ -7,6 +7,7 @@ exception into one of these; anything it does not recognise is re-raised as a bu
 from __future__ import annotations
 
 import errno
+import os
 import re
 from pathlib import Path
 
@@ -30,12 +31,18 @@ class DatabaseLockedError(StoreError):
     """
 
     def __init__(self, path: Path, pid: int | None = None) -> None:
-        holder = f" (process {pid})" if pid else ""
-        super().__init__(
-            f"{path} is open in another workstation window{holder}; close it there, "
-            "or open this database read-only",
-            path,
-        )
+        if pid is not None and pid == os.getpid():
+            message = (
+                f"{path} is already open in this workstation window; use the open database, "
+                "or open it read-only"
+            )
+        else:
+            holder = f" (process {pid})" if pid else ""
+            message = (
+                f"{path} is open in another workstation window{holder}; close it there, "
+                "or open this database read-only"
+            )
+        super().__init__(message, path)
         self.pid = pid
 
 

@@ -71,13 +71,14 @@ def upgrade(
     found: int,
     *,
     backup: tuple[Path, Path] | None = None,
-    target: int = CURRENT,
+    target: int | None = None,
 ) -> None:
     """Run the steps from version `found` to `target` in one transaction.
 
     `backup` is (database file, copy): the file is checkpointed and copied first, so the user
-    keeps the database as the older version wrote it.
+    keeps the database as the older version wrote it. `target` defaults to `CURRENT`.
     """
+    target = CURRENT if target is None else target
     if backup is not None:
         source, copy = backup
         con.execute("CHECKPOINT")

@@ -8,6 +8,7 @@ session exactly as it was committed.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -15,7 +16,7 @@ import duckdb
 
 from workstation.core.history import Applied, Event, History
 from workstation.core.model import DEFAULT_TAGS, Reviewer, TagVocabulary, now_iso
-from workstation.core.ops import Operation, SessionStarted
+from workstation.core.ops import Changes, Operation, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
 from workstation.store import reader, writer
@@ -52,6 +53,8 @@ class Store:
         self._db = db
         self._log = writer.EventLog()
         self._histories: OrderedDict[str, History] = OrderedDict()
+        # Per cached history: the ids of its rows already in the file.
+        self._known: dict[str, writer.Known] = {}
         with db.read() as con:
             self._counter = writer.Counter(_max_ord(con))
             self._reviewers = {r[0] for r in con.execute("SELECT id FROM reviewers").fetchall()}
@@ -83,6 +86,7 @@ class Store:
     def close(self) -> None:
         """Close the file; every change was already committed."""
         self._histories.clear()
+        self._known.clear()
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -105,8 +109,9 @@ class Store:
         if self.has_session(op.session.id):
             raise BadInputError(f"session {op.session.id} already exists in {self.path}")
         history, applied = History.start(op, reviewer, at)
-        self._write(history.tree, applied, None)
-        self._remember(history)
+        known = writer.Known()
+        self._write(history.tree, applied, None, known)
+        self._remember(history, known)
         return applied
 
     def apply(
@@ -152,10 +157,84 @@ class Store:
         a bundle twice); raises `DuplicateEventError` when its id is stored with other content.
         """
         cached = self._histories.get(tree.session.id)
-        if cached is not None and cached.tree is not tree:
-            # Someone else's tree changed this session: the cached one is stale now.
-            del self._histories[tree.session.id]
-        return self._write(tree, applied, generation)
+        if cached is not None and cached.tree is tree:
+            return self._write(tree, applied, generation, self._known[tree.session.id])
+        # Someone else's tree changed this session: the cached one is stale now.
+        self._forget(tree.session.id)
+        return self._write(tree, applied, generation, None)
+
+    def record_batch(
+        self,
+        items: Sequence[tuple[Tree, Applied]],
+        generations: Sequence[tuple[str, Generation]] = (),
+    ) -> int:
+        """Commit many events already applied to their trees in ONE transaction: all or none.
+
+        For imports and bulk loads. `generations` are (session id, record) pairs. Events
+        whose id is already stored with the same content are skipped (importing twice changes
+        nothing); one stored with other content raises `DuplicateEventError` and nothing is
+        written. Returns how many events were written.
+        """
+        items = list(items)
+        with self._db.read() as con:
+            stored = dict(
+                con.execute(
+                    "SELECT id, data FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                    [[applied.event.id for _, applied in items]],
+                ).fetchall()
+            )
+        fresh: list[tuple[Tree, Applied]] = []
+        for tree, applied in items:
+            event = applied.event
+            if event.id in stored:
+                if stored[event.id] != writer.event_text(event):
+                    raise DuplicateEventError(
+                        f"event {event.id} is already in {self.path} with other content; "
+                        "nothing was recorded",
+                        self.path,
+                    )
+                continue
+            stored[event.id] = writer.event_text(event)
+            fresh.append((tree, applied))
+        trees: dict[int, tuple[Tree, list[Changes]]] = {}
+        for tree, applied in fresh:
+            trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
+        for tree, _ in trees.values():
+            self._forget(tree.session.id)
+        new_reviewers: dict[str, tuple[str, str]] = {}
+        for _, a in fresh:
+            if a.event.reviewer_id not in self._reviewers:
+                new_reviewers.setdefault(a.event.reviewer_id, (a.event.role, a.event.at))
+        try:
+            with self._db.transaction() as con:
+                for reviewer_id, (role, at) in new_reviewers.items():
+                    con.execute(
+                        "INSERT INTO reviewers VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
+                        [reviewer_id, reviewer_id, role, at],
+                    )
+                head = self._log.append_many(con, [a.event for _, a in fresh])
+                for tree, changes in trees.values():
+                    merged = writer.merge_changes(changes)
+                    known = writer.Known.query(con, tree, merged)
+                    writer.write_changes(con, tree, merged, self._counter, known)
+                stored_generations = {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT chain_id FROM generations "
+                        "WHERE chain_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [[g.chain_id for _, g in generations]],
+                    ).fetchall()
+                }
+                for session_id, generation in generations:
+                    if generation.chain_id not in stored_generations:
+                        writer.write_generation(con, session_id, generation)
+                        stored_generations.add(generation.chain_id)
+        except BaseException:
+            self._log.reset()
+            raise
+        self._log.advance(head)
+        self._reviewers.update(new_reviewers)
+        return len(fresh)
 
     def add_reviewer(self, reviewer: Reviewer, public_key: str | None = None) -> None:
         """Add a reviewer, or update their name, role and public key."""
@@ -183,15 +262,25 @@ class Store:
                 con.execute("INSERT INTO tags VALUES ('', -1)")
 
     def _commit(self, history: History, applied: Applied, generation: Generation | None) -> None:
+        session_id = history.tree.session.id
         try:
-            self._write(history.tree, applied, generation)
+            self._write(history.tree, applied, generation, self._known[session_id])
         except BaseException:
             # The tree already holds the change the file refused. Rolling it back in memory
             # would leave added nodes behind (marked deleted); reloading is exact.
-            self._histories.pop(history.tree.session.id, None)
+            self._forget(session_id)
             raise
 
-    def _write(self, tree: Tree, applied: Applied, generation: Generation | None) -> bool:
+    def _write(
+        self,
+        tree: Tree,
+        applied: Applied,
+        generation: Generation | None,
+        known: writer.Known | None,
+    ) -> bool:
+        """One transaction: the event, the rows it changed, the generation record.
+
+        `known` is what of the session the file holds (None: ask the file)."""
         event = applied.event
         try:
             with self._db.transaction() as con:
@@ -202,7 +291,9 @@ class Store:
                     )
                 # The event goes first: a duplicate id fails before any other row is written.
                 head = self._log.append(con, event)
-                writer.write_changes(con, tree, applied.changes, self._counter)
+                if known is None:
+                    known = writer.Known.query(con, tree, applied.changes)
+                added = writer.write_changes(con, tree, applied.changes, self._counter, known)
                 if generation is not None:
                     writer.write_generation(con, event.session_id, generation)
         except duckdb.ConstraintException:
@@ -214,6 +305,7 @@ class Store:
             self._log.reset()
             raise
         self._log.advance(head)
+        known.update(added)
         self._reviewers.add(event.reviewer_id)
         return True
 
@@ -230,11 +322,18 @@ class Store:
             )
         return True
 
-    def _remember(self, history: History) -> None:
-        self._histories[history.tree.session.id] = history
-        self._histories.move_to_end(history.tree.session.id)
+    def _remember(self, history: History, known: writer.Known) -> None:
+        session_id = history.tree.session.id
+        self._histories[session_id] = history
+        self._known[session_id] = known
+        self._histories.move_to_end(session_id)
         while len(self._histories) > self.CACHED_SESSIONS:
-            self._histories.popitem(last=False)
+            oldest, _ = self._histories.popitem(last=False)
+            del self._known[oldest]
+
+    def _forget(self, session_id: str) -> None:
+        self._histories.pop(session_id, None)
+        self._known.pop(session_id, None)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -261,7 +360,9 @@ class Store:
         history = self._histories.get(session_id)
         if history is None:
             history = self._replay(session_id)
-        self._remember(history)
+            self._remember(history, writer.Known.of_tree(history.tree))
+        else:
+            self._histories.move_to_end(session_id)
         return history
 
     def _replay(self, session_id: str) -> History:

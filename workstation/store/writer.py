@@ -2,8 +2,8 @@
 transaction.
 
 Rows are written column-wise (`INSERT ... SELECT unnest(?)`), so a chain of thousands of
-steps costs a handful of statements, not one per step. Existing rows keep their `ord`
-(creation order); everything else is overwritten from the tree, which is the truth.
+steps costs a handful of statements, not one per step. The tree is the truth: new objects are
+inserted, and the fields the core lets change are updated on rows already there.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -47,7 +48,6 @@ def _bulk(
     table: str,
     columns: Sequence[tuple[str, str]],
     rows: Sequence[Sequence[Any]],
-    conflict: str,
 ) -> None:
     """Insert `rows` into `table` in one statement; `columns` are (name, SQL type)."""
     if not rows:
@@ -55,16 +55,9 @@ def _bulk(
     names = ", ".join(name for name, _ in columns)
     selects = ", ".join(f"unnest(?::{kind}[])" for _, kind in columns)
     con.execute(
-        f"INSERT INTO {table} ({names}) SELECT {selects} {conflict}",
+        f"INSERT INTO {table} ({names}) SELECT {selects}",
         _columns(rows, len(columns)),
     )
-
-
-def _update_all_but(keys: Sequence[str], columns: Sequence[tuple[str, str]], keep: str) -> str:
-    sets = ", ".join(
-        f"{name} = excluded.{name}" for name, _ in columns if name not in keys and name != keep
-    )
-    return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
 
 
 _NODE_COLUMNS = (
@@ -150,6 +143,22 @@ _SESSION_COLUMNS = (
     ("role", "VARCHAR"),
     ("question_id", "VARCHAR"),
 )
+_EVENT_COLUMNS = (
+    ("seq", "BIGINT"),
+    ("id", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+    ("created_at", "VARCHAR"),
+    ("reviewer_id", "VARCHAR"),
+    ("role", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("data", "VARCHAR"),
+    ("prev_hash", "VARCHAR"),
+    ("hash", "VARCHAR"),
+)
+_ANNOTATION_INSERT = (
+    f"INSERT INTO annotations ({', '.join(n for n, _ in _ANNOTATION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ANNOTATION_COLUMNS)})"
+)
 #: Table -> the columns the store writes, for the test that they cover the core's fields.
 COLUMNS = {
     "nodes": _NODE_COLUMNS,
@@ -161,25 +170,97 @@ COLUMNS = {
 }
 
 
+@dataclass
+class Known:
+    """Ids of one session's rows that are already in the file.
+
+    Knowing them lets a change be a plain INSERT or UPDATE: DuckDB's upserts (ON CONFLICT)
+    cost several times as much, and the annotation commit is the hot path.
+    """
+
+    session: bool = False
+    nodes: set[str] = field(default_factory=set)
+    versions: set[str] = field(default_factory=set)
+    chains: set[str] = field(default_factory=set)
+    annotations: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of_tree(cls, tree: Tree) -> Known:
+        """Everything in a tree that was loaded from (or fully written to) the file."""
+        return cls(
+            True,
+            set(tree.nodes),
+            {v.id for n in tree.nodes.values() for v in n.versions},
+            set(tree.chains),
+            set(tree.annotations),
+        )
+
+    @classmethod
+    def query(cls, con: duckdb.DuckDBPyConnection, tree: Tree, changes: Changes) -> Known:
+        """What of `changes` the file already holds (for a tree the store did not load)."""
+
+        def present(table: str, ids: Sequence[str]) -> set[str]:
+            if not ids:
+                return set()
+            rows = con.execute(
+                f"SELECT id FROM {table} WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)]
+            ).fetchall()
+            return {r[0] for r in rows}
+
+        versions = [v.id for n in changes.nodes for v in tree.nodes[n].versions]
+        return cls(
+            bool(present("sessions", [tree.session.id])),
+            present("nodes", changes.nodes),
+            present("versions", versions),
+            present("chains", changes.chains),
+            present("annotations", changes.annotations),
+        )
+
+    def update(self, other: Known) -> None:
+        """Add what `other` knows (after the transaction that wrote it committed)."""
+        self.session = self.session or other.session
+        self.nodes |= other.nodes
+        self.versions |= other.versions
+        self.chains |= other.chains
+        self.annotations |= other.annotations
+
+
 def write_changes(
-    con: duckdb.DuckDBPyConnection, tree: Tree, changes: Changes, counter: Counter
-) -> None:
-    """Write every row `changes` names, as it now is in `tree`."""
+    con: duckdb.DuckDBPyConnection, tree: Tree, changes: Changes, counter: Counter, known: Known
+) -> Known:
+    """Write every row `changes` names, as it now is in `tree`; returns what it added.
+
+    Only what the core lets change is updated on existing rows: a session's title, a node's
+    current version and deleted mark, an annotation's retracted mark. Versions, flags and
+    chains are immutable once written.
+    """
     session_id = tree.session.id
+    added = Known()
     if changes.session:
         s = tree.session
-        row = (
-            s.id, counter.take(1)[0], s.title, s.question, s.template_name, s.template_version,
-            s.created_at, s.reviewer_id, s.role, tree.question_id,
-        )  # fmt: skip
-        _bulk(con, "sessions", _SESSION_COLUMNS, [row],
-              _update_all_but(["id"], _SESSION_COLUMNS, "ord"))  # fmt: skip
-    if changes.chains:
-        _write_chains(con, [tree.chains[c] for c in changes.chains], counter)
+        if known.session:
+            con.execute(
+                "UPDATE sessions SET title = ?, question = ?, template_name = ?, "
+                "template_version = ?, created_at = ?, reviewer_id = ?, role = ? WHERE id = ?",
+                [s.title, s.question, s.template_name, s.template_version, s.created_at,
+                 s.reviewer_id, s.role, s.id],
+            )  # fmt: skip
+        else:
+            row = (
+                s.id, counter.take(1)[0], s.title, s.question, s.template_name,
+                s.template_version, s.created_at, s.reviewer_id, s.role, tree.question_id,
+            )  # fmt: skip
+            _bulk(con, "sessions", _SESSION_COLUMNS, [row])
+            added.session = True
+    new_chains = [tree.chains[c] for c in changes.chains if c not in known.chains]
+    if new_chains:
+        _write_chains(con, new_chains, counter)
+        added.chains.update(c.id for c in new_chains)
     if changes.nodes:
-        _write_nodes(con, session_id, [tree.nodes[n] for n in changes.nodes], counter)
+        _write_nodes(con, session_id, [tree.nodes[n] for n in changes.nodes], counter, known, added)
     if changes.annotations:
-        _write_annotations(con, [tree.annotations[a] for a in changes.annotations], counter)
+        _write_annotations(con, [tree.annotations[a] for a in changes.annotations], counter, known)
+        added.annotations.update(changes.annotations)
     if changes.selections:
         parents = list(dict.fromkeys(changes.selections))
         con.execute(
@@ -195,7 +276,8 @@ def write_changes(
         ]
         _bulk(con, "branch_choices",
               (("session_id", "VARCHAR"), ("parent_id", "VARCHAR"), ("choice", "VARCHAR"),
-               ("child_id", "VARCHAR")), rows, "")  # fmt: skip
+               ("child_id", "VARCHAR")), rows)  # fmt: skip
+    return added
 
 
 def _write_chains(con: duckdb.DuckDBPyConnection, chains: list[Chain], counter: Counter) -> None:
@@ -206,23 +288,46 @@ def _write_chains(con: duckdb.DuckDBPyConnection, chains: list[Chain], counter: 
          c.created_at, list(c.node_ids), c.critique, c.model, c.finish_reason)
         for c, o in zip(chains, ords)
     ]  # fmt: skip
-    _bulk(con, "chains", _CHAIN_COLUMNS, rows, _update_all_but(["id"], _CHAIN_COLUMNS, "ord"))
+    _bulk(con, "chains", _CHAIN_COLUMNS, rows)
 
 
 def _write_nodes(
-    con: duckdb.DuckDBPyConnection, session_id: str, nodes: list[Node], counter: Counter
+    con: duckdb.DuckDBPyConnection,
+    session_id: str,
+    nodes: list[Node],
+    counter: Counter,
+    known: Known,
+    added: Known,
 ) -> None:
-    ords = counter.take(len(nodes))
-    rows = [
-        (n.id, session_id, o, n.kind, n.parent_id, n.chain_id, n.position,
-         n.current_version_id, n.deleted)
-        for n, o in zip(nodes, ords)
-    ]  # fmt: skip
-    _bulk(con, "nodes", _NODE_COLUMNS, rows, _update_all_but(["id"], _NODE_COLUMNS, "ord"))
+    new = [n for n in nodes if n.id not in known.nodes]
+    old = [n for n in nodes if n.id in known.nodes]
+    if new:
+        ords = counter.take(len(new))
+        rows = [
+            (n.id, session_id, o, n.kind, n.parent_id, n.chain_id, n.position,
+             n.current_version_id, n.deleted)
+            for n, o in zip(new, ords)
+        ]  # fmt: skip
+        _bulk(con, "nodes", _NODE_COLUMNS, rows)
+        added.nodes.update(n.id for n in new)
+    if len(old) == 1:
+        con.execute(
+            "UPDATE nodes SET current_version_id = ?, deleted = ? WHERE id = ?",
+            [old[0].current_version_id, old[0].deleted, old[0].id],
+        )
+    elif old:
+        con.execute(
+            "UPDATE nodes SET current_version_id = u.current, deleted = u.deleted FROM ("
+            "SELECT unnest(?::VARCHAR[]) AS id, unnest(?::VARCHAR[]) AS current, "
+            "unnest(?::BOOLEAN[]) AS deleted) AS u WHERE nodes.id = u.id",
+            [[n.id for n in old], [n.current_version_id for n in old], [n.deleted for n in old]],
+        )
     versions = []
     flags = []
     for node in nodes:
         for idx, v in enumerate(node.versions):
+            if v.id in known.versions:
+                continue
             versions.append(
                 (v.id, node.id, session_id, idx, v.text, v.raw, v.origin, v.author, v.role,
                  v.created_at, v.mean_logprob, v.min_token_prob, v.token_count)
@@ -232,29 +337,48 @@ def _write_nodes(
                     (v.id, node.id, session_id, fdx, f.check, f.message, f.start, f.end,
                      f.severity)
                 )  # fmt: skip
-    # Versions (and their flags) never change once made: existing ones are left alone.
-    _bulk(con, "versions", _VERSION_COLUMNS, versions, "ON CONFLICT DO NOTHING")
-    _bulk(con, "flags", _FLAG_COLUMNS, flags, "ON CONFLICT DO NOTHING")
+    _bulk(con, "versions", _VERSION_COLUMNS, versions)
+    _bulk(con, "flags", _FLAG_COLUMNS, flags)
+    added.versions.update(v[0] for v in versions)
 
 
 def _write_annotations(
-    con: duckdb.DuckDBPyConnection, annotations: list[Annotation], counter: Counter
+    con: duckdb.DuckDBPyConnection, annotations: list[Annotation], counter: Counter, known: Known
 ) -> None:
-    ords = counter.take(len(annotations))
+    new = [a for a in annotations if a.id not in known.annotations]
+    for a in annotations:
+        if a.id in known.annotations:
+            con.execute(
+                "UPDATE annotations SET retracted = ? WHERE id = ?", [a.retracted, a.id]
+            )
+    if not new:
+        return
+    ords = counter.take(len(new))
     rows = [
         (a.id, a.session_id, o, a.node_id, a.version_id, a.reviewer_id, a.role, a.created_at,
          a.label, a.note, list(a.tags), a.severity, a.retracted)
-        for a, o in zip(annotations, ords)
+        for a, o in zip(new, ords)
     ]  # fmt: skip
     if len(rows) == 1:
-        # The hot path (one annotation): a plain VALUES insert is cheaper than unnest.
-        names = ", ".join(name for name, _ in _ANNOTATION_COLUMNS)
-        marks = ", ".join("?" for _ in _ANNOTATION_COLUMNS)
-        conflict = _update_all_but(["id"], _ANNOTATION_COLUMNS, "ord")
-        con.execute(f"INSERT INTO annotations ({names}) VALUES ({marks}) {conflict}", rows[0])
+        # The hot path (one annotation): a VALUES insert is cheaper than unnest.
+        con.execute(_ANNOTATION_INSERT, rows[0])
         return
-    _bulk(con, "annotations", _ANNOTATION_COLUMNS, rows,
-          _update_all_but(["id"], _ANNOTATION_COLUMNS, "ord"))  # fmt: skip
+    _bulk(con, "annotations", _ANNOTATION_COLUMNS, rows)
+
+
+def merge_changes(changes: Sequence[Changes]) -> Changes:
+    """One `Changes` naming everything any of `changes` names (each id once, in order)."""
+
+    def union(name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i for c in changes for i in getattr(c, name)))
+
+    return Changes(
+        nodes=union("nodes"),
+        chains=union("chains"),
+        annotations=union("annotations"),
+        selections=union("selections"),
+        session=any(c.session for c in changes),
+    )
 
 
 def write_generation(
@@ -263,7 +387,7 @@ def write_generation(
     """Store the engine's record of a generation beside its chain."""
     s = generation.sampling
     con.execute(
-        "INSERT OR REPLACE INTO generations VALUES "
+        "INSERT INTO generations VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             generation.chain_id, session_id, generation.model_file, generation.model_size,
@@ -324,6 +448,20 @@ class EventLog:
              event.type, text, prev, digest],
         )  # fmt: skip
         return seq + 1, digest
+
+    def append_many(self, con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> tuple[int, str]:
+        """Insert many event rows in one statement; returns the new head, as `append`."""
+        seq, prev = self._current(con)
+        rows = []
+        for event in events:
+            text = event_text(event)
+            digest = chain_hash(prev, text)
+            seq += 1
+            rows.append((seq, event.id, event.session_id, event.at, event.reviewer_id,
+                         event.role, event.type, text, prev, digest))  # fmt: skip
+            prev = digest
+        _bulk(con, "events", _EVENT_COLUMNS, rows)
+        return seq, prev
 
     def advance(self, head: tuple[int, str]) -> None:
         """Record the head after a committed append."""
