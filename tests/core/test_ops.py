@@ -23,6 +23,7 @@ from workstation.core.ops import (
     apply,
 )
 from workstation.core.splitter import split
+from workstation.core.tree import DeletedNodeError
 from workstation.errors import BadInputError
 
 
@@ -136,12 +137,14 @@ def test_bad_operations_change_nothing(sample, alice):
     _refused(sample, SessionRenamed(" "), "title")
     _refused(sample, build.rewrite(tree, s1.id, "x", alice).__class__(
         "nope", build.rewrite(tree, s1.id, "x", alice).version), "no step")
-    _refused(sample, build.rewrite(tree, s1.id, s1.text + " ", alice), "same as the current")
+    with pytest.raises(BadInputError, match="same as the current"):
+        build.rewrite(tree, s1.id, s1.text + " ", alice)
     _refused(sample, build.annotate(tree, s1.id, alice), "needs a label")
     _refused(sample, VersionSelected(s1.id, "nope"), "no version")
     _refused(sample, BranchDeleted(tree.question_id), "question cannot be deleted")
     _refused(sample, BranchPreferred(s1.id, answer.id), "not an alternative")
     _refused(sample, BranchRestored(s1.id, (s1.id,)), "not deleted")
+    _refused(sample, BranchRestored(tree.question_id, ()), "not a branch")
     _refused(sample, AnnotationRetracted("nope"), "no annotation")
     raw = "Step 2: again"
     added = build.steps_added(tree, s1.id, raw, split(raw), alice, "cot", "1")
@@ -165,14 +168,44 @@ def test_answers_cannot_be_continued_and_replies_need_a_challenge(sample, alice)
     _refused(sample, reply, "must answer a challenge")
 
 
-def test_deleted_branches_refuse_changes_until_restored(sample, alice):
+def test_reviewers_cannot_change_deleted_branches_until_restored(sample, alice):
     tree = sample.tree
     s1, s2, answer = sample.steps()
-    outcome = apply(tree, BranchDeleted(s2.id))
+    outcome = apply(tree, build.delete_branch(tree, s2.id))
     assert tree.node(answer.id).deleted and tree.shown_path()[-1].id == s1.id
-    _refused(sample, build.annotate(tree, answer.id, alice, 1), "deleted branch")
+    refused = [
+        lambda: build.annotate(tree, answer.id, alice, 1),
+        lambda: build.rewrite(tree, answer.id, "new", alice),
+        lambda: build.ask_challenge(tree, answer.id, "why?", alice),
+        lambda: build.regenerate_parent(tree, answer.id),
+        lambda: build.delete_branch(tree, s2.id),
+        lambda: build.prefer(tree, s2.id),
+        lambda: build.show(tree, s2.id),
+    ]
+    for make in refused:
+        with pytest.raises(DeletedNodeError, match="deleted branch"):
+            make()
     apply(tree, outcome.inverse)
     assert not tree.node(answer.id).deleted and tree.shown_path()[-1].id == answer.id
+    assert build.prefer(tree, s2.id) == BranchPreferred(s1.id, s2.id)
+
+
+def test_teammates_events_about_deleted_steps_still_apply(sample, alice):
+    """Merging: bob labelled and rewrote a step that alice has deleted since; his work stays."""
+    tree = sample.tree
+    s1, s2, answer = sample.steps()
+    bob = Reviewer("bob", "expert")
+    label = build.annotate(tree, answer.id, bob, -1, "wrong")
+    rewrite = build.rewrite(tree, answer.id, "Answer: 50", bob)
+    again = build.rewrite(tree, answer.id, "Answer: 50", alice)  # the same text, independently
+    apply(tree, BranchDeleted(s2.id))
+    for op in (label, rewrite, again, BranchPreferred(s1.id, s2.id), BranchDeleted(s2.id)):
+        undo = apply(tree, op).inverse
+        redo = apply(tree, undo).inverse
+        apply(tree, redo)
+    assert tree.current_annotations(answer.id)["bob"].label == -1
+    assert [v.author for v in tree.node(answer.id).versions] == ["alice", "bob", "alice"]
+    assert tree.node(answer.id).deleted and tree.preferred_child(s1.id) is None
 
 
 def test_deleting_the_shown_branch_shows_another_and_drops_its_preference(sample, alice):

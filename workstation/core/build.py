@@ -15,6 +15,9 @@ from workstation.core.model import Annotation, Chain, Node, Reviewer, Session, V
 from workstation.core.ops import (
     Adjudicated,
     Annotated,
+    BranchDeleted,
+    BranchPreferred,
+    BranchShown,
     ChallengeAnswered,
     ChallengeAsked,
     SessionStarted,
@@ -76,7 +79,7 @@ def steps_added(
     regenerated from (that is `regenerate_parent(tree, step_id)`). `steps` must be the split
     of `raw_text`. The chain's kind follows from the parent.
     """
-    parent = tree.node(parent_id)
+    parent = tree.live_node(parent_id)
     if "".join(s.raw for s in steps) != raw_text:
         raise ValueError("the steps are not a split of raw_text")  # a bug in the caller
     at = at or now_iso()
@@ -116,7 +119,7 @@ def steps_added(
 
 def regenerate_parent(tree: Tree, node_id: str) -> str:
     """The node a regeneration from step `node_id` continues from (the step before it)."""
-    node = tree.node(node_id)
+    node = tree.live_node(node_id)
     if node.kind not in CHAIN_NODE_KINDS:
         raise BadInputError(f"only steps and answers can be regenerated from, not a {node.kind}")
     assert node.parent_id is not None
@@ -134,10 +137,12 @@ def critique_from_notes(tree: Tree, node_id: str, reviewer_id: str | None = None
 
 def rewrite(tree: Tree, node_id: str, text: str, reviewer: Reviewer, at: str | None = None) -> StepRewritten:
     """A reviewer's rewrite of a step (checks run on the new text)."""
-    node = tree.node(node_id)
+    node = tree.live_node(node_id)
     text = text.strip()
     if not text:
         raise BadInputError("a rewrite must not be empty")
+    if text == node.text:
+        raise BadInputError("the rewrite is the same as the current text")
     at = at or now_iso()
     earlier = [n.text for n in tree.steps_to(node_id)[:-1]] if node.kind in CHAIN_NODE_KINDS else []
     version = Version(
@@ -160,7 +165,7 @@ def annotate(
     at: str | None = None,
 ) -> Annotated:
     """An annotation by `reviewer` on the node's current version (or `version_id`)."""
-    node = tree.node(node_id)
+    node = tree.live_node(node_id)
     return Annotated(_annotation(tree, node, reviewer, label, note, tags, severity, version_id, at))
 
 
@@ -174,7 +179,7 @@ def adjudicate(
     at: str | None = None,
 ) -> Adjudicated:
     """An expert's or ethics reviewer's decision between others' annotations, with a reason."""
-    node = tree.node(node_id)
+    node = tree.live_node(node_id)
     annotation = _annotation(tree, node, reviewer, label, reason, (), None, None, at)
     return Adjudicated(annotation, tuple(settles))
 
@@ -194,7 +199,7 @@ def _annotation(
 
 def ask_challenge(tree: Tree, node_id: str, question: str, reviewer: Reviewer, at: str | None = None) -> ChallengeAsked:
     """A reviewer's challenge ("why?" or their own question) about step `node_id`."""
-    node = tree.node(node_id)
+    node = tree.live_node(node_id)
     question = question.strip()
     if not question:
         raise BadInputError("a challenge needs a question")
@@ -222,7 +227,7 @@ def challenge_answered(
     at: str | None = None,
 ) -> ChallengeAnswered:
     """The model's reply to a challenge: one reply node holding the whole answer."""
-    challenge = tree.node(challenge_id)
+    challenge = tree.live_node(challenge_id)
     at = at or now_iso()
     chain_id = ids.chain_id(tree.session.id, challenge.id, raw_text, at)
     node_id = ids.node_id(chain_id, challenge.position, raw_text)
@@ -240,3 +245,19 @@ def challenge_answered(
         template_name, template_version, reviewer.id, reviewer.role, at, (node_id,), None, model, finish_reason,
     )
     return ChallengeAnswered(chain, (reply,))
+
+
+def delete_branch(tree: Tree, node_id: str) -> BranchDeleted:
+    """Delete (hide) the branch, challenge or reply starting at `node_id`."""
+    tree.live_node(node_id)
+    return BranchDeleted(node_id)
+
+
+def prefer(tree: Tree, node_id: str) -> BranchPreferred:
+    """Mark the branch starting at `node_id` as preferred among its alternatives."""
+    return BranchPreferred.of(tree, node_id)
+
+
+def show(tree: Tree, node_id: str) -> BranchShown:
+    """Show the branch starting at `node_id` (navigation; not undoable)."""
+    return BranchShown.of(tree, node_id)

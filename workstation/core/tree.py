@@ -24,6 +24,10 @@ class UnknownIdError(BadInputError):
     """An id names no node, chain or annotation of this session."""
 
 
+class DeletedNodeError(BadInputError):
+    """A change was asked of a node in a deleted branch."""
+
+
 class Tree:
     """All nodes, chains and annotations of one session, and the shown/preferred choices.
 
@@ -60,6 +64,17 @@ class Tree:
             return self.nodes[node_id]
         except KeyError:
             raise UnknownIdError(f"no step with id '{node_id}' in session {self.session.id}") from None
+
+    def live_node(self, node_id: str) -> Node:
+        """The node with this id if it is not in a deleted branch; raises otherwise.
+
+        What a reviewer may change; operations themselves accept deleted nodes so that a
+        teammate's events about them still merge.
+        """
+        node = self.node(node_id)
+        if node.deleted:
+            raise DeletedNodeError(f"{node.kind} {node_id} is in a deleted branch; undo the deletion first")
+        return node
 
     def chain(self, chain_id: str) -> Chain:
         """The chain with this id; raises UnknownIdError otherwise."""

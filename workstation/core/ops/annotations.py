@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from workstation.core.model import Annotation
-from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _label, _live, _register
+from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register
 from workstation.core.tree import Tree
 
 
@@ -26,7 +26,7 @@ class Annotated(Operation):
             _fail(f"annotation {a.id} belongs to another session")
         if a.id in tree.annotations:
             _fail(f"annotation {a.id} is already in the session")
-        node = _live(tree, a.node_id)
+        node = _existing(tree, a.node_id)
         if node.kind not in ("step", "answer", "reply"):
             _fail(f"{_label(node)} cannot be annotated")
         node.version(a.version_id)

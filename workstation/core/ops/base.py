@@ -88,13 +88,13 @@ def _fail(message: str) -> None:
     raise OperationError(message)
 
 
-def _live(tree: Tree, node_id: str, what: str = "step") -> Node:
+def _existing(tree: Tree, node_id: str, what: str = "step") -> Node:
+    # Operations check structure only (the node exists), not whether it is in a deleted branch:
+    # a teammate's bundle may annotate a step that this database has deleted since, and that
+    # label must still merge. Refusing edits of deleted steps is the builders' job (core.build).
     if node_id not in tree.nodes:
         _fail(f"no {what} with id '{node_id}' in session {tree.session.id}")
-    node = tree.nodes[node_id]
-    if node.deleted:
-        _fail(f"{what} {node_id} is in a deleted branch")
-    return node
+    return tree.nodes[node_id]
 
 
 def _label(node: Node) -> str:

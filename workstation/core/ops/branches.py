@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _label, _live, _register, _set_choice
+from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register, _set_choice
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 
 
 def _check_alternative(tree: Tree, parent_id: str, node_id: str | None) -> None:
-    _live(tree, parent_id)
+    _existing(tree, parent_id)
     if node_id is None:
         return
-    node = _live(tree, node_id)
+    node = _existing(tree, node_id)
     if node.parent_id != parent_id or node.kind not in CHAIN_NODE_KINDS:
         _fail(f"step {node_id} is not an alternative below {parent_id}")
 
@@ -38,7 +38,7 @@ class BranchPreferred(Operation):
     @classmethod
     def of(cls, tree: Tree, node_id: str) -> BranchPreferred:
         """Prefer the branch that starts at `node_id`."""
-        parent_id = tree.node(node_id).parent_id
+        parent_id = tree.live_node(node_id).parent_id
         if parent_id is None:
             _fail("the question is not a branch")
         return cls(parent_id, node_id)  # type: ignore[arg-type]
@@ -70,7 +70,7 @@ class BranchShown(Operation):
     @classmethod
     def of(cls, tree: Tree, node_id: str) -> BranchShown:
         """Show the branch that starts at `node_id`."""
-        parent_id = tree.node(node_id).parent_id
+        parent_id = tree.live_node(node_id).parent_id
         if parent_id is None:
             _fail("the question is not a branch")
         return cls(parent_id, node_id)  # type: ignore[arg-type]
@@ -102,7 +102,7 @@ class BranchDeleted(Operation):
     show_instead: str | None = None
 
     def check(self, tree: Tree) -> None:
-        node = _live(tree, self.node_id)
+        node = _existing(tree, self.node_id)
         if node.kind == "question":
             _fail("the question cannot be deleted; delete the session instead")
         if self.show_instead == self.node_id:
@@ -141,16 +141,14 @@ class BranchRestored(Operation):
     preferred: str | None = None
 
     def check(self, tree: Tree) -> None:
-        if self.node_id not in self.node_ids:
-            _fail("a restored branch must include its first node")
+        node = _existing(tree, self.node_id)
+        if node.parent_id is None:
+            _fail("the question is not a branch")
         for node_id in self.node_ids:
             if node_id not in tree.nodes:
                 _fail(f"no step with id '{node_id}'")
             if not tree.nodes[node_id].deleted:
                 _fail(f"step {node_id} is not deleted")
-        parent_id = tree.nodes[self.node_id].parent_id
-        if parent_id is None or tree.nodes[parent_id].deleted:
-            _fail("the branch hangs from a deleted step; restore that first")
 
     def _apply(self, tree: Tree) -> Outcome:
         parent_id: str = tree.nodes[self.node_id].parent_id  # type: ignore[assignment]

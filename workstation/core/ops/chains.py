@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from workstation.core.model import Chain, Node
-from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _label, _live, _register
+from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register
 from workstation.core.ops.branches import BranchDeleted
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 
@@ -38,7 +38,7 @@ class StepsAdded(Operation):
             _fail(f"a {self.type} event cannot carry a '{chain.kind}' chain")
         if chain.id in tree.chains:
             _fail(f"chain {chain.id} is already in the session")
-        parent = _live(tree, chain.parent_id)
+        parent = _existing(tree, chain.parent_id)
         self._check_parent(parent)
         if not self.nodes:
             _fail("the model produced no steps")
@@ -98,7 +98,7 @@ class ChallengeAsked(Operation):
             _fail(f"challenge {node.id} is already in the session")
         if node.session_id != tree.session.id or node.deleted or node.parent_id is None:
             _fail(f"challenge {node.id} does not fit this session")
-        parent = _live(tree, node.parent_id)
+        parent = _existing(tree, node.parent_id)
         if parent.kind not in CHAIN_NODE_KINDS:
             _fail(f"only steps and answers can be challenged, not {_label(parent)}")
         if not node.text.strip():

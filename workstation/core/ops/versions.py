@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from workstation.core.model import Version
-from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _label, _live, _register
+from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 
 
@@ -22,7 +22,7 @@ class StepRewritten(Operation):
     version: Version
 
     def check(self, tree: Tree) -> None:
-        node = _live(tree, self.node_id)
+        node = _existing(tree, self.node_id)
         if node.kind not in CHAIN_NODE_KINDS:
             _fail(f"only steps and answers can be rewritten, not {_label(node)}")
         version = self.version
@@ -32,8 +32,6 @@ class StepRewritten(Operation):
             _fail(f"step {node.id} already has version {version.id}")
         if not version.text.strip():
             _fail("a rewrite must not be empty")
-        if version.text == node.text:
-            _fail("the rewrite is the same as the current text")
 
     def _apply(self, tree: Tree) -> Outcome:
         node = tree.nodes[self.node_id]
@@ -56,7 +54,7 @@ class VersionSelected(Operation):
     version_id: str
 
     def check(self, tree: Tree) -> None:
-        node = _live(tree, self.node_id)
+        node = _existing(tree, self.node_id)
         node.version(self.version_id)
 
     def _apply(self, tree: Tree) -> Outcome:
