@@ -23,11 +23,17 @@ class TaskSignals(QObject):
     failed = Signal(str)
 
 
+# Running tasks are kept alive here: the caller may drop its reference (a window closing) while
+# the pool thread is still working, and the signals object must outlive the work.
+_running: set[Task] = set()
+
+
 class Task(QRunnable):
     """Call a function in the thread pool; report its result or error by signal."""
 
     def __init__(self, function: Callable[[], Any]) -> None:
         super().__init__()
+        self.setAutoDelete(False)  # Python owns the object (see _running)
         self.function = function
         self.signals = TaskSignals()
 
@@ -36,12 +42,21 @@ class Task(QRunnable):
         try:
             result = self.function()
         except WorkstationError as exc:
-            self.signals.failed.emit(str(exc))
+            self._emit(self.signals.failed, str(exc))
         except Exception as exc:  # a bug: logged with its traceback, the user gets one line
             log = diagnostics.record_crash(type(exc), exc, exc.__traceback__)
-            self.signals.failed.emit(diagnostics.apology(log))
+            self._emit(self.signals.failed, diagnostics.apology(log))
         else:
-            self.signals.finished.emit(result)
+            self._emit(self.signals.finished, result)
+        finally:
+            _running.discard(self)
+
+    @staticmethod
+    def _emit(signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            pass  # the Qt side is already gone (application shutting down): nobody to tell
 
 
 def run_task(
@@ -52,6 +67,7 @@ def run_task(
 ) -> Task:
     """Start `function` in the pool; `on_done`/`on_error` run on the GUI thread."""
     task = Task(function)
+    _running.add(task)
     # Queued explicitly: the signals object lives in the GUI thread, so the callbacks run there
     # even when they are plain functions rather than slots of a QObject.
     task.signals.finished.connect(on_done, Qt.ConnectionType.QueuedConnection)
