@@ -247,3 +247,19 @@ def test_record_batch_is_one_transaction_and_idempotent(tmp_path: Path) -> None:
         assert store.verify_events() == 5
         assert store.record_batch([(tree, more)]) == 1
         assert store.load_session(tree.session.id).session.title == "new"
+
+
+def test_export_tables_writes_parquet_while_open(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "p.duckdb") as store:
+        _review(store)
+        counts = store.export_tables(tmp_path / "tables")
+        assert counts["events"] == 16 and counts["schema_version"] == 1
+        assert {p.stem for p in (tmp_path / "tables").iterdir()} == set(counts)
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "SELECT count(*) FROM read_parquet(?)", [str(tmp_path / "tables" / "nodes.parquet")]
+            ).fetchone()
+        finally:
+            con.close()
+        assert rows == (counts["nodes"],)

@@ -446,6 +446,31 @@ class Store:
             return TagVocabulary(DEFAULT_TAGS)
         return TagVocabulary(tuple(r[0] for r in rows if r[0]))
 
+    def export_tables(self, folder: Path) -> dict[str, int]:
+        """Write every table as `<table>.parquet` in `folder` with DuckDB's own COPY.
+
+        Works on an open (even read-only) store; returns the rows written per table.
+        """
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"could not create {folder}: {exc.strerror}", self.path) from exc
+        counts: dict[str, int] = {}
+        with self._db.read() as con:
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                    "current_database() AND schema_name = 'main' ORDER BY table_name"
+                ).fetchall()
+            ]
+            for table in tables:
+                target = str(folder / f"{table}.parquet").replace("'", "''")
+                con.execute(f"COPY \"{table}\" TO '{target}' (FORMAT parquet)")
+                counts[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+        return counts
+
     def generation(self, chain_id: str) -> Generation | None:
         """The engine's record of the generation that made a chain, if stored."""
         with self._db.read() as con:
