@@ -65,19 +65,36 @@ def disagreements(reviews: ReviewSet) -> list[Disagreement]:
 
 def _tree_disagreements(tree: Tree, index: LabelIndex) -> list[Disagreement]:
     found = []
-    for (node_id, version_id), latest in index.latest.items():
-        node = tree.nodes[node_id]
-        if node.deleted or version_id != node.current_version_id or len({a.label for a in latest.values()}) < 2:
+    for key in _open_disagreements(tree, index):
+        node = tree.nodes[key[0]]
+        labels = {r: (a.label, a.role, a.id) for r, a in index.latest[key].items()}
+        found.append(Disagreement(tree.session.id, node.id, key[1], node.position, node.text,
+                                  labels))  # type: ignore[arg-type]
+    return found
+
+
+def _open_disagreements(tree: Tree, index: LabelIndex) -> list[tuple[str, str]]:
+    """(node id, version id) of every live current version with differing latest labels and
+    no adjudication after them."""
+    found = []
+    nodes = tree.nodes
+    for key, latest in index.latest.items():
+        if len(latest) < 2:
             continue
-        adjudication = index.adjudicated.get((node_id, version_id))
+        labels = iter(latest.values())
+        first = next(labels).label
+        if all(a.label == first for a in labels):
+            continue
+        node = nodes[key[0]]
+        if node.deleted or key[1] != node.current_version_id:
+            continue
+        adjudication = index.adjudicated.get(key)
         if adjudication is not None:
             others = [a for a in latest.values() if a.reviewer_id != adjudication.reviewer_id]
             # Settled, unless someone labelled again after the adjudication.
             if all(index.order[a.id] < index.order[adjudication.id] for a in others):
                 continue
-        labels = {r: (a.label, a.role, a.id) for r, a in latest.items()}
-        found.append(Disagreement(tree.session.id, node.id, version_id, node.position, node.text,
-                                  labels))  # type: ignore[arg-type]
+        found.append(key)
     return found
 
 
@@ -156,39 +173,38 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
     """
     reviewer_ids: dict[str, int] = {}
     roles: dict[str, str] = {}
-    per_reviewer: dict[str, Counter[str]] = defaultdict(Counter)
+    annotation_counts: Counter[str] = Counter()
+    note_counts: Counter[str] = Counter()
     unit_rows: list[int] = []
-    unit_cols: list[int] = []
     unit_vals: list[int] = []
-    units = 0
+    unit_sizes: list[int] = []
     tags: Counter[str] = Counter()
     flags: Counter[str] = Counter()
     challenged: Counter[str] = Counter()
-    steps_by_type: Counter[str] = Counter()
     models: dict[str, Counter[str]] = defaultdict(Counter)
     queue = 0
     for tree in reviews.trees:
         index = LabelIndex(tree, reviews.adjudications)
-        queue += len(_tree_disagreements(tree, index))
-        for annotations in index.by_node.values():
-            for a in annotations:
-                c = per_reviewer[a.reviewer_id]
-                roles[a.reviewer_id] = a.role
-                c["annotations"] += 1
-                if a.note.strip():
-                    c["notes"] += 1
+        queue += len(_open_disagreements(tree, index))
+        live = [a for a in tree.annotations.values() if not a.retracted]
+        annotation_counts.update(a.reviewer_id for a in live)
+        note_counts.update(a.reviewer_id for a in live if a.note.strip())
+        for a in live:
+            if a.tags:
                 tags.update(a.tags)
+            roles[a.reviewer_id] = a.role
+        nodes = tree.nodes
         for (node_id, version_id), latest in index.latest.items():
-            node = tree.nodes[node_id]
+            node = nodes[node_id]
             if node.deleted:
                 continue
             for reviewer_id, a in latest.items():
-                col = reviewer_ids.setdefault(reviewer_id, len(reviewer_ids))
+                col = reviewer_ids.get(reviewer_id)
+                if col is None:
+                    col = reviewer_ids[reviewer_id] = len(reviewer_ids)
                 unit_rows.append(col)
-                unit_cols.append(units)
                 unit_vals.append(a.label)  # type: ignore[arg-type]
-                per_reviewer[reviewer_id][f"label {a.label}"] += 1
-            units += 1
+            unit_sizes.append(len(latest))
             if version_id == node.current_version_id:
                 label, _ = index.resolve(node, version_id, _MAJORITY)
                 if label is not None:
@@ -196,52 +212,52 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
                     m["labelled"] += 1
                     m["wrong"] += label < 0
         for node in live_chain_nodes(tree):
-            kind = step_type(node.text, node.kind)
-            steps_by_type[kind] += 1
             n_challenges = len(tree.challenges(node.id))
             if n_challenges:
-                challenged[kind] += n_challenges
+                challenged[step_type(node.text, node.kind)] += n_challenges
             for version in node.versions:  # the model's flags count even after a rewrite
                 for flag in version.flags:
                     flags[flag.check] += 1
+    units = len(unit_sizes)
     matrix = np.full((len(reviewer_ids), units), np.nan)
     if unit_vals:
-        matrix[np.asarray(unit_rows), np.asarray(unit_cols)] = np.asarray(unit_vals, dtype=float)
+        unit_cols = np.repeat(np.arange(units), np.asarray(unit_sizes))
+        matrix[np.asarray(unit_rows), unit_cols] = np.asarray(unit_vals, dtype=float)
     names = list(reviewer_ids)
+    present = ~np.isnan(matrix)
     pairs = []
     for i, j in itertools.combinations(range(len(names)), 2):
-        both = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
+        both = present[i] & present[j]
         n = int(both.sum())
         if n == 0:
             continue
         kappa = cohen_kappa(matrix[i, both].astype(int), matrix[j, both].astype(int))
         pairs.append({"reviewers": [names[i], names[j]], "units": n, "kappa": kappa})
+    distribution = {rid: {v: int((matrix[k] == v).sum()) for v in LABELS} for rid, k in reviewer_ids.items()}
     reviewers_out = {}
-    for rid, c in sorted(per_reviewer.items()):
-        labelled = sum(c[f"label {v}"] for v in LABELS)
+    for rid in sorted(annotation_counts):
+        dist = distribution.get(rid, {v: 0 for v in LABELS})
+        labelled = sum(dist.values())
         reviewers_out[rid] = {
             "role": roles.get(rid, ""),
-            "annotations": c["annotations"],
+            "annotations": annotation_counts[rid],
             "labels": labelled,
-            "notes": c["notes"],
-            "label_distribution": {str(v): c[f"label {v}"] for v in LABELS},
-            "label_share": {str(v): (c[f"label {v}"] / labelled if labelled else None) for v in LABELS},
+            "notes": note_counts[rid],
+            "label_distribution": {str(v): dist[v] for v in LABELS},
+            "label_share": {str(v): (dist[v] / labelled if labelled else None) for v in LABELS},
         }
     return {
         "sessions": len(reviews.trees),
         "reviewers": reviewers_out,
         "agreement": {
             "units": units,
-            "units_with_two_or_more_labels": int(((~np.isnan(matrix)).sum(axis=0) >= 2).sum()) if units else 0,
+            "units_with_two_or_more_labels": int((np.asarray(unit_sizes) >= 2).sum()),
             "krippendorff_alpha_ordinal": krippendorff_alpha(matrix),
             "cohen_kappa_pairs": pairs,
         },
         "tags": [{"tag": t, "count": n} for t, n in tags.most_common(top)],
         "flags": [{"check": f, "count": n} for f, n in flags.most_common(top)],
-        "challenged_step_types": [
-            {"type": t, "challenges": n, "steps": steps_by_type[t], "per_step": n / steps_by_type[t]}
-            for t, n in challenged.most_common()
-        ],
+        "challenged_step_types": [{"type": t, "challenges": n} for t, n in challenged.most_common()],
         "models": {
             name: {"labelled_steps": c["labelled"], "wrong": c["wrong"],
                    "error_rate": c["wrong"] / c["labelled"] if c["labelled"] else None}

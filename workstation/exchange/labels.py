@@ -7,7 +7,7 @@ An adjudication (an expert's or ethics reviewer's decision, with a reason) alway
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,7 @@ class LabelIndex:
     """Each reviewer's latest label per (node, version) of one tree, built in one pass.
 
     `Tree.current_annotations` scans every annotation per call; exports of 100,000 steps need
-    one pass instead.
+    one pass instead. `by_node`, `versions_by_node` and `order` are built on first use.
     """
 
     def __init__(self, tree: Tree, adjudications: dict[str, tuple[str, ...]] | None = None,
@@ -80,28 +80,51 @@ class LabelIndex:
         #: Ids of every adjudication (labelled or not) this index knows of.
         self.adjudication_ids = frozenset(adjudications)
         #: (node id, version id) -> reviewer id -> their latest annotation with a label.
-        self.latest: dict[tuple[str, str], dict[str, Annotation]] = defaultdict(dict)
+        self.latest: dict[tuple[str, str], dict[str, Annotation]] = {}
         #: (node id, version id) -> the latest adjudication with a label.
         self.adjudicated: dict[tuple[str, str], Annotation] = {}
-        #: node id -> every annotation not retracted (notes, tags), oldest first.
-        self.by_node: dict[str, list[Annotation]] = defaultdict(list)
-        #: node id -> ids of its versions that carry a counted label, in first-label order.
-        self.versions_by_node: dict[str, dict[str, None]] = defaultdict(dict)
-        #: annotation id -> its place in the tree's order (creation, then merge order); clocks
-        #: of different reviewers' machines disagree, this order does not.
-        self.order: dict[str, int] = {}
-        for i, a in enumerate(tree.annotations.values()):  # creation order: later ones win
-            if a.retracted:
-                continue
-            self.order[a.id] = i
-            self.by_node[a.node_id].append(a)
-            if a.label is None or (reviewers is not None and a.reviewer_id not in reviewers):
+        self._by_node: dict[str, list[Annotation]] | None = None
+        self._order: dict[str, int] | None = None
+        latest = self.latest
+        for a in tree.annotations.values():  # creation order: later ones win
+            if a.retracted or a.label is None or (reviewers is not None and a.reviewer_id not in reviewers):
                 continue
             key = (a.node_id, a.version_id)
-            self.latest[key][a.reviewer_id] = a
-            self.versions_by_node[a.node_id][a.version_id] = None
-            if a.id in adjudications:
+            per = latest.get(key)
+            if per is None:
+                latest[key] = {a.reviewer_id: a}
+            else:
+                per[a.reviewer_id] = a
+            if adjudications and a.id in adjudications:
                 self.adjudicated[key] = a
+
+    @property
+    def by_node(self) -> dict[str, list[Annotation]]:
+        """Node id -> every annotation not retracted (labels, notes, tags), oldest first."""
+        if self._by_node is None:
+            self._by_node = defaultdict(list)
+            for a in self.tree.annotations.values():
+                if not a.retracted:
+                    self._by_node[a.node_id].append(a)
+        return self._by_node
+
+    @property
+    def order(self) -> dict[str, int]:
+        """Annotation id -> its place in the tree's order (creation, then merge order).
+
+        Clocks of different reviewers' machines disagree; this order does not.
+        """
+        if self._order is None:
+            self._order = {a_id: i for i, a_id in enumerate(self.tree.annotations)}
+        return self._order
+
+    @property
+    def versions_by_node(self) -> dict[str, list[str]]:
+        """Node id -> ids of its versions that carry a counted label."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for node_id, version_id in self.latest:
+            out[node_id].append(version_id)
+        return out
 
     def labels(self, node_id: str, version_id: str) -> dict[str, int]:
         """Reviewer id -> latest label on this version of this node."""
@@ -137,7 +160,8 @@ def aggregate(values: list[int], how: str) -> tuple[int | None, str]:
         return min(values), ""
     if how == "unanimous":
         return (values[0], "") if len(set(values)) == 1 else (None, "reviewers disagree")
-    counts = Counter(values).most_common()
-    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+    # Three possible values: counting them directly beats collections.Counter here.
+    counts = sorted(((values.count(v), v) for v in (-1, 0, 1)), reverse=True)
+    if counts[0][0] == counts[1][0]:
         return None, "reviewers disagree (tie)"
-    return counts[0][0], ""
+    return counts[0][1], ""

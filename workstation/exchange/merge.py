@@ -38,6 +38,9 @@ class MergeTarget(Protocol):
     def load_tree(self, session_id: str) -> Tree | None:
         """A fresh copy of the session's tree that the merge may change, or None."""
 
+    def discard(self, session_ids: Sequence[str]) -> None:
+        """Forget what a refused merge changed in trees handed out by `load_tree`."""
+
     def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
         """Write the applied events (and generation records) all together, or nothing."""
 
@@ -60,6 +63,9 @@ class MemoryTarget:
         tree = self.trees.get(session_id)
         return Tree.from_dict(tree.to_dict()) if tree is not None else None
 
+    def discard(self, session_ids: Sequence[str]) -> None:
+        """Nothing to forget: `load_tree` hands out copies."""
+
     def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
         """Keep the changed trees and the new events."""
         for tree, applied in items:
@@ -77,23 +83,39 @@ class StoreTarget:
 
     Uses the store's `record_batch` (one transaction per bundle) when it has one; otherwise
     falls back to `record` per event, which is only all-or-nothing up to I/O errors.
+
+    Trees and known event ids are loaded once per session and kept while this target lives
+    (one import of many bundles), so twenty bundles about the same sessions do not reload
+    them twenty times. Use a new target after the store was changed by other means.
     """
 
     def __init__(self, store: Any) -> None:
         self.store = store
+        self._trees: dict[str, Tree | None] = {}
+        self._known: dict[str, dict[str, str]] = {}
 
     def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
         """Event id -> canonical text from the store's event log."""
         out: dict[str, str] = {}
         for sid in session_ids:
-            if self.store.has_session(sid):
-                for event in self.store.events(sid):
-                    out[event.id] = canonical(event.to_dict())
+            if sid not in self._known:
+                events = self.store.events(sid) if self.store.has_session(sid) else []
+                self._known[sid] = {e.id: canonical(e.to_dict()) for e in events}
+            out.update(self._known[sid])
         return out
 
     def load_tree(self, session_id: str) -> Tree | None:
-        """A fresh copy of the stored tree."""
-        return self.store.load_session(session_id) if self.store.has_session(session_id) else None
+        """The stored tree (loaded once; `discard` drops a copy a refused bundle changed)."""
+        if session_id not in self._trees:
+            self._trees[session_id] = (
+                self.store.load_session(session_id) if self.store.has_session(session_id) else None
+            )
+        return self._trees[session_id]
+
+    def discard(self, session_ids: Sequence[str]) -> None:
+        """Forget trees a refused bundle may have changed in memory; reload them next time."""
+        for sid in session_ids:
+            self._trees.pop(sid, None)
 
     def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
         """Record the events (and generations) in the store."""
@@ -101,14 +123,22 @@ class StoreTarget:
 
         records = [(sid, _generation(Generation, g)) for sid, g in generations]
         batch = getattr(self.store, "record_batch", None)
-        if batch is not None:
-            return int(batch(items, records))
-        written = 0
-        by_chain = {g.chain_id: g for _, g in records}
+        try:
+            if batch is not None:
+                written = int(batch(items, records))
+            else:
+                written = 0
+                by_chain = {g.chain_id: g for _, g in records}
+                for tree, applied in items:
+                    chain = getattr(applied.event.op, "chain", None)
+                    generation = by_chain.get(chain.id) if chain is not None else None
+                    written += bool(self.store.record(tree, applied, generation=generation))
+        except BaseException:
+            self.discard([tree.session.id for tree, _ in items])
+            raise
         for tree, applied in items:
-            chain = getattr(applied.event.op, "chain", None)
-            generation = by_chain.get(chain.id) if chain is not None else None
-            written += bool(self.store.record(tree, applied, generation=generation))
+            self._trees[tree.session.id] = tree
+            self._known.setdefault(tree.session.id, {})[applied.event.id] = canonical(applied.event.to_dict())
         return written
 
 
@@ -217,10 +247,17 @@ def import_bundles(
 def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | None = None) -> BundleReport:
     """Merge one checked bundle into `target`, or raise BundleError having written nothing."""
     report = report if report is not None else BundleReport(bundle.path, "refused")
+    report.sessions = bundle.session_ids
+    try:
+        return _merge(bundle, target, report)
+    except BaseException:
+        target.discard(report.sessions)
+        raise
+
+
+def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport) -> BundleReport:
     path = bundle.path
-    sessions = bundle.session_ids
-    report.sessions = sessions
-    known = target.known_events(sessions)
+    known = target.known_events(report.sessions)
     trees: dict[str, Tree | None] = {}
     items: list[tuple[Tree, Applied]] = []
     for line, event, text in bundle.events:

@@ -119,8 +119,9 @@ def export_kto(
         for tree in reviews.trees:
             index = LabelIndex(tree, reviews.adjudications, policy.reviewers)
             prefixes = Prefixes(tree, separator)
+            labelled_versions = index.versions_by_node
             for node in live_chain_nodes(tree):
-                labelled = {vid for (nid, vid) in _keys_of(index, node.id)}
+                labelled = labelled_versions.get(node.id, ())
                 for version in node.versions:
                     if version.id not in labelled and not (policy.rewrite_is_right and version.origin == "rewrite"):
                         continue
@@ -133,11 +134,6 @@ def export_kto(
                     result.rows += 1
     write_manifest(result, label_policy=policy.to_dict(), separator=separator, **_provenance(reviews))
     return result
-
-
-def _keys_of(index: LabelIndex, node_id: str) -> list[tuple[str, str]]:
-    versions = index.versions_by_node.get(node_id, ())
-    return [(node_id, v) for v in versions]
 
 
 def _provenance(reviews: ReviewSet) -> dict[str, object]:
