@@ -206,7 +206,8 @@ def _check_run(text: str, run: list[_Tok]) -> list[Flag]:
         lhs = text[left[0].start:left[-1].end]
         rhs = text[right[0].start:right[-1].end]
         flags.append(Flag(
-            "arithmetic", f"{lhs} is {_format(lv)}, not {rhs}",
+            "arithmetic",
+            f"{lhs} is {_format(lv)}, but {rhs} is {_format(rv)}" if _has_op(right) else f"{lhs} is {_format(lv)}, not {rhs}",
             left[0].start, right[-1].end, "warning",
         ))
     return flags
