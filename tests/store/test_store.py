@@ -65,12 +65,15 @@ def test_every_operation_survives_closing_and_reopening(tmp_path: Path) -> None:
         assert restored.session.title == "Multiplication"
         assert restored.shown and len(restored.preferred) == 1
         assert [n.id for n in restored.preferred_path()] != [n.id for n in restored.shown_path()]
-        # The event log replays to the same tree, undo stack included.
-        history = store.history(session_id)
+        # Opened from the tables, undo starts afresh; replaying the log restores the stacks.
+        assert not store.history(session_id).can_undo
+        history = store.history(session_id, replay=True)
         assert history.tree.to_dict() == live
         assert history.can_undo and history.undo_description == "rename session"
         assert [e.to_dict() for e in store.events(session_id)] == [e.to_dict() for e in events]
         assert store.verify_events() == len(events) == 16
+        store.undo(session_id, ADA)
+        assert store.load_session(session_id).session.title != "Multiplication"
 
 
 def test_generations_are_stored_with_every_parameter(tmp_path: Path) -> None:

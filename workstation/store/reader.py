@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import MISSING, fields
+from collections.abc import Callable
+from dataclasses import fields
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import duckdb
@@ -22,35 +24,70 @@ def session_exists(con: duckdb.DuckDBPyConnection, session_id: str) -> bool:
     return con.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
 
 
-_DEFAULTS: dict[type, tuple[int, dict[str, Any]]] = {}
+_MAKERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
 
 
-def _restore(cls: type[_R], values: dict[str, Any]) -> _R:
-    """Rebuild a core record from stored values without running its checks again.
+def _maker(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
+    """How to rebuild a core record from all its stored fields, without its checks again.
 
-    This is what unpickling does (a new object, then its fields): the checks ran when the
-    object was made, only objects that passed them were stored, and skipping them is what
-    makes a 5,000-step session open in well under 200 ms. Fields the store does not hold
-    (none, while the schema test passes) get their defaults.
+    This is what unpickling does (a new object, then its `__dict__`): the checks ran when the
+    object was made and only objects that passed them were stored; skipping them is what makes
+    a 5,000-step session open in well under 200 ms. A record with slots, or one whose fields
+    the store does not all hold, takes the slow, checked way (its constructor, with defaults).
     """
-    known = _DEFAULTS.get(cls)
-    if known is None:
-        every = fields(cls)  # type: ignore[arg-type]
-        known = _DEFAULTS[cls] = (len(every), {
-            f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-            for f in every
-            if f.default is not MISSING or f.default_factory is not MISSING
-        })  # fmt: skip
-    count, defaults = known
-    obj = object.__new__(cls)
-    try:
-        state = obj.__dict__
-    except AttributeError:  # a record with __slots__: take the slow, checked way
-        return cls(**{**defaults, **values})
-    if len(values) < count:
-        state.update(defaults)
-    state.update(values)
-    return obj
+    maker = _MAKERS.get(cls)
+    if maker is None:
+        if "__slots__" in vars(cls):
+            maker = _checked(cls)
+        else:
+            new = object.__new__
+            put = object.__setattr__
+
+            def maker(values: dict[str, Any]) -> Any:
+                obj = new(cls)
+                put(obj, "__dict__", values)
+                return obj
+
+        _MAKERS[cls] = maker
+    return maker  # type: ignore[return-value]
+
+
+def _checked(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
+    return lambda values: cls(**values)
+
+
+def _makers_for(*pairs: tuple[type, tuple[str, ...]]) -> list[Callable[[dict[str, Any]], Any]]:
+    """The makers for records restored with exactly these field names."""
+    out = []
+    for cls, names in pairs:
+        complete = {f.name for f in fields(cls)} == set(names)  # type: ignore[arg-type]
+        out.append(_maker(cls) if complete else _checked(cls))
+    return out
+
+
+_VERSION_NAMES = (
+    "id", "node_id", "text", "raw", "origin", "author", "role", "created_at", "flags",
+    "mean_logprob", "min_token_prob", "token_count",
+)  # fmt: skip
+_NODE_NAMES = (
+    "id", "session_id", "kind", "parent_id", "chain_id", "position", "versions",
+    "current_version_id", "deleted",
+)  # fmt: skip
+_FLAG_NAMES = ("check", "message", "start", "end", "severity")
+_SESSION_FIELDS = (
+    "id", "title", "question", "template_name", "template_version", "created_at", "reviewer_id",
+    "role",
+)  # fmt: skip
+_CHAIN_FIELDS = (
+    "id", "session_id", "parent_id", "kind", "raw_text", "splitter_name", "splitter_version",
+    "template_name", "template_version", "author", "role", "created_at", "node_ids", "critique",
+    "model", "finish_reason",
+)  # fmt: skip
+_ANNOTATION_NAMES = (
+    "id", "session_id", "node_id", "version_id", "reviewer_id", "role", "created_at", "label",
+    "note", "tags", "severity", "retracted",
+)  # fmt: skip
+_first = itemgetter(0)
 
 
 def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
@@ -66,7 +103,11 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     ).fetchone()
     if row is None:
         return None
-    session = _restore(Session, dict(zip(_SESSION_FIELDS, row[:8])))
+    make_session, make_flag, make_version, make_node, make_chain, make_annotation = _makers_for(
+        (Session, _SESSION_FIELDS), (Flag, _FLAG_NAMES), (Version, _VERSION_NAMES),
+        (Node, _NODE_NAMES), (Chain, _CHAIN_FIELDS), (Annotation, _ANNOTATION_NAMES),
+    )  # fmt: skip
+    session = make_session(dict(zip(_SESSION_FIELDS, row[:8])))
     question_id = row[8]
 
     flags: dict[str, list[tuple[int, Flag]]] = defaultdict(list)
@@ -76,8 +117,8 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
         [session_id],
     ).fetchall():
         flags[version_id].append(
-            (idx, _restore(Flag, {"check": check, "message": message, "start": start,
-                                  "end": end, "severity": severity}))
+            (idx, make_flag({"check": check, "message": message, "start": start, "end": end,
+                             "severity": severity}))
         )  # fmt: skip
 
     versions: dict[str, list[tuple[int, Version]]] = defaultdict(list)
@@ -87,7 +128,7 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
         [session_id],
     ).fetchall():
         found = flags.get(r[0])
-        versions[r[1]].append((r[2], _restore(Version, {
+        versions[r[1]].append((r[2], make_version({
             "id": r[0], "node_id": r[1], "text": r[3], "raw": r[4], "origin": r[5],
             "author": r[6], "role": r[7], "created_at": r[8],
             "flags": tuple(f for _, f in sorted(found, key=_first)) if found else (),
@@ -103,12 +144,15 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     nodes = []
     for r in node_rows:
         mine = versions[r[1]]
-        if len(mine) > 1:
+        if len(mine) == 1:
+            kept: tuple[Version, ...] = (mine[0][1],)
+        else:
             mine.sort(key=_first)
-        nodes.append(_restore(Node, {
+            kept = tuple(v for _, v in mine)
+        nodes.append(make_node({
             "id": r[1], "session_id": session_id, "kind": r[2], "parent_id": r[3],
-            "chain_id": r[4], "position": r[5], "versions": tuple(v for _, v in mine),
-            "current_version_id": r[6], "deleted": r[7],
+            "chain_id": r[4], "position": r[5], "versions": kept, "current_version_id": r[6],
+            "deleted": r[7],
         }))  # fmt: skip
     by_id = {n.id: n for n in nodes}
     tree = Tree(session, by_id[question_id])
@@ -127,7 +171,7 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     for r in chain_rows:
         values = dict(zip(_CHAIN_FIELDS, r[1:]))
         values["node_ids"] = tuple(values["node_ids"])
-        tree.chains[r[1]] = _restore(Chain, values)
+        tree.chains[r[1]] = make_chain(values)
 
     annotation_rows = con.execute(
         "SELECT ord, id, node_id, version_id, reviewer_id, role, created_at, label, note, tags, "
@@ -135,8 +179,9 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
         [session_id],
     ).fetchall()
     annotation_rows.sort(key=_first)
+    annotations = tree.annotations
     for r in annotation_rows:
-        tree.annotations[r[1]] = _restore(Annotation, {
+        annotations[r[1]] = make_annotation({
             "id": r[1], "session_id": session_id, "node_id": r[2], "version_id": r[3],
             "reviewer_id": r[4], "role": r[5], "created_at": r[6], "label": r[7], "note": r[8],
             "tags": tuple(r[9]), "severity": r[10], "retracted": r[11],
@@ -149,21 +194,6 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     ).fetchall():
         (tree.shown if choice == "shown" else tree.preferred)[parent_id] = child_id
     return tree
-
-
-def _first(item: tuple[Any, ...]) -> Any:
-    return item[0]
-
-
-_SESSION_FIELDS = (
-    "id", "title", "question", "template_name", "template_version", "created_at", "reviewer_id",
-    "role",
-)  # fmt: skip
-_CHAIN_FIELDS = (
-    "id", "session_id", "parent_id", "kind", "raw_text", "splitter_name", "splitter_version",
-    "template_name", "template_version", "author", "role", "created_at", "node_ids", "critique",
-    "model", "finish_reason",
-)  # fmt: skip
 
 
 def list_sessions(con: duckdb.DuckDBPyConnection) -> list[SessionSummary]:

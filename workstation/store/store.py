@@ -55,6 +55,8 @@ class Store:
         self._histories: OrderedDict[str, History] = OrderedDict()
         # Per cached history: the ids of its rows already in the file.
         self._known: dict[str, writer.Known] = {}
+        # Cached histories rebuilt from the event log (with their undo stacks).
+        self._replayed: set[str] = set()
         with db.read() as con:
             self._counter = writer.Counter(_max_ord(con))
             self._reviewers = {r[0] for r in con.execute("SELECT id FROM reviewers").fetchall()}
@@ -87,6 +89,7 @@ class Store:
         """Close the file; every change was already committed."""
         self._histories.clear()
         self._known.clear()
+        self._replayed.clear()
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -330,10 +333,12 @@ class Store:
         while len(self._histories) > self.CACHED_SESSIONS:
             oldest, _ = self._histories.popitem(last=False)
             del self._known[oldest]
+            self._replayed.discard(oldest)
 
     def _forget(self, session_id: str) -> None:
         self._histories.pop(session_id, None)
         self._known.pop(session_id, None)
+        self._replayed.discard(session_id)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -351,15 +356,24 @@ class Store:
             raise UnknownIdError(f"no session with id '{session_id}' in {self.path}", self.path)
         return tree
 
-    def history(self, session_id: str) -> History:
-        """The session's live history (tree and undo/redo stacks), rebuilt from its events.
+    def history(self, session_id: str, *, replay: bool = False) -> History:
+        """The session's live history: its tree and undo/redo stacks.
 
         This is the object `apply`, `undo` and `redo` change; read it, do not change it
         directly. After a failed write, ask for it again: the store reloads it.
+
+        It is built from the tables, which is fast, and its undo stack starts empty when the
+        session is opened. With `replay=True` it is rebuilt from the event log instead, which
+        restores the undo and redo stacks as they were (slower: about a second per few
+        thousand events).
         """
         history = self._histories.get(session_id)
-        if history is None:
-            history = self._replay(session_id)
+        if history is None or (replay and session_id not in self._replayed):
+            if replay:
+                history = self._replay(session_id)
+                self._replayed.add(session_id)
+            else:
+                history = History(self.load_session(session_id))
             self._remember(history, writer.Known.of_tree(history.tree))
         else:
             self._histories.move_to_end(session_id)
@@ -370,8 +384,7 @@ class Store:
             found = reader.events(con, session_id)
         if not found:
             raise UnknownIdError(f"no session with id '{session_id}' in {self.path}", self.path)
-        history = History.replay(event for _, event in found)
-        return history
+        return History.replay(event for _, event in found)
 
     def list_sessions(self) -> list[SessionSummary]:
         """Every session, the most recently changed first."""
