@@ -152,6 +152,8 @@ def test_sessions_list_and_search(tmp_path: Path) -> None:
         assert {h.session_id for h in store.search("SKY")} == {other}
         assert [h.kind for h in store.search("sky", model="gemma")] == ["step"]
         assert store.search("sky", model="smollm") == []
+        by_hash = store.search(model="ab" * 32)  # the generation records' SHA-256
+        assert by_hash and {h.session_id for h in by_hash} == {first}
         wrong = store.search(label=-1)
         assert [h.text for h in wrong] == ["12 * 4 = 48"]  # the current (rewritten) text
         assert {h.session_id for h in store.search(tag="good insight")} == {first, other}

@@ -57,9 +57,15 @@ class Store:
         self._known: dict[str, writer.Known] = {}
         # Cached histories rebuilt from the event log (with their undo stacks).
         self._replayed: set[str] = set()
-        with db.read() as con:
-            self._counter = writer.Counter(_max_ord(con))
-            self._reviewers = {r[0] for r in con.execute("SELECT id FROM reviewers").fetchall()}
+        try:
+            with db.read() as con:
+                self._counter = writer.Counter(_max_ord(con))
+                self._reviewers = {
+                    r[0] for r in con.execute("SELECT id FROM reviewers").fetchall()
+                }
+        except BaseException:
+            db.close()  # a file found damaged here must not stay open (and locked)
+            raise
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> Store:
