@@ -3,11 +3,14 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from workstation.core import build
 from workstation.core.history import Event, History, NothingToUndoError
 from workstation.core.model import Reviewer, SchemaError
 from workstation.core.ops import BranchShown, SessionRenamed
+from workstation.core.tree import Tree
 
 
 def _events(sample):
@@ -140,3 +143,43 @@ def test_replay_needs_the_session_start_first(sample):
     stranger = Event("e", "another-session", other, "x", "annotator", "t")
     with pytest.raises(SchemaError, match="another session"):
         History.replay([events[0], stranger])
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+# The sample is only read, never changed, so sharing it between examples is safe.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_malformed_events_are_schema_errors(sample, data):
+    """Whatever a damaged file holds, decoding it fails with SchemaError and nothing else."""
+    good = [a.event.to_dict() for a in sample.events]
+    event = dict(data.draw(st.sampled_from(good)))
+    mutation = data.draw(st.sampled_from(["drop", "replace", "payload"]))
+    if mutation == "drop":
+        event.pop(data.draw(st.sampled_from(sorted(event))))
+    elif mutation == "replace":
+        event[data.draw(st.sampled_from(sorted(event)))] = data.draw(_json)
+    else:
+        payload = dict(event["payload"])
+        if payload:
+            payload[data.draw(st.sampled_from(sorted(payload)))] = data.draw(_json)
+        event["payload"] = payload
+    try:
+        Event.from_dict(event)
+    except SchemaError:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(_json)
+def test_arbitrary_json_is_never_a_tree_or_event(value):
+    for decode in (Event.from_dict, Tree.from_dict):
+        try:
+            decode(value)
+        except SchemaError:
+            pass

@@ -66,7 +66,14 @@ class Event:
         for key in ("id", "session_id", "type", "payload", "reviewer_id", "role", "at"):
             if key not in data:
                 raise SchemaError(f"event: missing field '{key}'")
-        Reviewer(data["reviewer_id"], data["role"])  # validates the role
+            if key != "payload" and not isinstance(data[key], str):
+                raise SchemaError(f"event: field '{key}' must be a string")
+        if data.get("reverts") is not None and not isinstance(data["reverts"], str):
+            raise SchemaError("event: field 'reverts' must be a string or null")
+        try:
+            Reviewer(data["reviewer_id"], data["role"])  # validates the role
+        except BadInputError as exc:
+            raise SchemaError(f"event {data['id']}: {exc}") from None
         return cls(
             id=data["id"],
             session_id=data["session_id"],

@@ -114,13 +114,42 @@ class _Record:
                     value = tuple(sub.from_dict(v) for v in value)  # type: ignore[attr-defined]
                 elif value is not None:
                     value = sub.from_dict(value)  # type: ignore[attr-defined]
-            elif isinstance(value, list):
-                value = tuple(value)
+            else:
+                check = _TYPE_CHECKS.get(str(f.type))
+                if check is not None and not check(value):
+                    raise SchemaError(
+                        f"{cls.__name__}.{f.name}: expected {f.type}, got {type(value).__name__}"
+                    )
+                if isinstance(value, list):
+                    value = tuple(value)
             kwargs[f.name] = value
         try:
             return cls(**kwargs)
+        except BadInputError as exc:
+            raise SchemaError(f"{cls.__name__}: {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise SchemaError(f"{cls.__name__}: {exc}") from exc
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# Checks of JSON values by the fields' declared types, so that a malformed file is a clear
+# SchemaError at load time rather than a TypeError somewhere later.
+_TYPE_CHECKS: dict[str, Any] = {
+    "str": lambda v: isinstance(v, str),
+    "str | None": lambda v: v is None or isinstance(v, str),
+    "int": _is_int,
+    "int | None": lambda v: v is None or _is_int(v),
+    "float | None": lambda v: v is None or _is_number(v),
+    "bool": lambda v: isinstance(v, bool),
+    "tuple[str, ...]": lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
+}
 
 
 def _check(condition: bool, message: str) -> None:

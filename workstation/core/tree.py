@@ -278,6 +278,15 @@ class Tree:
         for key in ("session", "question_id", "nodes"):
             if key not in data:
                 raise SchemaError(f"tree: missing field '{key}'")
+        for key in ("nodes", "chains", "annotations"):
+            if not isinstance(data.get(key, []), list):
+                raise SchemaError(f"tree: field '{key}' must be a list")
+        for key in ("shown", "preferred"):
+            choices = data.get(key, {})
+            if not isinstance(choices, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in choices.items()
+            ):
+                raise SchemaError(f"tree: field '{key}' must map node ids to node ids")
         return cls.load(
             Session.from_dict(data["session"]),
             data["question_id"],
