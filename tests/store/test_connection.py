@@ -241,3 +241,34 @@ def test_new_files_use_small_blocks(tmp_path: Path) -> None:
     path = tmp_path / "small.duckdb"
     _make_db(path)
     assert path.stat().st_size < 1_000_000
+
+
+def test_newer_schema_with_a_pending_log_is_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newlog.duckdb"
+    _make_db(path)
+    writer = spawn(
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute('CHECKPOINT')\n"
+        "con.execute(\"INSERT INTO schema_version VALUES (99, TIMESTAMP '2030-01-01', '9')\")\n"
+        "os._exit(0)  # a crash: the change stays in the write-ahead log\n",
+        str(path),
+    )
+    writer.communicate(timeout=30)
+    wal = path.with_name(path.name + ".wal")
+    assert wal.exists()
+    before, log_before = fingerprint(path), wal.read_bytes()
+    with pytest.raises(NewerSchemaError):
+        Database.open(path)
+    assert fingerprint(path) == before and wal.read_bytes() == log_before
+
+
+def test_file_from_a_newer_duckdb_is_named_as_such(tmp_path: Path) -> None:
+    from workstation.store.errors import NewerFormatError, translate
+
+    exc = duckdb.IOException(
+        "IO Error: Trying to read a database file with version number 99, but we can only "
+        "read version 65"
+    )
+    mapped = translate(exc, tmp_path / "x.duckdb")
+    assert isinstance(mapped, NewerFormatError) and "newer version of DuckDB" in str(mapped)

@@ -102,6 +102,10 @@ class Database:
             if read_only:
                 return cls._open_snapshot(target)
             raise DatabaseLockedError(target, os.getpid())
+        if exists and not read_only and target.with_name(target.name + ".wal").exists():
+            # Opening for writing replays the log into the file; a file from a newer version
+            # must be refused before that, so look at its version read-only first.
+            _refuse_newer(target)
         try:
             con = _connect(target, read_only)
         except duckdb.ConnectionException as exc:
@@ -254,6 +258,22 @@ class Database:
                     pass  # closing after an invalidating error may fail; the file is still safe
             if self.snapshot_dir is not None:
                 shutil.rmtree(self.snapshot_dir, ignore_errors=True)
+
+
+def _refuse_newer(target: Path) -> None:
+    """Raise NewerSchemaError if the file records a newer schema (reading it read-only)."""
+    try:
+        con = _connect(target, True)
+    except duckdb.Error:
+        return  # locked or damaged: the writable open says which, as it always does
+    try:
+        found = migrations.recorded_version(con, target)
+    except (duckdb.Error, DatabaseCorruptError):
+        return
+    finally:
+        con.close()
+    if found > migrations.CURRENT:
+        raise NewerSchemaError(target, found, migrations.CURRENT)
 
 
 def _check_file(target: Path) -> bool:

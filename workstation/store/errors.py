@@ -67,6 +67,10 @@ class NewerSchemaError(StoreError):
         self.supported = supported
 
 
+class NewerFormatError(StoreError):
+    """The file was written by a newer DuckDB than this workstation's; it is left untouched."""
+
+
 class StoreWriteError(StoreError):
     """A write failed (disk full, permission denied, I/O error); nothing of it was kept.
 
@@ -106,6 +110,11 @@ _CORRUPT_MARKERS = (
     "serialization error",
     "failed to deserialize",
 )
+_NEWER_FORMAT_MARKERS = (
+    "trying to read a database file with version number",
+    "created with a newer version",
+    "newer version of duckdb",
+)
 _DISK_FULL_MARKERS = ("no space left on device", "file too large", "disk quota exceeded")
 _PERMISSION_MARKERS = ("permission denied", "read-only file system", "operation not permitted")
 
@@ -121,6 +130,12 @@ def translate(exc: BaseException, path: Path, *, writing: bool = True) -> StoreE
     if "could not set lock on file" in low:
         match = _LOCK_PID.search(text)
         return DatabaseLockedError(path, int(match.group(1)) if match else None)
+    if any(marker in low for marker in _NEWER_FORMAT_MARKERS):
+        return NewerFormatError(
+            f"{path} was written by a newer version of DuckDB than this workstation uses; it "
+            "was left untouched: update the workstation or open another database",
+            path,
+        )
     if any(marker in low for marker in _DISK_FULL_MARKERS):
         return DiskFullError(
             f"could not write to {path}: the disk is full; the last change was not saved: "
