@@ -157,3 +157,14 @@ def test_critique_from_notes(sample, alice):
     sample.do(build.annotate(sample.tree, s1.id, alice, -1))
     assert build.critique_from_notes(sample.tree, s1.id) == "check the product"
     assert build.critique_from_notes(sample.tree, s1.id, "alice") == "12 * 4 is 48"
+
+
+def test_confidences_shaped_like_the_engines_are_accepted(sample, alice):
+    from types import SimpleNamespace
+
+    raw = "Step 1: x"
+    engine_like = SimpleNamespace(n_tokens=4, mean_logprob=-0.1, min_token_prob=0.5)
+    op = build.steps_added(sample.tree, sample.tree.question_id, raw, split(raw), alice, "cot", "1",
+                           confidences=[engine_like])
+    version = op.nodes[0].current
+    assert (version.token_count, version.mean_logprob, version.min_token_prob) == (4, -0.1, 0.5)

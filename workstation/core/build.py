@@ -7,7 +7,7 @@ engine supplied; the operation's own check still runs when it is applied.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from workstation.core import ids
 from workstation.core.checks import EarlierSteps, StepConfidence, run_checks
@@ -67,7 +67,7 @@ def steps_added(
     critique: str | None = None,
     model: str = "",
     finish_reason: str = "",
-    confidences: Sequence[StepConfidence | None] | None = None,
+    confidences: Sequence[Any] | None = None,
     splitter_name: str = SPLITTER_NAME,
     splitter_version: str = SPLITTER_VERSION,
     show: bool = True,
@@ -77,7 +77,9 @@ def steps_added(
 
     `parent_id` is the question for a first generation, or the step before the one
     regenerated from (that is `regenerate_parent(tree, step_id)`). `steps` must be the split
-    of `raw_text`. The chain's kind follows from the parent.
+    of `raw_text`. `confidences` has one entry per step (None where unknown): core's
+    StepConfidence or the engine's (anything with mean_logprob, min_token_prob and token_count
+    or n_tokens).
     """
     parent = tree.live_node(parent_id)
     if "".join(s.raw for s in steps) != raw_text:
@@ -91,7 +93,7 @@ def steps_added(
     nodes: list[Node] = []
     previous = parent_id
     for i, step in enumerate(steps):
-        confidence = (confidences[i] if confidences is not None and i < len(confidences) else None) or StepConfidence()
+        confidence = _confidence(confidences[i] if confidences is not None and i < len(confidences) else None)
         position = parent.position + 1 + i
         node_id = ids.node_id(chain_id, position, step.raw)
         flags = run_checks(
@@ -115,6 +117,17 @@ def steps_added(
         tuple(n.id for n in nodes), critique, model, finish_reason,
     )
     return StepsAdded(chain, tuple(nodes), show)
+
+
+def _confidence(value: Any) -> StepConfidence:
+    # Accepts core's StepConfidence or anything shaped like it, such as the engine's own
+    # (which calls the count `n_tokens`), so the use cases pass the engine's numbers straight on.
+    if value is None:
+        return StepConfidence()
+    count = getattr(value, "token_count", None)
+    if count is None:
+        count = getattr(value, "n_tokens", None)
+    return StepConfidence(getattr(value, "mean_logprob", None), getattr(value, "min_token_prob", None), count)
 
 
 def regenerate_parent(tree: Tree, node_id: str) -> str:
@@ -223,7 +236,7 @@ def challenge_answered(
     *,
     model: str = "",
     finish_reason: str = "",
-    confidence: StepConfidence | None = None,
+    confidence: Any = None,
     at: str | None = None,
 ) -> ChallengeAnswered:
     """The model's reply to a challenge: one reply node holding the whole answer."""
@@ -231,7 +244,7 @@ def challenge_answered(
     at = at or now_iso()
     chain_id = ids.chain_id(tree.session.id, challenge.id, raw_text, at)
     node_id = ids.node_id(chain_id, challenge.position, raw_text)
-    confidence = confidence or StepConfidence()
+    confidence = _confidence(confidence)
     text = display_text(raw_text)
     version = Version(
         ids.version_id(node_id, "model", reviewer.id, at, raw_text),
