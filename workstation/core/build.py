@@ -29,6 +29,10 @@ from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.errors import BadInputError
 
 
+#: Recorded as the "splitter" of a challenge reply: a reply stays one node, not split into steps.
+REPLY_SPLITTER = ("whole", "1")
+
+
 def start_session(
     question: str,
     template_name: str,
@@ -254,7 +258,7 @@ def challenge_answered(
     )
     reply = Node(node_id, tree.session.id, "reply", challenge.id, chain_id, challenge.position, (version,), version.id)
     chain = Chain(
-        chain_id, tree.session.id, challenge.id, "challenge", raw_text, "whole", "1",
+        chain_id, tree.session.id, challenge.id, "challenge", raw_text, *REPLY_SPLITTER,
         template_name, template_version, reviewer.id, reviewer.role, at, (node_id,), None, model, finish_reason,
     )
     return ChallengeAnswered(chain, (reply,))
