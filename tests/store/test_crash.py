@@ -17,7 +17,7 @@ from workstation.store import Store
 
 from .helpers import child_env
 
-KILLS = 60
+KILLS = 52
 
 
 @pytest.mark.slow
@@ -43,7 +43,7 @@ def test_every_acknowledged_operation_survives_sigkill(tmp_path: Path) -> None:
             assert line.startswith("pid "), line
             pid = int(line.split()[1])
             acks = 0
-            if rng.random() < 0.25:
+            if rng.random() < 0.2:
                 # While it opens the file (replaying the log of the worker killed before).
                 time.sleep(rng.uniform(0.0, 0.1))
             else:
@@ -52,7 +52,7 @@ def test_every_acknowledged_operation_survives_sigkill(tmp_path: Path) -> None:
                 assert line.startswith("ACK "), line
                 acknowledged.append(line.split()[1])
                 acks += 1
-                time.sleep(rng.uniform(0.0, 0.2))
+                time.sleep(rng.uniform(0.0, 0.3))
             os.kill(pid, signal.SIGKILL)
             for line in zygote.stdout:
                 if line.startswith("reaped "):
@@ -67,6 +67,7 @@ def test_every_acknowledged_operation_survives_sigkill(tmp_path: Path) -> None:
         zygote.wait(timeout=30)
         zygote.stdout.close()
 
+    print(f"{KILLS} kills, {killed_mid_run} during a run, {len(acknowledged)} acknowledged")
     assert killed_mid_run >= KILLS // 2, "most kills should land while operations run"
     assert len(acknowledged) >= KILLS
     with Store.open(path) as store:
