@@ -1,0 +1,46 @@
+"""A model file's SHA-256, computed once per file version and remembered.
+
+Every generation records the model's hash (so feedback from several reviewers can be tied to
+the exact weights); hashing a multi-gigabyte file takes seconds, so the result is kept in the
+cache folder under the file's path, size and modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from workstation import paths
+
+
+def _cache_file() -> Path:
+    return paths.cache_dir() / "model-sha256.json"
+
+
+def model_sha256(path: Path) -> str:
+    """The file's SHA-256 in hex; reads the file only when it changed since last time."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache_file = _cache_file()
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    if isinstance(cache.get(key), str):
+        return cache[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(4 * 1024 * 1024):
+            digest.update(block)
+    cache[key] = digest.hexdigest()
+    tmp = cache_file.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next start a re-hash
+    return cache[key]

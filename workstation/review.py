@@ -1,0 +1,457 @@
+"""The review use cases: the one place that combines the core, the engine and the store.
+
+The GUI and the command line both call `Review`, so every operation works headless too.
+Mutations commit before they return (the store's rule); the model-driven ones (`generate`,
+`regenerate`, `continue_after`, `challenge`) are generators that yield `Streaming` progress
+while the model writes and end with one `Finished`, after the new steps are committed.
+
+A `Review` is used from one thread at a time: it owns one engine (llama.cpp state is not
+thread-safe) and one store connection. The GUI keeps it on a worker thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import random
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workstation import paths, settings
+from workstation.core import build, prompts
+from workstation.core.checks import ConfidenceThresholds, StepConfidence, step_confidences
+from workstation.core.history import Applied
+from workstation.core.model import Reviewer
+from workstation.core.ops import Operation
+from workstation.core.prompts import PromptTemplate, TemplateError
+from workstation.core.splitter import Step, StreamSplitter, split
+from workstation.core.tree import Tree
+from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
+from workstation.errors import BadInputError, WorkstationError
+from workstation.store.records import Generation, SearchHit, SessionSummary
+from workstation.store.store import Store
+
+DEFAULT_TEMPLATE = "chain-of-thought"
+CHALLENGE_TEMPLATE = "why"
+DEFAULT_CHALLENGE = "Why? Explain the reasoning behind this step."
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """Progress while the model writes: the new text, all text so far, finished steps."""
+
+    text: str
+    raw: str
+    steps: tuple[Step, ...]
+    pending: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of a model-driven use case: what was committed."""
+
+    session_id: str
+    applied: Applied
+    node_ids: tuple[str, ...]
+    finish: FinishEvent
+    generation: Generation | None
+
+
+class NoModelError(WorkstationError):
+    """A use case needs the model but none is loaded."""
+
+
+def default_reviewer(values: dict[str, Any] | None = None) -> Reviewer:
+    """The reviewer from the settings, or the user's login name as an annotator."""
+    values = values or settings.load()[0]
+    reviewer_id = values.get("review.reviewer") or _login_name()
+    return Reviewer(reviewer_id, values.get("review.role", "annotator"))
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser() or "reviewer"
+    except (KeyError, OSError):
+        return "reviewer"
+
+
+def sampling_from(values: dict[str, Any], **overrides: Any) -> SamplingParams:
+    """SamplingParams from settings values; a seed of -1 picks a fresh random seed."""
+    seed = overrides.pop("seed", None)
+    if seed is None:
+        seed = values["sampling.seed"]
+    if seed == -1:
+        seed = random.randrange(2**31)
+    params = {
+        "temperature": values["sampling.temperature"],
+        "top_p": values["sampling.top_p"],
+        "top_k": values["sampling.top_k"],
+        "repeat_penalty": values["sampling.repeat_penalty"],
+        "max_tokens": values["sampling.max_tokens"],
+    }
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    return SamplingParams(seed=seed, **params)
+
+
+def load_templates() -> tuple[dict[str, PromptTemplate], list[TemplateError]]:
+    """The built-in prompt templates, then the user's own (same name: the user's wins).
+
+    A broken user template is reported, not fatal: the others still load.
+    """
+    errors: list[TemplateError] = []
+    user_folder = paths.config_dir() / "prompts"
+    found = prompts.load_templates(prompts.builtin_templates_dir(), user_folder, errors=errors)
+    return found, errors
+
+
+class Review:
+    """Review use cases over one database, with an optional loaded model."""
+
+    def __init__(
+        self,
+        store: Store,
+        reviewer: Reviewer | None = None,
+        *,
+        engine: Any = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.values = values or settings.load()[0]
+        self.reviewer = reviewer or default_reviewer(self.values)
+        self.engine = engine
+        self.templates, self.template_errors = load_templates()
+        self.thresholds = ConfidenceThresholds(mean_logprob=self.values["review.low_confidence"])
+        self._model_sha: str | None = None
+
+    @classmethod
+    def open(cls, db: Path | str | None = None, *, read_only: bool = False, **kwargs: Any) -> Review:
+        """Open the database (default: the user's) for review."""
+        return cls(Store.open(db or paths.default_db(), read_only=read_only), **kwargs)
+
+    def close(self) -> None:
+        """Free the model and close the database."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        self.store.close()
+
+    def __enter__(self) -> Review:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the model -----------------------------------------------------------------------
+
+    def load_model(self, model: str | Path | None = None, **options: Any) -> Any:
+        """Load a model (explicit path, else discovery's choice) with the settings' options."""
+        from workstation.engine.discovery import choose_model
+        from workstation.engine.llama_engine import LlamaEngine, LoadOptions
+
+        chosen = choose_model(model or self.values.get("model.path") or None)
+        load = {
+            "n_gpu_layers": self.values["model.n_gpu_layers"],
+            "n_threads": self.values["model.n_threads"],
+            "n_ctx_cap": self.values["model.n_ctx_cap"],
+            "cache_budget_bytes": self.values["model.cache_mb"] * 1024 * 1024,
+        }
+        load.update(options)
+        engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))
+        if self.engine is not None:
+            self.engine.close()
+        self.engine = engine
+        self._model_sha = None
+        return engine
+
+    def _engine(self) -> Any:
+        if self.engine is None:
+            raise NoModelError("no model is loaded; load one first (see `workstation models`)")
+        return self.engine
+
+    def _model_sha256(self) -> str:
+        from workstation.engine.fingerprint import model_sha256
+
+        if self._model_sha is None:
+            self._model_sha = model_sha256(Path(self._engine().info.path))
+        return self._model_sha
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def sessions(self) -> list[SessionSummary]:
+        """Every session, newest activity first as the store orders them."""
+        return self.store.list_sessions()
+
+    def tree(self, session_id: str) -> Tree:
+        """The live tree of a session (raises UnknownIdError for an unknown id)."""
+        return self.store.history(session_id).tree
+
+    def search(self, **criteria: Any) -> list[SearchHit]:
+        """Search steps and questions across sessions (text, label, tag, reviewer, model)."""
+        return self.store.search(**criteria)
+
+    def locate(self, node_id: str) -> tuple[Tree, str]:
+        """The tree holding a node and the node's full id; a unique prefix is enough."""
+        session_id, full_id = self.store.locate(node_id)
+        return self.tree(session_id), full_id
+
+    def template(self, name: str | None = None, kind: str = "task") -> PromptTemplate:
+        """A prompt template by name, or a clear error listing the ones there are."""
+        name = name or self.values.get("review.template") or DEFAULT_TEMPLATE
+        template = self.templates.get(name)
+        if template is None or template.kind != kind:
+            names = ", ".join(sorted(n for n, t in self.templates.items() if t.kind == kind))
+            raise BadInputError(f"no {kind} template named '{name}' (templates: {names})")
+        return template
+
+    # -- plain mutations (commit before returning) -----------------------------------------
+
+    def _apply(self, session_id: str, op: Operation, generation: Generation | None = None) -> Applied:
+        return self.store.apply(session_id, op, self.reviewer, generation=generation)
+
+    def start(self, question: str, template: str | None = None, title: str | None = None) -> Tree:
+        """A new session on `question` with no steps yet."""
+        if not question.strip():
+            raise BadInputError("the question is empty; type the question for the model to reason about")
+        chosen = self.template(template)
+        op = build.start_session(question, chosen.name, chosen.version, self.reviewer, title=title)
+        self.store.start_session(op, self.reviewer)
+        return self.tree(op.session.id)
+
+    def annotate(
+        self,
+        node_id: str,
+        label: int | None,
+        note: str = "",
+        tags: Sequence[str] = (),
+        severity: str | None = None,
+    ) -> Applied:
+        """Label (-1 wrong, 0 neutral, +1 right) and annotate a step as this reviewer."""
+        if label is not None and (isinstance(label, bool) or label not in (-1, 0, 1)):
+            raise BadInputError(f"label must be -1 (wrong), 0 (neutral) or 1 (right), not {label!r}")
+        tree, full_id = self.locate(node_id)
+        op = build.annotate(tree, full_id, self.reviewer, label, note, tuple(tags), severity)
+        return self._apply(tree.session.id, op)
+
+    def rewrite(self, node_id: str, text: str) -> Applied:
+        """A new version of a step written by this reviewer; later prompts use it."""
+        if not text.strip():
+            raise BadInputError("the rewrite is empty; type the step's new text")
+        tree, full_id = self.locate(node_id)
+        return self._apply(tree.session.id, build.rewrite(tree, full_id, text, self.reviewer))
+
+    def prefer(self, node_id: str) -> Applied:
+        """Mark the branch starting at a step as preferred among its alternatives."""
+        tree, full_id = self.locate(node_id)
+        return self._apply(tree.session.id, build.prefer(tree, full_id))
+
+    def show(self, node_id: str) -> Applied:
+        """Show the branch starting at a step (remembered across restarts)."""
+        tree, full_id = self.locate(node_id)
+        return self._apply(tree.session.id, build.show(tree, full_id))
+
+    def delete_branch(self, node_id: str) -> Applied:
+        """Delete the branch, challenge or reply starting at a node (the audit log keeps it)."""
+        tree, full_id = self.locate(node_id)
+        return self._apply(tree.session.id, build.delete_branch(tree, full_id))
+
+    def undo(self, session_id: str) -> Applied:
+        """Undo the session's latest operation (recorded as a new event)."""
+        return self.store.undo(session_id, self.reviewer)
+
+    def redo(self, session_id: str) -> Applied:
+        """Redo what the latest undo reversed."""
+        return self.store.redo(session_id, self.reviewer)
+
+    # -- model-driven use cases --------------------------------------------------------------
+
+    def generate(
+        self,
+        question: str,
+        template: str | None = None,
+        sampling: SamplingParams | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Streaming | Finished]:
+        """Start a session on `question` and let the model reason; steps stream, then commit."""
+        engine = self._engine()
+        chosen = self.template(template)
+        core_prompt = prompts.generate_prompt(chosen, question) if question.strip() else None
+        if core_prompt is None:
+            raise BadInputError("the question is empty; type the question for the model to reason about")
+        engine_prompt = engine.build_prompt(core_prompt.chat(), core_prompt.assistant_pieces)
+        params = sampling or sampling_from(self.values)
+        engine.check_fits(engine_prompt, params.max_tokens)  # refuse before anything is saved
+        tree = self.start(question, chosen.name)
+        yield from self._run_chain(tree, tree.question_id, chosen, engine_prompt, params, stop, None)
+
+    def regenerate(
+        self,
+        node_id: str,
+        critique: str | None = None,
+        *,
+        use_note: bool = False,
+        sampling: SamplingParams | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Streaming | Finished]:
+        """A new alternative for step k and what follows, optionally steered by a critique.
+
+        With `use_note`, the reviewer's latest note on the step is the critique.
+        """
+        engine = self._engine()
+        tree, full_id = self.locate(node_id)
+        if use_note and critique is None:
+            critique = build.critique_from_notes(tree, full_id, self.reviewer.id) or build.critique_from_notes(
+                tree, full_id
+            )
+            if critique is None:
+                raise BadInputError("this step has no note to use as a critique; write one or pass the critique")
+        chosen = self._session_template(tree)
+        core_prompt = prompts.regenerate_prompt(chosen, tree, full_id, critique)
+        engine_prompt = engine.build_prompt(core_prompt.chat(), core_prompt.assistant_pieces)
+        parent = build.regenerate_parent(tree, full_id)
+        params = sampling or sampling_from(self.values)
+        yield from self._run_chain(tree, parent, chosen, engine_prompt, params, stop, critique)
+
+    def continue_after(
+        self,
+        node_id: str,
+        critique: str | None = None,
+        *,
+        sampling: SamplingParams | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Streaming | Finished]:
+        """New steps after step k (say, after rewriting it): a new branch below step k."""
+        engine = self._engine()
+        tree, full_id = self.locate(node_id)
+        chosen = self._session_template(tree)
+        core_prompt = prompts.continue_after_prompt(chosen, tree, full_id, critique)
+        engine_prompt = engine.build_prompt(core_prompt.chat(), core_prompt.assistant_pieces)
+        params = sampling or sampling_from(self.values)
+        yield from self._run_chain(tree, full_id, chosen, engine_prompt, params, stop, critique)
+
+    def challenge(
+        self,
+        node_id: str,
+        question: str | None = None,
+        *,
+        sampling: SamplingParams | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Streaming | Finished]:
+        """Ask the model why (or the reviewer's own question) about step k; it answers from
+        the context of steps 1..k, and the reply never enters later prompts of the chain."""
+        engine = self._engine()
+        tree, full_id = self.locate(node_id)
+        asked = (question or "").strip() or DEFAULT_CHALLENGE
+        task = self._session_template(tree)
+        why = self.template(CHALLENGE_TEMPLATE, kind="challenge")
+        core_prompt = prompts.challenge_prompt(task, why, tree, full_id, asked)
+        engine_prompt = engine.build_prompt(core_prompt.chat(), core_prompt.assistant_pieces)
+        params = sampling or sampling_from(self.values)
+        engine.check_fits(engine_prompt, params.max_tokens)
+        asked_op = build.ask_challenge(tree, full_id, asked, self.reviewer)
+        self._apply(tree.session.id, asked_op)
+        challenge_id = asked_op.node.id
+        raw, tokens, finish = yield from self._stream(engine_prompt, params, stop)
+        confidence = _overall_confidence(tokens)
+        op = build.challenge_answered(
+            self.tree(tree.session.id), challenge_id, raw, self.reviewer, why.name, why.version,
+            model=Path(engine.info.path).name, finish_reason=finish.finish_reason, confidence=confidence,
+        )
+        generation = self._generation(op.chain.id, params, finish, [confidence])
+        applied = self._apply(tree.session.id, op, generation)
+        yield Finished(tree.session.id, applied, tuple(n.id for n in op.nodes), finish, generation)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _session_template(self, tree: Tree) -> PromptTemplate:
+        return self.template(tree.session.template_name)
+
+    def _stream(
+        self, engine_prompt: Any, params: SamplingParams, stop: threading.Event | None
+    ) -> Iterator[Streaming]:
+        """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
+        splitter = StreamSplitter()
+        tokens: list[tuple[str, float]] = []
+        finish: FinishEvent | None = None
+        done: list[Step] = []
+        for event in self._engine().generate(engine_prompt, params, stop):
+            if isinstance(event, TokenEvent):
+                tokens.append((event.text, event.logprob))
+                if event.text:
+                    done += splitter.feed(event.text)
+                    yield Streaming(event.text, splitter.text, tuple(done), splitter.pending)
+            else:
+                finish = event
+        assert finish is not None  # the engine always ends with a FinishEvent
+        return finish.text, tokens, finish
+
+    def _run_chain(
+        self,
+        tree: Tree,
+        parent_id: str,
+        template: PromptTemplate,
+        engine_prompt: Any,
+        params: SamplingParams,
+        stop: threading.Event | None,
+        critique: str | None,
+    ) -> Iterator[Streaming | Finished]:
+        self._engine().check_fits(engine_prompt, params.max_tokens)
+        raw, tokens, finish = yield from self._stream(engine_prompt, params, stop)
+        steps = split(raw)
+        if not steps:
+            raise WorkstationError(
+                f"the model wrote no steps (it stopped: {finish.finish_reason}); "
+                "try again with another seed or a higher temperature"
+            )
+        confidences = step_confidences(tokens, [s.end for s in steps])
+        op = build.steps_added(
+            self.tree(tree.session.id), parent_id, raw, steps, self.reviewer, template.name, template.version,
+            critique=critique, model=Path(self._engine().info.path).name,
+            finish_reason=finish.finish_reason, confidences=confidences,
+        )
+        generation = self._generation(op.chain.id, params, finish, confidences)
+        applied = self._apply(tree.session.id, op, generation)
+        yield Finished(tree.session.id, applied, tuple(n.id for n in op.nodes), finish, generation)
+
+    def _generation(
+        self,
+        chain_id: str,
+        params: SamplingParams,
+        finish: FinishEvent,
+        confidences: Sequence[StepConfidence],
+    ) -> Generation:
+        engine = self._engine()
+        path = Path(engine.info.path)
+        return Generation(
+            chain_id=chain_id,
+            model_file=path.name,
+            model_size=engine.info.file_size,
+            model_sha256=self._model_sha256(),
+            sampling=dataclasses.asdict(params),
+            prompt_tokens=finish.prompt_tokens,
+            prompt_tokens_evaluated=finish.prompt_tokens_evaluated,
+            completion_tokens=finish.completion_tokens,
+            time_to_first_token_s=finish.time_to_first_token_s,
+            tokens_per_s=finish.tokens_per_s,
+            finish_reason=finish.finish_reason,
+            step_confidence=tuple(dataclasses.asdict(c) for c in confidences),
+            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": getattr(engine, "n_gpu_layers", 0)},
+        )
+
+
+def _overall_confidence(tokens: Sequence[tuple[str, float]]) -> StepConfidence:
+    if not tokens:
+        return StepConfidence()
+    return step_confidences(tokens, [sum(len(t) for t, _ in tokens)])[0]
+
+
+def drain(stream: Iterator[Streaming | Finished]) -> Finished:
+    """Run a model-driven use case to its end and return what it committed (for the CLI, tests)."""
+    finished: Finished | None = None
+    for item in stream:
+        if isinstance(item, Finished):
+            finished = item
+    assert finished is not None
+    return finished
