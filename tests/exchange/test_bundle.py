@@ -51,7 +51,8 @@ def test_bundle_holds_events_manifest_and_signature(good: Path, key: SigningKey,
     assert set(members(good)) == {MANIFEST, EVENTS, GENERATIONS, SIGNATURE}
     bundle = read_bundle(good)
     assert bundle.signer == key.public
-    assert [text for _, _, text in bundle.events] == [canonical(e) for e in events]
+    assert bundle.lines == [canonical(e) for e in events]
+    assert [e.to_dict() for _, e, _ in bundle.events()] == events
     m = bundle.manifest
     assert m["schema_version"] == 1 and m["counts"]["events"] == len(events)
     assert m["counts"]["annotations"] == sum(e["type"] == "annotated" for e in events)

@@ -23,13 +23,14 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workstation import __version__
 from workstation.core.history import Event, History
-from workstation.core.model import ROLES, now_iso
+from workstation.core.model import ROLES, Annotation, now_iso
+from workstation.core.ops import Annotated
 from workstation.errors import BadInputError
 from workstation.exchange.errors import BundleError, ExchangeError
 from workstation.exchange.keys import PublicKey, SigningKey, decode_public
@@ -63,20 +64,39 @@ def canonical(data: Mapping[str, Any]) -> str:
 
 @dataclass
 class Bundle:
-    """A bundle that passed every check: its manifest, events and generation records."""
+    """A bundle whose file, signature and checksums passed: its manifest and raw event lines.
+
+    Event lines are parsed and checked one by one with `parse_event` (the merge parses only
+    the lines it does not already hold byte for byte; `read_bundle(parse=True)` parses all).
+    """
 
     path: Path
     manifest: dict[str, Any]
     signer: PublicKey
-    #: (line number in events.jsonl, event, its canonical text), duplicates removed.
-    events: list[tuple[int, Event, str]]
+    #: The lines of events.jsonl, without their newlines, in order (line n is lines[n - 1]).
+    lines: list[str]
     #: Generation records as dicts (fields of `workstation.store.Generation`).
     generations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def session_ids(self) -> list[str]:
-        """The sessions the bundle's events belong to, in first-seen order."""
-        return list(dict.fromkeys(e.session_id for _, e, _ in self.events))
+        """The sessions the manifest says the events belong to."""
+        sessions = self.manifest.get("sessions")
+        if not isinstance(sessions, list):
+            return []
+        return [s for s in sessions if isinstance(s, str)]
+
+    def events(self) -> list[tuple[int, Event, str]]:
+        """Every event, parsed and checked: (line number, event, line text), duplicates of an
+        earlier line dropped. Raises BundleError naming the line."""
+        out = []
+        seen: dict[str, tuple[int, str]] = {}
+        for number, text in enumerate(self.lines, start=1):
+            _value, event = parse_event(self.path, number, text)
+            if check_duplicate(self.path, seen, event, number, text):
+                continue
+            out.append((number, event, text))
+        return out
 
 
 # -- choosing what goes in -------------------------------------------------------------
@@ -279,8 +299,9 @@ def generation_to_dict(generation: Any) -> dict[str, Any]:
 # -- reading ---------------------------------------------------------------------------
 
 
-def read_bundle(path: Path | str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle:
-    """Open and check a bundle: size, members, schema, signature, checksums, every line.
+def read_bundle(path: Path | str, *, max_bytes: int = MAX_BUNDLE_BYTES, parse: bool = True) -> Bundle:
+    """Open and check a bundle: size, members, schema, signature, checksums, and (with
+    `parse`) every event line.
 
     Trust is not decided here (see `merge.import_bundles`): the signature is checked against
     the key the bundle names. Raises `BundleError` naming the file, member and line.
@@ -299,13 +320,28 @@ def read_bundle(path: Path | str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundl
             raise BundleError(path, f"the manifest has no checksum for {name}", member=MANIFEST)
         if expected.get("bytes") != len(data) or hashlib.sha256(data).hexdigest() != expected["sha256"]:
             raise BundleError(path, "checksum mismatch: the member is not what was signed", member=name)
-    events = _events(path, members[EVENTS])
+    lines = _lines(path, members[EVENTS], EVENTS)
     counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
-    lines = members[EVENTS].count(b"\n")
-    if counts.get("events") != lines:
-        raise BundleError(path, f"the manifest counts {counts.get('events')} events, the file has {lines}",
+    if counts.get("events") != len(lines):
+        raise BundleError(path, f"the manifest counts {counts.get('events')} events, the file has {len(lines)}",
                           member=EVENTS)
-    return Bundle(path, manifest, signer, events, _generations(path, members[GENERATIONS]))
+    bundle = Bundle(path, manifest, signer, lines, _generations(path, members[GENERATIONS]))
+    if parse:
+        bundle.events()
+    return bundle
+
+
+def _lines(path: Path, data: bytes, member: str) -> list[str]:
+    """A JSON Lines member as text lines; BundleError for bad UTF-8 or a cut-off last line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(path, "not UTF-8 text", member=member, line=data[: exc.start].count(b"\n") + 1) from exc
+    if not text:
+        return []
+    if not text.endswith("\n"):
+        raise BundleError(path, "the last line is cut off (truncated)", member=member, line=text.count("\n") + 1)
+    return text[:-1].split("\n")
 
 
 def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
@@ -424,42 +460,73 @@ def _verify_signature(path: Path, manifest: dict[str, Any], manifest_bytes: byte
     return key
 
 
-def _events(path: Path, data: bytes) -> list[tuple[int, Event, str]]:
-    out: list[tuple[int, Event, str]] = []
-    seen: dict[str, tuple[int, str]] = {}
-    if data and not data.endswith(b"\n"):
-        raise BundleError(path, "the last line is cut off (truncated)", member=EVENTS,
-                          line=data.count(b"\n") + 1)
-    for number, raw in enumerate(data.split(b"\n")[:-1] if data else [], start=1):
-        try:
-            value = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BundleError(path, f"not valid JSON ({exc})", member=EVENTS, line=number) from exc
-        if not isinstance(value, dict):
-            raise BundleError(path, "an event must be a JSON object", member=EVENTS, line=number)
-        event_id = value.get("id")
-        if not isinstance(event_id, str) or not event_id:
-            raise BundleError(path, "the event has no id", member=EVENTS, line=number)
-        if value.get("role") not in ROLES:
-            raise BundleError(path, f"unknown reviewer role {value.get('role')!r} (known: {', '.join(ROLES)})",
-                              member=EVENTS, line=number)
-        try:
-            event = Event.from_dict(value)
-        except (BadInputError, TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise BundleError(path, f"not a valid event: {exc}", member=EVENTS, line=number) from exc
-        if not all(isinstance(x, str) for x in (event.session_id, event.reviewer_id, event.at)):
-            raise BundleError(path, "an event's session, reviewer and time must be text", member=EVENTS, line=number)
-        text = canonical(event.to_dict())
-        if event_id in seen:
-            first_line, first_text = seen[event_id]
-            if first_text != text:
-                raise BundleError(path, f"event id {event_id} appears again with other content (first on line "
-                                  f"{first_line})", member=EVENTS, line=number)
-            continue
-        _check_names(path, event, number)
-        seen[event_id] = (number, text)
-        out.append((number, event, text))
-    return out
+def parse_event(path: Path, number: int, text: str) -> tuple[dict[str, Any], Event]:
+    """One line of events.jsonl, fully checked: JSON, fields, role, operation, names."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise BundleError(path, f"not valid JSON ({exc})", member=EVENTS, line=number) from exc
+    if not isinstance(value, dict):
+        raise BundleError(path, "an event must be a JSON object", member=EVENTS, line=number)
+    event_id = value.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise BundleError(path, "the event has no id", member=EVENTS, line=number)
+    if value.get("role") not in ROLES:
+        raise BundleError(path, f"unknown reviewer role {value.get('role')!r} (known: {', '.join(ROLES)})",
+                          member=EVENTS, line=number)
+    sid, rid, at = value.get("session_id"), value.get("reviewer_id"), value.get("at")
+    if not (sid and rid and at and type(sid) is str and type(rid) is str and type(at) is str):
+        raise BundleError(path, "an event's session, reviewer and time must be non-empty text", member=EVENTS,
+                          line=number)
+    try:
+        event = _fast_event(value) or Event.from_dict(value)
+    except (BadInputError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise BundleError(path, f"not a valid event: {exc}", member=EVENTS, line=number) from exc
+    _check_names(path, event, number)
+    return value, event
+
+
+_ANNOTATION_KEYS = frozenset(f.name for f in fields(Annotation))
+_EVENT_KEYS = frozenset(("id", "session_id", "type", "payload", "reviewer_id", "role", "at", "reverts"))
+
+
+def _fast_event(value: dict[str, Any]) -> Event | None:
+    """The common `annotated` event built directly (the generic `from_dict` costs several
+    times more); None for anything not exactly of that shape, which takes the generic path.
+    The objects' own checks (label, role, severity, tags) run either way."""
+    payload = value.get("payload")
+    if value.get("type") != "annotated" or value.keys() != _EVENT_KEYS or not isinstance(payload, dict):
+        return None
+    a = payload.get("annotation")
+    if payload.keys() != {"annotation"} or not isinstance(a, dict) or a.keys() != _ANNOTATION_KEYS:
+        return None
+    if not isinstance(a["tags"], list) or (value["reverts"] is not None and not isinstance(value["reverts"], str)):
+        return None
+    annotation = Annotation(a["id"], a["session_id"], a["node_id"], a["version_id"], a["reviewer_id"], a["role"],
+                            a["created_at"], a["label"], a["note"], tuple(a["tags"]), a["severity"], a["retracted"])
+    return Event(value["id"], value["session_id"], Annotated(annotation), value["reviewer_id"], value["role"],
+                 value["at"], value["reverts"])
+
+
+def check_duplicate(path: Path, seen: dict[str, tuple[int, str]], event: Event, number: int, text: str) -> bool:
+    """Whether this event's id came earlier in the bundle (True: skip it); BundleError when it
+    came with other content. Records it in `seen` otherwise."""
+    first = seen.get(event.id)
+    if first is None:
+        seen[event.id] = (number, text)
+        return False
+    if first[1] != text and same_event_text(first[1]) != canonical(event.to_dict()):
+        raise BundleError(path, f"event id {event.id} appears again with other content (first on line {first[0]})",
+                          member=EVENTS, line=number)
+    return True
+
+
+def same_event_text(text: str) -> str | None:
+    """The canonical text of an event line (None if it is not a valid event)."""
+    try:
+        return canonical(Event.from_dict(json.loads(text)).to_dict())
+    except (BadInputError, TypeError, ValueError, KeyError, AttributeError):
+        return None
 
 
 def _check_names(path: Path, event: Event, line: int) -> None:
@@ -472,19 +539,18 @@ def _check_names(path: Path, event: Event, line: int) -> None:
 
 def _generations(path: Path, data: bytes) -> list[dict[str, Any]]:
     out = []
-    if data and not data.endswith(b"\n"):
-        raise BundleError(path, "the last line is cut off (truncated)", member=GENERATIONS)
-    for number, raw in enumerate(data.split(b"\n")[:-1] if data else [], start=1):
+    for number, text in enumerate(_lines(path, data, GENERATIONS), start=1):
         try:
-            value = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+            value = json.loads(text)
+        except ValueError as exc:
             raise BundleError(path, f"not valid JSON ({exc})", member=GENERATIONS, line=number) from exc
         if not isinstance(value, dict) or not isinstance(value.get("chain_id"), str):
             raise BundleError(path, "a generation record must be an object with a chain_id", member=GENERATIONS,
                               line=number)
         model_file = value.get("model_file")
         if not isinstance(model_file, str) or (model_file and not _inside(model_file)):
-            raise BundleError(path, f"model file name {model_file!r} would escape its folder", member=GENERATIONS, line=number)
+            raise BundleError(path, f"model file name {model_file!r} would escape its folder", member=GENERATIONS,
+                              line=number)
         sha = value.get("model_sha256")
         if sha is not None and (not isinstance(sha, str) or not _SHA256.fullmatch(sha)):
             raise BundleError(path, "model_sha256 is not a SHA-256 in hex", member=GENERATIONS, line=number)

@@ -154,8 +154,9 @@ class LabelIndex:
 
 def aggregate(values: list[int], how: str) -> tuple[int | None, str]:
     """Combine labels by `how` (see AGGREGATIONS); (None, reason) when unresolved."""
-    if len(values) == 1:
-        return values[0], ""
+    first = values[0]
+    if len(values) == 1 or all(v == first for v in values):
+        return first, ""
     if how == "strict":
         return min(values), ""
     if how == "unanimous":

@@ -14,6 +14,7 @@ A target is anything with the three methods of `MergeTarget`: `StoreTarget` wrap
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,15 @@ from workstation.core.history import Applied, Event
 from workstation.core.ops import Changes, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
-from workstation.exchange.bundle import MAX_BUNDLE_BYTES, EVENTS, Bundle, canonical, read_bundle
+from workstation.exchange.bundle import (
+    EVENTS,
+    MAX_BUNDLE_BYTES,
+    Bundle,
+    canonical,
+    check_duplicate,
+    parse_event,
+    read_bundle,
+)
 from workstation.exchange.errors import BundleError, UntrustedSignerError
 from workstation.exchange.keys import PublicKey, TrustedKeys
 
@@ -41,8 +50,12 @@ class MergeTarget(Protocol):
     def discard(self, session_ids: Sequence[str]) -> None:
         """Forget what a refused merge changed in trees handed out by `load_tree`."""
 
-    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
-        """Write the applied events (and generation records) all together, or nothing."""
+    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]],
+               texts: dict[str, str]) -> int:
+        """Write the applied events (and generation records) all together, or nothing.
+
+        `texts` maps each event id to its line in the bundle (its canonical text, usually).
+        """
 
 
 class MemoryTarget:
@@ -66,7 +79,8 @@ class MemoryTarget:
     def discard(self, session_ids: Sequence[str]) -> None:
         """Nothing to forget: `load_tree` hands out copies."""
 
-    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
+    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]],
+               texts: dict[str, str]) -> int:
         """Keep the changed trees and the new events."""
         for tree, applied in items:
             self.trees[tree.session.id] = tree
@@ -117,7 +131,8 @@ class StoreTarget:
         for sid in session_ids:
             self._trees.pop(sid, None)
 
-    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]]) -> int:
+    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]],
+               texts: dict[str, str]) -> int:
         """Record the events (and generations) in the store."""
         from workstation.store.records import Generation
 
@@ -138,7 +153,7 @@ class StoreTarget:
             raise
         for tree, applied in items:
             self._trees[tree.session.id] = tree
-            self._known.setdefault(tree.session.id, {})[applied.event.id] = canonical(applied.event.to_dict())
+            self._known.setdefault(tree.session.id, {})[applied.event.id] = texts[applied.event.id]
         return written
 
 
@@ -230,7 +245,7 @@ def import_bundles(
         report = BundleReport(path, "refused")
         result.bundles.append(report)
         try:
-            bundle = read_bundle(path, max_bytes=max_bytes)
+            bundle = read_bundle(path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
             report.signer, report.fingerprint = bundle.signer.reviewer_id, bundle.signer.fingerprint
             if not trusted.is_trusted(bundle.signer):
                 if not trust_new_signers:
@@ -255,20 +270,43 @@ def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | Non
         raise
 
 
+#: The id at the start of a canonical event line (keys sorted: "at" comes first, then "id").
+_LINE_ID = re.compile(r'\{"at":"[^"\\]*","id":"([^"\\]+)"')
+
+
 def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport) -> BundleReport:
     path = bundle.path
-    known = target.known_events(report.sessions)
+    sessions = set(bundle.session_ids)
+    known = dict(target.known_events(list(sessions)))
+    seen: dict[str, tuple[int, str]] = {}
     trees: dict[str, Tree | None] = {}
     items: list[tuple[Tree, Applied]] = []
-    for line, event, text in bundle.events:
-        stored = known.get(event.id)
-        if stored is not None:
-            if stored != text:
-                raise BundleError(path, f"event {event.id} is already in the database with other content "
-                                  "(a duplicate id)", member=EVENTS, line=line)
+    texts: dict[str, str] = {}
+    for number, text in enumerate(bundle.lines, start=1):
+        # A line byte for byte the same as a stored event is that event, valid and present:
+        # skip it without parsing (a re-import, or the chains everyone already has).
+        m = _LINE_ID.match(text)
+        if m is not None and known.get(m.group(1)) == text:
+            first = seen.setdefault(m.group(1), (number, text))
+            if first[1] != text:
+                raise BundleError(path, f"event id {m.group(1)} appears again with other content (first on line "
+                                  f"{first[0]})", member=EVENTS, line=number)
             report.known_events += 1
             continue
+        _value, event = parse_event(path, number, text)
+        if check_duplicate(path, seen, event, number, text):
+            continue
         sid = event.session_id
+        if sid not in sessions:  # the manifest did not list it: learn what the target holds
+            sessions.add(sid)
+            known.update(target.known_events([sid]))
+        stored = known.get(event.id)
+        if stored is not None:
+            if stored != text and stored != canonical(event.to_dict()):
+                raise BundleError(path, f"event {event.id} is already in the database with other content "
+                                  "(a duplicate id)", member=EVENTS, line=number)
+            report.known_events += 1
+            continue
         if sid not in trees:
             trees[sid] = target.load_tree(sid)
         tree = trees[sid]
@@ -284,14 +322,15 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport) -> BundleR
                 changes = ops.apply(tree, event.op).changes
         except BadInputError as exc:
             raise BundleError(path, f"event {event.id} ({event.type} by {event.reviewer_id}) does not fit the "
-                              f"review it merges into: {exc}", member=EVENTS, line=line) from exc
+                              f"review it merges into: {exc}", member=EVENTS, line=number) from exc
         items.append((tree, Applied(event, changes)))
+        texts[event.id] = text
     new_chains = {getattr(a.event.op, "chain").id: a.event.session_id for _, a in items
                   if hasattr(a.event.op, "chain")}
     generations = [(new_chains[g["chain_id"]], g) for g in bundle.generations if g["chain_id"] in new_chains]
     if items:
         try:
-            target.commit(items, generations)
+            target.commit(items, generations, texts)
         except BadInputError as exc:  # e.g. the store's DuplicateEventError
             raise BundleError(path, str(exc)) from exc
     report.new_events = len(items)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workstation.core.model import Node
+from workstation.core.model import Node, Version
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.exchange.corpus import ReviewSet, chain_steps, model_version
 from workstation.exchange.labels import LabelIndex
@@ -35,9 +35,14 @@ def export_prm800k(reviews: ReviewSet, out: Path, reviewers: frozenset[str] | No
             if not labelers:
                 result.skip(tree.session.id, "session", "no label")
                 continue
-            for reviewer_id in labelers:
-                f.write(dumps_line(_solution(tree, index, steps, reviewer_id)))
-                result.rows += 1
+            layout = _layout(tree, steps)
+            times: dict[str, list[str]] = {}
+            for a in tree.annotations.values():
+                if not a.retracted:
+                    times.setdefault(a.reviewer_id, []).append(a.created_at)
+            f.writelines(dumps_line(_solution(tree, index, steps, layout, r, sorted(times.get(r, ()))))
+                         for r in labelers)
+            result.rows += len(labelers)
     write_manifest(
         result,
         ratings="raw -1/0/+1 per reviewer, as given (no neutral mapping, no aggregation)",
@@ -49,50 +54,54 @@ def export_prm800k(reviews: ReviewSet, out: Path, reviewers: frozenset[str] | No
     return result
 
 
-def _rating(index: LabelIndex, node: Node, version_id: str, reviewer_id: str) -> int | None:
-    annotation = index.latest.get((node.id, version_id), {}).get(reviewer_id)
-    return annotation.label if annotation is not None else None
+#: Per step of the branch: (alternatives as (node, model version), index of the chosen one,
+#: the rewrite version continuing instead, if any).
+_Layout = list[tuple[list[tuple[Node, Version]], int, Version | None]]
 
 
-def _solution(tree: Tree, index: LabelIndex, steps: list[Node], reviewer_id: str) -> dict[str, Any]:
-    label_steps = []
-    chosen_ratings: list[int | None] = []
+def _layout(tree: Tree, steps: list[Node]) -> _Layout:
+    """What does not depend on the reviewer: the alternatives at each step and the choice."""
+    layout: _Layout = []
     for node in steps:
         assert node.parent_id is not None
-        alternatives = tree.children(node.parent_id, CHAIN_NODE_KINDS)
-        completions = []
-        for alt in alternatives:
-            original = model_version(alt)
-            completions.append({
-                "text": original.text,
-                "rating": _rating(index, alt, original.id, reviewer_id),
-                "flagged": bool(original.flags),
-            })
+        alternatives = [(alt, model_version(alt)) for alt in tree.children(node.parent_id, CHAIN_NODE_KINDS)]
+        chosen = next(i for i, (alt, _) in enumerate(alternatives) if alt.id == node.id)
         current = node.current
-        human = None
-        chosen: int | None = next(i for i, alt in enumerate(alternatives) if alt.id == node.id)
-        if current.origin == "rewrite":
+        layout.append((alternatives, chosen, current if current.origin == "rewrite" else None))
+    return layout
+
+
+def _solution(tree: Tree, index: LabelIndex, steps: list[Node], layout: _Layout, reviewer_id: str,
+              times: list[str]) -> dict[str, Any]:
+    latest = index.latest
+    label_steps = []
+    chosen_ratings: list[int | None] = []
+    for node, (alternatives, chosen, rewrite) in zip(steps, layout):
+        completions = []
+        for alt, original in alternatives:
+            mine = latest.get((alt.id, original.id), {}).get(reviewer_id)
+            completions.append({"text": original.text, "rating": mine.label if mine is not None else None,
+                                "flagged": bool(original.flags)})
+        if rewrite is not None:
+            mine = latest.get((node.id, rewrite.id), {}).get(reviewer_id)
             human = {
-                "text": current.text,
-                "rating": _rating(index, node, current.id, reviewer_id),
+                "text": rewrite.text,
+                "rating": mine.label if mine is not None else None,
                 "source": "human",
-                "flagged": bool(current.flags),
+                "flagged": bool(rewrite.flags),
                 "corrected_rating": None,
             }
             chosen_ratings.append(human["rating"])
-            chosen = None
+            label_steps.append({"completions": completions, "human_completion": human, "chosen_completion": None})
         else:
             chosen_ratings.append(completions[chosen]["rating"])
-        label_steps.append({"completions": completions, "human_completion": human, "chosen_completion": chosen})
+            label_steps.append({"completions": completions, "human_completion": None, "chosen_completion": chosen})
     if any(r == -1 for r in chosen_ratings):
         finish = "found_error"
     elif all(r is not None for r in chosen_ratings) and steps[-1].kind == "answer":
         finish = "solution"
     else:
         finish = "give_up"
-    times = sorted(
-        a.created_at for a in tree.annotations.values() if a.reviewer_id == reviewer_id and not a.retracted
-    )
     return {
         "labeler": reviewer_id,
         "timestamp": times[-1] if times else None,

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
@@ -143,33 +145,45 @@ class _Html:
         self.f.write("</body></html>\n")
 
 
+@lru_cache(maxsize=64)
+def _lexer(name: str) -> Lexer:
+    # Looking a lexer up by name scans pygments' registry: once per language is enough.
+    try:
+        return get_lexer_by_name(name) if name else TextLexer()
+    except ClassNotFound:
+        return TextLexer()
+
+
 def _html_text(text: str) -> str:
     """Text as HTML: escaped, with fenced code blocks highlighted by pygments."""
+    if "```" not in text and "~~~" not in text:
+        return f"<div class=\"text\">{html.escape(text)}</div>"
     parts = []
     pos = 0
     for m in _FENCE.finditer(text):
         if m.start() > pos:
             parts.append(f"<div class=\"text\">{html.escape(text[pos:m.start()])}</div>")
-        try:
-            lexer = get_lexer_by_name(m.group(2)) if m.group(2) else TextLexer()
-        except ClassNotFound:
-            lexer = TextLexer()
-        parts.append(highlight(m.group(3), lexer, _FORMATTER))
+        parts.append(highlight(m.group(3), _lexer(m.group(2).lower()), _FORMATTER))
         pos = m.end()
     if pos < len(text) or not parts:
         parts.append(f"<div class=\"text\">{html.escape(text[pos:])}</div>")
     return "".join(parts)
 
 
+_BACKTICKS = re.compile(r"`+")
+#: Every character Markdown (or HTML inside it) could read as markup, backslash-escaped.
+_MD_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|~-"} | {"\n": " "})
+
+
 def _md_block(text: str) -> str:
     """Text fenced so that nothing in it is read as Markdown or HTML."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0) if "`" in text else 0
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}\n"
 
 
 def _md_inline(text: str) -> str:
-    return re.sub(r"([\\`*_{}\[\]<>()#+!|~-])", r"\\\1", text.replace("\n", " "))
+    return text.translate(_MD_ESCAPES)
 
 
 class _Markdown:

@@ -119,6 +119,10 @@ def _atomic_write_text(path: Path, text: str) -> None:
         f.write(text)
 
 
+#: One encoder for every row: `json.dumps` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps_line(row: dict[str, Any]) -> str:
     """One JSON Lines row (UTF-8 as is, no spaces)."""
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _ENCODER.encode(row) + "\n"

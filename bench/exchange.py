@@ -1,0 +1,264 @@
+"""Feedback exchange: exports of 100,000 labelled steps, importing 20 bundles of 5,000 events,
+agreement statistics over 20 reviewers and 100,000 labels.
+
+Data is made with the core's own classes (no model): sessions of 50 steps, each step labelled
+by two reviewers, a rewrite every tenth step, and a preferred regenerated branch per session.
+Timings are of the exchange code only; building the data is not timed.
+
+Run: `python -m bench.exchange`
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from workstation.core import ids
+from workstation.core.history import Applied, Event
+from workstation.core.model import Annotation, Chain, Node, Reviewer, Session, Version
+from workstation.core.ops import Annotated, BranchPreferred, SessionStarted, StepRewritten, StepsAdded, apply
+from workstation.core.tree import Tree
+from workstation.exchange.agreement import compute_stats
+from workstation.exchange.bundle import write_bundle
+from workstation.exchange.corpus import ReviewSet
+from workstation.exchange.export import TREE_FORMATS, export
+from workstation.exchange.keys import KeyStore, TrustedKeys
+from workstation.exchange.merge import StoreTarget, import_bundles
+
+STEPS_PER_SESSION = 50
+MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LEAD = Reviewer("lead", "expert")
+_counter = iter(range(10**9))
+
+
+def _at() -> str:
+    n = next(_counter)
+    return f"2026-11-27T{n // 3_600_000_000 % 24:02d}:{n // 60_000_000 % 60:02d}:{n // 1_000_000 % 60:02d}.{n % 1_000_000:06d}+00:00"
+
+
+class Builder:
+    """One session built from core objects, recording its events."""
+
+    def __init__(self, index: int) -> None:
+        at = _at()
+        question = f"Question {index}: what is {index} * 12 + 7? Explain each step."
+        sid = ids.session_id(question, LEAD.id, at)
+        qid = ids.question_node_id(sid)
+        version = Version(ids.version_id(qid, "reviewer", LEAD.id, at, question), qid, question, question,
+                          "reviewer", LEAD.id, LEAD.role, at)
+        op = SessionStarted(Session(sid, question[:40], question, "cot", "1", at, LEAD.id, LEAD.role),
+                            Node(qid, sid, "question", None, None, 0, (version,), version.id))
+        self.tree = op.start()
+        self.events = [Event(ids.event_id(), sid, op, LEAD.id, LEAD.role, at)]
+
+    def do(self, op, reviewer: Reviewer) -> None:  # noqa: ANN001
+        apply(self.tree, op)
+        self.events.append(Event(ids.event_id(), self.tree.session.id, op, reviewer.id, reviewer.role, _at()))
+
+    def chain(self, parent_id: str, texts: list[str]) -> list[str]:
+        at = _at()
+        tree = self.tree
+        raw_text = "".join(t + "\n\n" for t in texts)
+        parent = tree.nodes[parent_id]
+        cid = ids.chain_id(tree.session.id, parent_id, raw_text, at)
+        nodes = []
+        previous = parent_id
+        for i, text in enumerate(texts):
+            position = parent.position + 1 + i
+            nid = ids.node_id(cid, position, text + "\n\n")
+            v = Version(ids.version_id(nid, "model", LEAD.id, at, text), nid, text, text + "\n\n", "model",
+                        LEAD.id, LEAD.role, at)
+            kind = "answer" if i == len(texts) - 1 else "step"
+            nodes.append(Node(nid, tree.session.id, kind, previous, cid, position, (v,), v.id))
+            previous = nid
+        chain = Chain(cid, tree.session.id, parent_id, "generate" if parent.kind == "question" else "regenerate",
+                      raw_text, "workstation-lines", "1", "cot", "1", LEAD.id, LEAD.role, at,
+                      tuple(n.id for n in nodes), None, MODEL, "stop")
+        self.do(StepsAdded(chain, tuple(nodes)), LEAD)
+        return [n.id for n in nodes]
+
+    def label(self, node_id: str, reviewer: Reviewer, label: int, tags: tuple[str, ...] = ()) -> None:
+        node = self.tree.nodes[node_id]
+        self.do(Annotated(Annotation(ids.event_id(), self.tree.session.id, node_id, node.current_version_id,
+                                     reviewer.id, reviewer.role, _at(), label, "", tags)), reviewer)
+
+
+def _texts(rng: random.Random, n: int, tag: str) -> list[str]:
+    out = []
+    for i in range(n):
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        text = f"Step {i + 1}: {tag} we multiply {a} * {b} = {a * b} and carry on with the reasoning."
+        if i % 17 == 5:
+            text += f"\n\n```python\nprint({a} * {b})\n```"
+        out.append(text)
+    out[-1] = f"Answer: {rng.randint(1, 999)}"
+    return out
+
+
+def export_corpus(steps: int) -> ReviewSet:
+    """Sessions holding `steps` labelled steps (two reviewers each), rewrites and branches."""
+    rng = random.Random(7)
+    reviewers = [Reviewer("ada", "annotator"), Reviewer("bo", "annotator")]
+    trees = []
+    for s in range(steps // STEPS_PER_SESSION):
+        b = Builder(s)
+        main = b.chain(b.tree.question_id, _texts(rng, STEPS_PER_SESSION - 5, "first"))
+        alt = b.chain(main[-6], _texts(rng, 5, "again"))
+        b.do(BranchPreferred(main[-6], alt[0]), LEAD)
+        for k, nid in enumerate(main[:-5] + alt):
+            if k % 10 == 3:
+                at = _at()
+                text = f"Step {k + 1}: corrected by a reviewer"
+                b.do(StepRewritten(nid, Version(ids.version_id(nid, "rewrite", "ada", at, text), nid, text, text,
+                                                "rewrite", "ada", "annotator", at)), reviewers[0])
+            for r in reviewers:
+                b.label(nid, r, rng.choice((1, 1, 1, 0, -1)), ("arithmetic error",) if k % 7 == 0 else ())
+        trees.append(b.tree)
+    return ReviewSet.from_trees(trees)
+
+
+def bench_exports(folder: Path) -> None:
+    reviews = export_corpus(100_000)
+    labelled = sum(1 for t in reviews.trees for n in t.nodes.values() if n.kind in ("step", "answer"))
+    print(f"# export corpus: {len(reviews.trees)} sessions, {labelled} labelled steps", flush=True)
+    for fmt in TREE_FORMATS:
+        start = time.perf_counter()
+        result = export(reviews, fmt, folder / f"out.{fmt}")
+        elapsed = time.perf_counter() - start
+        size = (folder / f"out.{fmt}").stat().st_size / 2**20
+        print(f"export {fmt} of {labelled} labelled steps: {elapsed:.2f} s (target < 3 s; {result.rows} rows, "
+              f"{size:.0f} MiB)", flush=True)
+
+
+def bench_import(folder: Path) -> None:
+    from workstation.store import Store
+
+    bundles = 20
+    per_bundle = 5_000
+    sessions = 40
+    rng = random.Random(11)
+    builders = []
+    for s in range(sessions):
+        b = Builder(10_000 + s)
+        b.chain(b.tree.question_id, _texts(rng, 60, "shared"))
+        builders.append(b)
+    base_events = [e for b in builders for e in b.events]
+    keystore = KeyStore(_MemoryKeyring(), key_dir=folder / "keys")
+    trusted = TrustedKeys(folder / "trusted.json")
+    paths = []
+    for r in range(bundles):
+        reviewer = Reviewer(f"reviewer{r:02d}", "annotator")
+        key = keystore.create(reviewer.id)
+        trusted.trust(key.public)
+        events = [e.to_dict() for e in base_events]
+        steps = [(b, nid) for b in builders for nid in b.tree.chains[next(iter(b.tree.chains))].node_ids]
+        while len(events) < per_bundle:
+            b, nid = steps[len(events) % len(steps)]
+            node = b.tree.nodes[nid]
+            a = Annotation(ids.event_id(), b.tree.session.id, nid, node.current_version_id, reviewer.id,
+                           reviewer.role, _at(), rng.choice((1, 0, -1)))
+            events.append(Event(ids.event_id(), b.tree.session.id, Annotated(a), reviewer.id, reviewer.role,
+                                a.created_at).to_dict())
+        path = folder / f"{reviewer.id}.wsbundle"
+        write_bundle(path, events, key)
+        paths.append(path)
+    with Store.open(folder / "lead.duckdb") as store:
+        # The lead already holds the sessions (as after sending them out).
+        items = []
+        for b in builders:
+            history_tree = Tree.from_dict(b.tree.to_dict())
+            for e in b.events:
+                items.append((history_tree, Applied(e, _changes(history_tree, e))))
+        store.record_batch(items)
+        target = _TimedStoreTarget(store)
+        start = time.perf_counter()
+        result = import_bundles(paths, target, trusted)
+        elapsed = time.perf_counter() - start
+        assert result.ok, result.summary()
+        print(f"import and merge of {bundles} bundles x {per_bundle} events into a DuckDB store: {elapsed:.2f} s "
+              f"(target < 3 s in all; {result.new_events} new events; of which the store's record_batch "
+              f"{target.commit_s:.2f} s, checks and merge {elapsed - target.commit_s:.2f} s)", flush=True)
+        start = time.perf_counter()
+        again = import_bundles(paths, StoreTarget(store), trusted)
+        elapsed = time.perf_counter() - start
+        assert all(b.status == "unchanged" for b in again.bundles)
+        print(f"import of the same {bundles} bundles again (changes nothing): {elapsed:.2f} s (no target)", flush=True)
+
+
+class _TimedStoreTarget(StoreTarget):
+    """A StoreTarget that adds up the time spent in the store's own commit."""
+
+    commit_s = 0.0
+
+    def commit(self, items, generations, texts):  # noqa: ANN001, ANN201
+        start = time.perf_counter()
+        try:
+            return super().commit(items, generations, texts)
+        finally:
+            self.commit_s += time.perf_counter() - start
+
+
+def _changes(tree: Tree, event: Event):  # noqa: ANN202
+    from workstation.core.ops import Changes
+
+    if isinstance(event.op, SessionStarted):
+        return Changes(nodes=(tree.question_id,), session=True)
+    if isinstance(event.op, StepsAdded):
+        return Changes(nodes=tuple(n.id for n in event.op.nodes), chains=(event.op.chain.id,),
+                       selections=(event.op.chain.parent_id,))
+    raise AssertionError(event.type)
+
+
+class _MemoryKeyring:
+    """A keyring backend kept in memory, so the benchmark never touches a real keyring."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._values[(service, username)] = password
+
+
+def bench_stats() -> None:
+    rng = random.Random(5)
+    reviewers = [Reviewer(f"r{i:02d}", "annotator") for i in range(20)]
+    trees = []
+    labels = 0
+    sessions = 100
+    per_session_steps = 250  # 25,000 steps; 4 reviewers each = 100,000 labels
+    for s in range(sessions):
+        b = Builder(20_000 + s)
+        nodes = b.chain(b.tree.question_id, _texts(rng, per_session_steps, "stats"))
+        for nid in nodes:
+            truth = rng.choice((1, 1, 0, -1))
+            for r in rng.sample(reviewers, 4):
+                b.label(nid, r, truth if rng.random() < 0.8 else rng.choice((1, 0, -1)),
+                        ("logic error",) if rng.random() < 0.1 else ())
+                labels += 1
+        trees.append(b.tree)
+    reviews = ReviewSet.from_trees(trees)
+    start = time.perf_counter()
+    stats = compute_stats(reviews)
+    elapsed = time.perf_counter() - start
+    print(f"agreement statistics over {len(reviewers)} reviewers and {labels} labels: {elapsed:.2f} s "
+          f"(target < 1 s; alpha {stats['agreement']['krippendorff_alpha_ordinal']:.3f}, "
+          f"{len(stats['agreement']['cohen_kappa_pairs'])} kappa pairs)", flush=True)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        bench_stats()
+        bench_import(folder)
+        bench_exports(folder)
+
+
+if __name__ == "__main__":
+    main()
