@@ -268,3 +268,37 @@ def test_export_tables_writes_parquet_while_open(tmp_path: Path) -> None:
         finally:
             con.close()
         assert rows == (counts["nodes"],)
+
+
+def test_undo_and_redo_work_in_a_new_process(tmp_path: Path) -> None:
+    path = tmp_path / "undo.duckdb"
+    with Store.open(path) as store:
+        sid = store.start_session(f.start(), ADA).event.session_id
+        tree = store.history(sid).tree
+        op = f.steps(tree, tree.question_id, ["a", "Answer: b"])
+        store.apply(sid, op, ADA)
+        store.apply(sid, f.annotate(tree, op.chain.node_ids[0], ADA, -1), ADA)
+    with Store.open(path) as store:  # as a second CLI command would
+        undone = store.undo(sid, ADA)
+        assert undone.event.type == "annotation_retracted"
+        assert undone.event.reverts is not None
+    with Store.open(path) as store:
+        assert store.redo(sid, ADA).event.type == "annotation_restored"
+        assert [a.retracted for a in store.load_session(sid).annotations.values()] == [False]
+
+
+def test_locate_finds_a_node_by_a_unique_prefix(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "loc.duckdb") as store:
+        sid = store.start_session(f.start(), ADA).event.session_id
+        tree = store.history(sid).tree
+        op = f.steps(tree, tree.question_id, ["a", "b", "c", "d", "Answer: e"])
+        store.apply(sid, op, ADA)
+        step = op.chain.node_ids[2]
+        assert store.locate(step) == (sid, step)
+        others = [n for n in tree.nodes if n != step]
+        prefix = next(step[:k] for k in range(1, 17) if not any(o.startswith(step[:k]) for o in others))
+        assert store.locate(prefix) == (sid, step)
+        with pytest.raises(UnknownIdError, match="no step"):
+            store.locate("zzzz")
+        with pytest.raises(UnknownIdError):
+            store.locate("")

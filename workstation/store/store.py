@@ -146,6 +146,10 @@ class Store:
     def undo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> Applied:
         """Reverse the session's latest undoable operation, as a new event."""
         history = self.history(session_id)
+        if not history.can_undo and session_id not in self._replayed:
+            # Opened from the tables (another process, or before a restart): the undo stack
+            # lives in the event log.
+            history = self.history(session_id, replay=True)
         applied = history.undo(reviewer, at)
         self._commit(history, applied, None)
         return applied
@@ -153,6 +157,8 @@ class Store:
     def redo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> Applied:
         """Do again what the latest undo reversed, as a new event."""
         history = self.history(session_id)
+        if not history.can_redo and session_id not in self._replayed:
+            history = self.history(session_id, replay=True)
         applied = history.redo(reviewer, at)
         self._commit(history, applied, None)
         return applied
@@ -375,6 +381,28 @@ class Store:
         if not rows:
             raise UnknownIdError(f"no step with id '{node_id}' in {self.path}", self.path)
         raise UnknownIdError(f"'{node_id}' matches several steps in {self.path}; give more of the id", self.path)
+
+    def locate(self, node_id: str) -> tuple[str, str]:
+        """The session holding a node, and the node's full id; a unique prefix is enough.
+
+        Raises `UnknownIdError` when no node matches or a prefix matches several.
+        """
+        with self._db.read() as con:
+            rows = con.execute(
+                "SELECT session_id, id FROM nodes WHERE id = ? UNION ALL "
+                "(SELECT session_id, id FROM nodes WHERE starts_with(id, ?) AND id <> ? LIMIT 2)",
+                [node_id, node_id, node_id],
+            ).fetchall()
+        exact = [r for r in rows if r[1] == node_id]
+        if exact:
+            return exact[0][0], exact[0][1]
+        if len(rows) == 1 and node_id:
+            return rows[0][0], rows[0][1]
+        if not rows or not node_id:
+            raise UnknownIdError(f"no step with id '{node_id}' in {self.path}", self.path)
+        raise UnknownIdError(
+            f"'{node_id}' matches several steps in {self.path}; give more of the id", self.path
+        )
 
     def load_session(self, session_id: str) -> Tree:
         """The session's tree exactly as last committed: nodes, versions, flags, chains,
