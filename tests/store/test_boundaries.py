@@ -18,3 +18,19 @@ def test_importing_the_store_imports_no_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_no_code_in_the_store_updates_or_deletes_events() -> None:
+    import re
+    from pathlib import Path
+
+    import workstation.store
+
+    folder = Path(workstation.store.__file__).parent
+    pattern = re.compile(r"(UPDATE\s+events\b|DELETE\s+FROM\s+events\b|DROP\s+TABLE\s+events\b)", re.I)
+    offenders = [
+        f"{path.name}: {match.group(0)}"
+        for path in folder.glob("*.py")
+        for match in pattern.finditer(path.read_text())
+    ]
+    assert not offenders, f"the event log is append-only: {offenders}"
