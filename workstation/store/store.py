@@ -360,29 +360,6 @@ class Store:
             return reader.session_exists(con, session_id)
 
     def locate(self, node_id: str) -> tuple[str, str]:
-        """(session id, full node id) of the node whose id is `node_id` or starts with it.
-
-        Short ids are what people type on the command line; an ambiguous or unknown prefix
-        raises UnknownIdError naming it.
-        """
-        if not node_id or not node_id.strip():
-            raise UnknownIdError("no step id given", self.path)
-        with self._db.read() as con:
-            rows = con.execute(
-                "SELECT session_id, id FROM nodes WHERE id = ? UNION ALL "
-                "(SELECT session_id, id FROM nodes WHERE starts_with(id, ?) AND id <> ? LIMIT 2)",
-                [node_id, node_id, node_id],
-            ).fetchall()
-        exact = [r for r in rows if r[1] == node_id]
-        if exact:
-            return exact[0][0], exact[0][1]
-        if len(rows) == 1:
-            return rows[0][0], rows[0][1]
-        if not rows:
-            raise UnknownIdError(f"no step with id '{node_id}' in {self.path}", self.path)
-        raise UnknownIdError(f"'{node_id}' matches several steps in {self.path}; give more of the id", self.path)
-
-    def locate(self, node_id: str) -> tuple[str, str]:
         """The session holding a node, and the node's full id; a unique prefix is enough.
 
         Raises `UnknownIdError` when no node matches or a prefix matches several.
