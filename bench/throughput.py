@@ -21,8 +21,8 @@ from workstation.engine.llama_engine import LlamaEngine, LoadOptions
 
 THREADS = 2
 N_CTX = 2048
-ROUNDS = 5
-PARAMS = SamplingParams(temperature=0.8, top_p=0.95, top_k=40, repeat_penalty=1.1, max_tokens=160, seed=7)
+ROUNDS = 9
+PARAMS = SamplingParams(temperature=0.8, top_p=0.95, top_k=40, repeat_penalty=1.1, max_tokens=64, seed=7)
 MESSAGES = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."}]
 
 

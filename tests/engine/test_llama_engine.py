@@ -79,6 +79,28 @@ def test_streaming_events_and_counts(engine: LlamaEngine) -> None:
     assert finish.tokens_per_s > 0
 
 
+def test_logprobs_match_a_logits_all_reference(engine: LlamaEngine, default_model_path) -> None:
+    """The engine reads only the last position's logits; a logits_all=True model must agree."""
+    import llama_cpp
+    import numpy as np
+
+    prompt = engine.build_prompt(QUESTION)
+    tokens, finish = run(engine, prompt, SamplingParams(temperature=0.8, max_tokens=8, seed=11))
+    reference = llama_cpp.Llama(model_path=str(default_model_path), n_ctx=256, n_threads=2,
+                                logits_all=True, verbose=False)
+    try:
+        # Token by token, as generation decodes: a single batch takes other kernels whose
+        # rounding moves some log-probabilities by up to ~0.1.
+        reference.eval(list(prompt.tokens))
+        for token in finish.token_ids[:-1]:
+            reference.eval([token])
+        rows = reference.scores[len(prompt.tokens) - 1 : reference.n_tokens]
+        expected = llama_cpp.Llama.logits_to_logprobs(rows)[np.arange(len(tokens)), finish.token_ids]
+    finally:
+        reference.close()
+    assert np.allclose(finish.logprobs, expected, atol=1e-3), (finish.logprobs, expected)
+
+
 def test_max_tokens_ends_with_length(engine: LlamaEngine) -> None:
     prompt = engine.build_prompt([{"role": "user", "content": "Count from 1 to 100, one per line."}])
     tokens, finish = run(engine, prompt, SamplingParams(temperature=0.0, max_tokens=5))
@@ -166,6 +188,15 @@ def test_regenerate_from_a_step_of_an_older_branch_restores_a_snapshot(engine: L
     assert engine.cache_stats().hits == hits_before + 1
     stats = engine.cache_stats()
     assert 0 < stats.bytes <= stats.budget_bytes and stats.entries >= 2
+
+
+def test_prefill_makes_the_next_generation_start_at_once(engine: LlamaEngine) -> None:
+    prompt = engine.build_prompt([{"role": "user", "content": "Name three prime numbers."}])
+    engine.reset()
+    assert engine.prefill(prompt) == len(prompt.tokens)
+    assert engine.cache_stats().entries == 1
+    _, finish = run(engine, prompt, SamplingParams(temperature=0.0, max_tokens=2))
+    assert finish.prompt_tokens_evaluated == 1
 
 
 def test_context_overflow_fails_before_generating_with_both_numbers(engine: LlamaEngine) -> None:

@@ -46,5 +46,5 @@ def test_prefix_snapshot_is_superseded_by_longer_one() -> None:
     cache.put(snap([1, 2]))
     cache.put(snap([1, 2, 3]))
     assert len(cache) == 1 and cache.nbytes == 10
-    assert cache.covers(np.array([1, 2])) and cache.covers(np.array([1, 2, 3]))
-    assert not cache.covers(np.array([1, 2, 3, 4]))
+    assert cache.longest_shared(np.array([1, 2, 3, 4])) == 3
+    assert cache.longest_shared(np.array([5])) == 0

@@ -100,13 +100,9 @@ class SnapshotCache:
             self._bytes -= evicted.nbytes
         return True
 
-    def covers(self, tokens: np.ndarray) -> bool:
-        """Whether some snapshot's sequence starts with all of `tokens` (no LRU or count change)."""
-        n = len(tokens)
-        return any(
-            len(s.tokens) >= n and common_prefix_length(s.tokens, tokens) == n
-            for s in self._entries.values()
-        )
+    def longest_shared(self, tokens: np.ndarray) -> int:
+        """The longest prefix of `tokens` that some snapshot holds (no LRU or count change)."""
+        return max((common_prefix_length(s.tokens, tokens) for s in self._entries.values()), default=0)
 
     def best(self, tokens: np.ndarray, *, at_least: int = 0) -> tuple[Snapshot, int] | None:
         """The snapshot sharing the longest prefix with `tokens`, if longer than `at_least`.
