@@ -45,6 +45,7 @@ def test_without_a_keyring_a_passphrase_protected_file_is_used(tmp_path: Path) -
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
     assert store.load("ada", "correct horse").public == key.public
+    assert store.public_key("ada") == key.public  # exporting the public key needs no passphrase
     with pytest.raises(SigningKeyError, match="wrong passphrase"):
         store.load("ada", "wrong")
 
@@ -68,6 +69,7 @@ def test_default_backend_is_used_only_when_keyring_recommends_it(tmp_path: Path,
 
 def test_public_key_text_round_trip_and_trust(keystore: KeyStore, trusted: TrustedKeys) -> None:
     key = keystore.create("ada").public
+    assert keystore.public_key("ada") == key
     text = key.to_text()
     assert text.startswith("workstation-ed25519 ") and text.endswith(" ada\n")
     parsed = PublicKey.from_text(text)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.exchange.factory import ADA, BO, LEAD, Review, rich_review
 from workstation.exchange.corpus import ReviewSet
@@ -14,7 +16,9 @@ from workstation.exchange.export import export
 
 
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    # Split on "\n" only: JSON keeps U+0085 and U+2028 unescaped, and str.splitlines() would
+    # cut there (JSON Lines readers, file iteration and pyarrow do not).
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 @pytest.fixture
@@ -112,3 +116,31 @@ def test_a_failed_export_leaves_no_partial_file(reviews: ReviewSet, tmp_path: Pa
     with pytest.raises(OSError):
         export(reviews, "trl-preference", tmp_path / "dpo.jsonl")
     assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(question=st.text(min_size=1, alphabet=st.characters(blacklist_categories=("Cs",))).filter(str.strip),
+       steps=st.lists(st.text(min_size=1, alphabet=st.characters(blacklist_categories=("Cs",))).filter(str.strip),
+                      min_size=1, max_size=4))
+def test_kto_prompts_written_by_hand_are_exact_json(question: str, steps: list[str]) -> None:
+    """KTO rows are built from memoized JSON pieces; they must parse back to the exact texts."""
+    import tempfile
+
+    from workstation.exchange.corpus import Prefixes
+
+    r = Review(question)
+    raw = "".join(f"Step {i + 1}: {s}\n\n" for i, s in enumerate(steps))
+    from workstation.core import build
+    from workstation.core.splitter import split
+
+    op = build.steps_added(r.tree, r.tree.question_id, raw, split(raw), LEAD, "cot", "1")
+    r.do(op, LEAD)
+    for node in op.nodes:
+        r.label(node.id, ADA, 1)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "kto.jsonl"
+        export(ReviewSet.from_trees([r.tree]), "kto", out)
+        rows = _rows(out)
+    prefixes = Prefixes(r.tree)
+    assert [row["prompt"] for row in rows] == [prefixes.before(n) for n in op.nodes]
+    assert [row["completion"] for row in rows] == [n.text for n in op.nodes]

@@ -8,11 +8,18 @@ engine's record of each chain's model (file name, SHA-256). Build one from a sto
 
 from __future__ import annotations
 
+import json
+import json.encoder
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from workstation.core.model import Node, Version
+
+
+def _escape(text: str) -> str:
+    """The inside of a JSON string literal for `text` (UTF-8 kept as is)."""
+    return json.encoder.encode_basestring(text)[1:-1]
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 
 #: What joins the question and the earlier steps into a prompt, and steps into a completion.
@@ -128,6 +135,7 @@ class Prefixes:
         self.tree = tree
         self.separator = separator
         self._memo: dict[str, str] = {tree.question_id: tree.question.text}
+        self._json_memo: dict[str, str] = {}
 
     def through(self, node_id: str) -> str:
         """Question plus every chain node down to `node_id`, that node included."""
@@ -150,6 +158,35 @@ class Prefixes:
     def before(self, node: Node) -> str:
         """A node's prompt: the path down to its parent."""
         return self.through(node.parent_id) if node.parent_id is not None else ""
+
+    def json_before(self, node: Node) -> str:
+        """`before(node)` as a JSON string literal, quotes included.
+
+        Escaping is memoized per node like the text, so a deep branch does not escape its
+        early steps once per later step (KTO rows repeat every earlier step in the prompt).
+        """
+        if node.parent_id is None:
+            return '""'
+        return '"' + self._escaped(node.parent_id) + '"'
+
+    def _escaped(self, node_id: str) -> str:
+        memo = self._json_memo
+        if node_id in memo:
+            return memo[node_id]
+        pending = []
+        current: str | None = node_id
+        while current is not None and current not in memo:
+            pending.append(current)
+            current = self.tree.nodes[current].parent_id
+        text = memo[current] if current is not None else ""
+        for nid in reversed(pending):
+            node = self.tree.nodes[nid]
+            if nid == self.tree.question_id:
+                text = _escape(node.text)
+            elif node.kind in CHAIN_NODE_KINDS:
+                text = text + _escape(self.separator + node.text)
+            memo[nid] = text
+        return text
 
 
 def continuation(tree: Tree, node: Node) -> list[Node]:

@@ -178,7 +178,22 @@ class KeyStore:
                 raise SigningKeyError(f"the system keyring refused to store the key: {exc}") from exc
         else:
             self._write_file(key, _need_passphrase(passphrase, self.key_file(reviewer_id)))
+        # The public half is kept in plain text beside, so exporting it needs no passphrase.
+        pub = self.public_file(reviewer_id)
+        pub.parent.mkdir(parents=True, exist_ok=True)
+        pub.write_text(key.public.to_text(), encoding="utf-8")
         return key
+
+    def public_file(self, reviewer_id: str) -> Path:
+        """Where a reviewer's public key is kept, as one line of text."""
+        return self.key_dir / f"{_safe_name(reviewer_id)}.ed25519.pub"
+
+    def public_key(self, reviewer_id: str) -> PublicKey:
+        """The reviewer's public key, to hand to teammates (no passphrase needed)."""
+        path = self.public_file(reviewer_id)
+        if not path.is_file():
+            raise SigningKeyError(f"no public key for '{reviewer_id}' at {path}; create a signing key first")
+        return PublicKey.from_text(path.read_text(encoding="utf-8"), str(path))
 
     def load(self, reviewer_id: str, passphrase: str | None = None) -> SigningKey:
         """The reviewer's stored key; SigningKeyError if missing or the passphrase is wrong."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workstation.core import ops
-from workstation.core.history import Applied, Event
+from workstation.core.history import Applied
 from workstation.core.ops import Changes, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
@@ -110,11 +110,22 @@ class StoreTarget:
 
     def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
         """Event id -> canonical text from the store's event log."""
+        missing = [sid for sid in dict.fromkeys(session_ids) if sid not in self._known]
+        if missing:
+            texts = getattr(self.store, "event_texts", None)
+            if texts is not None:
+                # The stored text as it is: no parsing of every event (asked of the store).
+                found = texts(missing)
+                for sid in missing:
+                    self._known[sid] = {}
+                for event_id, (sid, text) in found.items():
+                    self._known.setdefault(sid, {})[event_id] = text
+            else:
+                for sid in missing:
+                    events = self.store.events(sid) if self.store.has_session(sid) else []
+                    self._known[sid] = {e.id: canonical(e.to_dict()) for e in events}
         out: dict[str, str] = {}
         for sid in session_ids:
-            if sid not in self._known:
-                events = self.store.events(sid) if self.store.has_session(sid) else []
-                self._known[sid] = {e.id: canonical(e.to_dict()) for e in events}
             out.update(self._known[sid])
         return out
 

@@ -10,6 +10,7 @@ and provenance go to the manifest beside the file instead.
 
 from __future__ import annotations
 
+import json.encoder
 from pathlib import Path
 
 from workstation.core.tree import CHAIN_NODE_KINDS
@@ -130,10 +131,16 @@ def export_kto(
                     if value is None:
                         result.skip(tree.session.id, f"{node.id}/{version.id}", reason or "neutral label dropped")
                         continue
-                    f.write(dumps_line({"prompt": prefixes.before(node), "completion": version.text, "label": value}))
+                    # Written by hand: the prompt's JSON is memoized per node (see Prefixes).
+                    f.write(f'{{"prompt":{prefixes.json_before(node)},"completion":{_json_str(version.text)},'
+                            f'"label":{"true" if value else "false"}}}\n')
                     result.rows += 1
     write_manifest(result, label_policy=policy.to_dict(), separator=separator, **_provenance(reviews))
     return result
+
+
+def _json_str(text: str) -> str:
+    return json.encoder.encode_basestring(text)
 
 
 def _provenance(reviews: ReviewSet) -> dict[str, object]:
