@@ -21,7 +21,7 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from workstation.core.model import ROLE_NAMES, Node
+from workstation.core.model import ROLE_NAMES, Annotation, Node
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.exchange.corpus import ReviewSet, chain_steps, continuation, model_version
 from workstation.exchange.labels import LabelIndex
@@ -30,6 +30,7 @@ from workstation.exchange.result import AtomicWriter, ExportResult, write_manife
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.M | re.S)
 _LABEL_WORDS = {1: "right (+1)", 0: "neutral (0)", -1: "wrong (-1)"}
 _LABEL_CLASS = {1: "good", 0: "neutral", -1: "bad"}
+_LABEL_HTML = {v: f"<span class=\"label {_LABEL_CLASS[v]}\">{w}</span>" for v, w in _LABEL_WORDS.items()}
 _FORMATTER = HtmlFormatter(cssclass="hl")
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -112,20 +113,7 @@ class _Html:
         for flag in node.current.flags:
             out.append(f"<div class=\"flag\">⚑ {e(flag.check)}: {e(flag.message)}</div>")
         for a in index.by_node.get(node.id, ()):
-            parts = []
-            if a.label is not None:
-                parts.append(f"<span class=\"label {_LABEL_CLASS[a.label]}\">{_LABEL_WORDS[a.label]}</span>")
-            if a.version_id != node.current_version_id:
-                parts.append("<span class=\"meta\">(on an earlier version)</span>")
-            parts.append(f"<strong>{e(a.reviewer_id)}</strong> <span class=\"meta\">{e(ROLE_NAMES.get(a.role, a.role))}"
-                         f"{' · adjudication' if a.id in index.adjudication_ids else ''}</span>")
-            if a.severity:
-                parts.append(f"<span class=\"meta\">severity {e(a.severity)}</span>")
-            if a.tags:
-                parts.append("<span class=\"meta\">tags: " + e(", ".join(a.tags)) + "</span>")
-            if a.note:
-                parts.append(f"<div class=\"text\">{e(a.note)}</div>")
-            out.append("<div>" + " ".join(parts) + "</div>")
+            out.append(_html_annotation(a, a.version_id != node.current_version_id, a.id in index.adjudication_ids))
         for challenge in tree.challenges(node.id):
             out.append(f"<div class=\"challenge\"><strong>Challenge</strong> <span class=\"meta\">by "
                        f"{e(challenge.current.author)}</span>{_html_text(challenge.text)}")
@@ -143,6 +131,30 @@ class _Html:
 
     def end(self) -> None:
         self.f.write("</body></html>\n")
+
+
+@lru_cache(maxsize=4096)
+def _html_who(reviewer_id: str, role: str, adjudication: bool) -> str:
+    # The same few reviewers appear on every step: their escaped markup is made once.
+    e = html.escape
+    return (f"<strong>{e(reviewer_id)}</strong> <span class=\"meta\">{e(ROLE_NAMES.get(role, role))}"
+            f"{' · adjudication' if adjudication else ''}</span>")
+
+
+def _html_annotation(a: Annotation, earlier: bool, adjudication: bool) -> str:
+    parts = []
+    if a.label is not None:
+        parts.append(_LABEL_HTML[a.label])
+    if earlier:
+        parts.append("<span class=\"meta\">(on an earlier version)</span>")
+    parts.append(_html_who(a.reviewer_id, a.role, adjudication))
+    if a.severity:
+        parts.append(f"<span class=\"meta\">severity {html.escape(a.severity)}</span>")
+    if a.tags:
+        parts.append("<span class=\"meta\">tags: " + html.escape(", ".join(a.tags)) + "</span>")
+    if a.note:
+        parts.append(f"<div class=\"text\">{html.escape(a.note)}</div>")
+    return "<div>" + " ".join(parts) + "</div>"
 
 
 @lru_cache(maxsize=64)
