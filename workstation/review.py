@@ -25,7 +25,7 @@ from workstation.core import build, prompts
 from workstation.core.checks import ConfidenceThresholds, StepConfidence, step_confidences
 from workstation.core.history import Applied
 from workstation.core.model import Reviewer
-from workstation.core.ops import Operation
+from workstation.core.ops import Operation, SessionRenamed
 from workstation.core.prompts import PromptTemplate, TemplateError
 from workstation.core.splitter import Step, StreamSplitter, split
 from workstation.core.tree import Tree
@@ -256,6 +256,26 @@ class Review:
         """Delete the branch, challenge or reply starting at a node (the audit log keeps it)."""
         tree, full_id = self.locate(node_id)
         return self._apply(tree.session.id, build.delete_branch(tree, full_id))
+
+    def rename(self, session_id: str, title: str) -> Applied:
+        """Give a session a new title."""
+        if not title.strip():
+            raise BadInputError("the title is empty; type a title for the session")
+        return self._apply(session_id, SessionRenamed(title.strip()))
+
+    def add_steps(self, session_id: str, raw: str, parent_id: str | None = None, *, model: str = "") -> Applied:
+        """Steps written outside the engine (a sample, a pasted chain), split and checked like
+        the model's, below `parent_id` (default: the question)."""
+        tree = self.tree(session_id)
+        steps = split(raw)
+        if not steps:
+            raise BadInputError("the text holds no steps")
+        chosen = self._session_template(tree)
+        op = build.steps_added(
+            tree, parent_id or tree.question_id, raw, steps, self.reviewer, chosen.name, chosen.version,
+            model=model, finish_reason="stop",
+        )
+        return self._apply(session_id, op)
 
     def undo(self, session_id: str) -> Applied:
         """Undo the session's latest operation (recorded as a new event)."""

@@ -65,11 +65,14 @@ def run_gui(model: str | None = None, db: Path | None = None) -> int:
     check_display()
     from PySide6.QtWidgets import QApplication
 
+    from workstation import diagnostics
     from workstation.ui.main_window import MainWindow
 
+    diagnostics.install_crash_handlers()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Reasoning Workstation")
     app.setOrganizationName("reasoning-workstation")
+    # No style sheet and no fixed palette: the window follows the system's light or dark scheme.
     window = MainWindow(model=model, db=db or paths.default_db())
     window.show()
     return app.exec()

@@ -1,159 +1,919 @@
-"""The workstation's main window: model panel, question area, reasoning tree, status bar."""
+"""The workstation's main window: question area, reasoning tree, step inspector, sessions, model.
+
+Widgets hold no business state: every change goes to a review use case on the worker
+(`Backend`), and what is shown comes back as `SessionState` snapshots. Each action lives in
+`self.actions` with its shortcut, so menus, buttons and the Help dialog share one list.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QStandardItemModel
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
     QDockWidget,
-    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QPlainTextEdit,
+    QSizePolicy,
     QSplitter,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
-from workstation import diagnostics, paths
+from workstation import diagnostics, paths, settings
+from workstation.core.model import Node
+from workstation.review import Finished, Review, Streaming, sampling_from
+from workstation.ui.backend import Backend, Ready, SessionState
+from workstation.ui.compare import CompareDialog
+from workstation.ui.delegates import ConfidenceDelegate
+from workstation.ui.dialogs import HelpDialog, SettingsDialog
+from workstation.ui.inspector import StepInspector
+from workstation.ui.messages import MessageBar
+from workstation.ui.model_panel import ModelPanel
+from workstation.ui.samples import seed_samples
+from workstation.ui.sessions_panel import SessionsPanel
+from workstation.ui.tree_model import (
+    COL_ALTERNATIVES,
+    COL_CONFIDENCE,
+    COL_FLAGS,
+    COL_LABEL,
+    COL_STEP,
+    LABEL_WORDS,
+    ReasoningTreeModel,
+    StreamAnchor,
+)
+from workstation.ui.undo import ReviewCommand
 from workstation.ui.workers import run_task
+
+#: name, text, shortcuts, tooltip. Plain keys (1, 2, 3, [, ]) act when the tree has focus; text
+#: fields keep them for typing (Qt lets a focused editor override single-key shortcuts).
+ACTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("generate", "&Generate", ("Ctrl+G",), "Let the model reason about the question"),
+    ("stop", "&Stop", ("Esc",), "Stop the model now"),
+    ("label_wrong", "Wrong", ("1",), "Label the step wrong"),
+    ("label_neutral", "Neutral", ("2",), "Label the step neutral"),
+    ("label_right", "Right", ("3",), "Label the step right"),
+    ("save_annotation", "Save note", ("Ctrl+S",), "Save the note, tags and severity of the step"),
+    ("edit", "&Rewrite step", ("E",), "Rewrite the step in place"),
+    ("commit_rewrite", "Save rewrite", ("Ctrl+Return",), "Save the rewrite as a new version (Ctrl+Enter)"),
+    ("regenerate", "Regenerate from here", ("R",), "A new alternative for this step and what follows"),
+    ("regenerate_with_note", "Regenerate with note", ("Shift+R",), "Regenerate, with your note as the critique"),
+    ("continue_after", "Continue after", ("Shift+C",), "New steps after this one (say, after a rewrite)"),
+    ("challenge", "Why?", ("W",), "Ask the model why this step holds; the answer streams in below it"),
+    ("ask", "Ask…", ("Shift+W",), "Ask the model your own question about this step"),
+    ("delete_branch", "Delete branch", ("Del",), "Delete the branch starting at this step (undoable)"),
+    ("previous_alternative", "◀ Previous", ("[", "Alt+Left"), "Show the previous alternative of this step"),
+    ("next_alternative", "Next ▶", ("]", "Alt+Right"), "Show the next alternative of this step"),
+    ("prefer", "★ Prefer", ("P",), "Mark this branch as the preferred one"),
+    ("compare", "Compare…", ("Ctrl+D",), "Compare two alternatives side by side"),
+    ("new_session", "&New session", ("Ctrl+N",), "Start a new question"),
+    ("rename_session", "Re&name session", ("F2",), "Rename the open session"),
+    ("delete_session", "Delete session", (), "Deleting sessions is not supported by the store yet"),
+    ("search", "&Find", ("Ctrl+F",), "Search sessions and steps"),
+    ("focus_tree", "Go to tree", ("Ctrl+T",), "Move the keyboard focus to the reasoning tree"),
+    ("focus_question", "Go to question", ("Ctrl+K",), "Move the keyboard focus to the question"),
+    ("load_model", "&Load model", ("Ctrl+L",), "Load the model selected in the model panel"),
+    ("settings", "Se&ttings…", ("Ctrl+,",), "Every setting, with its description"),
+    ("help", "&Keyboard shortcuts", ("F1",), "This list"),
+    ("quit", "&Quit", ("Ctrl+Q",), "Close the window"),
+)
+#: Actions that need a selected step (not a question, not a row still being written).
+STEP_ACTIONS = (
+    "label_wrong", "label_neutral", "label_right", "save_annotation", "edit", "commit_rewrite", "regenerate",
+    "regenerate_with_note", "continue_after", "challenge", "ask", "delete_branch", "previous_alternative",
+    "next_alternative", "prefer", "compare",
+)
+#: Actions that start the model.
+MODEL_ACTIONS = ("generate", "regenerate", "regenerate_with_note", "continue_after", "challenge", "ask")
 
 
 def _settings() -> QSettings:
     return QSettings(str(paths.config_dir() / "ui.ini"), QSettings.Format.IniFormat)
 
 
-class ModelPanel(QWidget):
-    """The discovered models and the selected one's GGUF metadata."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.list = QListWidget()
-        self.list.setObjectName("modelList")
-        self.details = QLabel("Looking for models...")
-        self.details.setTextFormat(Qt.TextFormat.PlainText)  # file names and metadata are text
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.details, 2)
-        self.list.currentItemChanged.connect(self._show_details)
-
-    def set_models(self, models: list) -> None:
-        """Fill the list from discovery results (DiscoveredModel objects)."""
-        self.list.clear()
-        for model in models:
-            item = QListWidgetItem(model.name if model.usable else f"{model.name} (unusable)")
-            item.setData(Qt.ItemDataRole.UserRole, model)
-            item.setToolTip(str(model.path))
-            self.list.addItem(item)
-        if models:
-            self.list.setCurrentRow(0)
-        else:
-            self.details.setText(f"No models found. Drop a .gguf file into {paths.user_models_dir()}")
-
-    def _show_details(self, item: QListWidgetItem | None) -> None:
-        if item is None:
-            return
-        model = item.data(Qt.ItemDataRole.UserRole)
-        if model.info is None:
-            self.details.setText(f"{model.path}\n\n{model.error}")
-            return
-        info = model.info
-        lines = [
-            f"Name: {info.name}",
-            f"Architecture: {info.architecture}",
-            f"Parameters: {info.size_label}",
-            f"Quantisation: {info.quantization}",
-            f"Trained context: {info.context_length or 'unknown'}",
-            f"Chat template: {'yes' if info.has_chat_template else 'no'}",
-            f"File: {info.path} ({info.file_size / 1e6:.1f} MB)",
-            f"Source: {model.source}",
-        ]
-        self.details.setText("\n".join(lines))
-
-
 class MainWindow(QMainWindow):
     """The workstation window."""
 
-    def __init__(self, model: str | None, db: Path) -> None:
+    def __init__(self, model: str | None = None, db: Path | None = None, *, autoload: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Reasoning Workstation")
-        self.resize(1200, 760)
+        self.setObjectName("mainWindow")
+        self.resize(1280, 820)
         self.model_arg = model
-        self.db_path = db
+        self.db_path = Path(db) if db else paths.default_db()
+        self.autoload = autoload
+        self.values: dict[str, Any] = settings.defaults()
+        self.reviewer_id = ""
+        self.state: SessionState | None = None
+        self.current_session: str | None = None
+        self.current_node_id: str | None = None
+        self.ready = False
+        self.model_loaded: dict[str, Any] | None = None
+        self.streaming_job: int | None = None
+        self._stream_kind = ""
+        self._anchor_on_state: Any = None
+        self._awaiting_new = False
+        self._select_after: str | None = None
+        self._stream_started = 0.0
+        self._compare: CompareDialog | None = None
+        self._discovered: list = []
 
+        self.backend = Backend(self)
+        self.backend.state_changed.connect(self._on_state)
+        self.backend.error.connect(self.show_error)
+
+        self.actions = self._make_actions()
+        self.undo_group = QUndoGroup(self)
+        self.undo_stacks: dict[str, QUndoStack] = {}
+        undo = self.undo_group.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_group.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        self.actions["undo"], self.actions["redo"] = undo, redo
+        self.addAction(undo)
+        self.addAction(redo)
+
+        self._build_central()
+        self._build_docks()
+        self._build_menus()
+        self._build_status()
+        self._restore_layout()
+        self._update_actions()
+
+        self.backend.open(self.db_path, self._on_ready, self._on_open_failed)
+        # Discovery reads model headers from disk: never on the GUI thread.
+        self._discovery = run_task(self._discover, self._on_discovered, self.show_error)
+        crash = diagnostics.unseen_crash()
+        if crash is not None:
+            self.messages.show_message(
+                "warning", f"The last session ended with an error; the log is {crash}",
+                ("Show log", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(crash)))),
+            )
+            diagnostics.mark_crash_seen()
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(400)
+        self._save_timer.timeout.connect(self._save_values)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _make_actions(self) -> dict[str, QAction]:
+        handlers = {
+            "generate": self.generate,
+            "stop": self.stop,
+            "label_wrong": lambda: self.label(-1),
+            "label_neutral": lambda: self.label(0),
+            "label_right": lambda: self.label(1),
+            "save_annotation": self.save_annotation,
+            "edit": self.edit_step,
+            "commit_rewrite": lambda: self.rewrite(self.inspector.editor.toPlainText()),
+            "regenerate": lambda: self.regenerate(False),
+            "regenerate_with_note": lambda: self.regenerate(True),
+            "continue_after": self.continue_after,
+            "challenge": lambda: self.challenge(None),
+            "ask": self.ask,
+            "delete_branch": self.delete_branch,
+            "previous_alternative": lambda: self.switch_alternative(-1),
+            "next_alternative": lambda: self.switch_alternative(1),
+            "prefer": self.prefer,
+            "compare": self.compare,
+            "new_session": self.new_session,
+            "rename_session": self.ask_rename_session,
+            "delete_session": lambda: None,
+            "search": lambda: (self.sessions_dock.raise_(), self.sessions.text.setFocus()),
+            "focus_tree": lambda: self.tree_view.setFocus(),
+            "focus_question": lambda: self.question.setFocus(),
+            "load_model": self.load_model,
+            "settings": self.open_settings,
+            "help": self.show_help,
+            "quit": self.close,
+        }
+        actions: dict[str, QAction] = {}
+        for name, text, keys, tip in ACTIONS:
+            action = QAction(text, self)
+            action.setObjectName(name)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setToolTip(tip + (f" ({', '.join(keys)})" if keys else ""))
+            action.setStatusTip(tip)
+            action.triggered.connect(handlers[name])
+            self.addAction(action)
+            actions[name] = action
+        actions["delete_session"].setEnabled(False)
+        # Ctrl+Enter belongs to the editor that has focus (question: generate; rewrite: save).
+        actions["commit_rewrite"].setShortcuts([])
+        return actions
+
+    def _build_central(self) -> None:
+        self.messages = MessageBar()
         self.question = QPlainTextEdit()
         self.question.setObjectName("questionEditor")
-        self.question.setPlaceholderText("Ask the model a question to reason about...")
-        self.tree = QTreeView()
-        self.tree.setObjectName("reasoningTree")
-        self.tree_model = QStandardItemModel(0, 3, self)
-        self.tree_model.setHorizontalHeaderLabels(["Step", "Label", "Confidence"])
-        self.tree.setModel(self.tree_model)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.question)
-        splitter.addWidget(self.tree)
-        splitter.setSizes([160, 560])
-        self.setCentralWidget(splitter)
+        self.question.setPlaceholderText("Ask the model a question to reason about… (Ctrl+Enter or Ctrl+G generates)")
+        self.question.setMaximumHeight(160)
+        self.template = QComboBox()
+        self.template.setObjectName("templatePicker")
+        self.template.setToolTip("The prompt template: how the model is asked to reason")
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self.question)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(self.generate)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.template)
+        for name in ("generate", "stop"):
+            button = QToolButton()
+            button.setDefaultAction(self.actions[name])
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        question_area = QWidget()
+        question_layout = QHBoxLayout(question_area)
+        question_layout.setContentsMargins(0, 0, 0, 0)
+        question_layout.addWidget(self.question, 1)
+        question_layout.addLayout(buttons)
 
-        self.model_panel = ModelPanel()
+        self.tree_model = ReasoningTreeModel(self)
+        self.tree_view = QTreeView()
+        self.tree_view.setObjectName("reasoningTree")
+        self.tree_view.setModel(self.tree_model)
+        self.tree_view.setUniformRowHeights(True)
+        self.tree_view.setAlternatingRowColors(True)
+        self.tree_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree_view.setItemDelegateForColumn(COL_CONFIDENCE, ConfidenceDelegate(self.tree_view))
+        header = self.tree_view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_STEP, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((COL_LABEL, 100), (COL_FLAGS, 110), (COL_CONFIDENCE, 100), (COL_ALTERNATIVES, 90)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, width)
+        self.tree_view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.tree_model.rowsInserted.connect(self._on_rows_inserted)
+
+        self.inspector = StepInspector(self.actions)
+        self.inspector.setObjectName("inspector")
+        self.inspector.commit_rewrite.connect(self.rewrite)
+
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.setObjectName("mainSplit")
+        self.main_split.addWidget(self.tree_view)
+        self.main_split.addWidget(self.inspector)
+        self.main_split.setSizes([720, 520])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.messages)
+        layout.addWidget(question_area)
+        layout.addWidget(self.main_split, 1)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.sessions = SessionsPanel(self.actions)
+        self.sessions.search_changed.connect(self.search)
+        self.sessions.open_requested.connect(self.open_session)
+        self.sessions_dock = QDockWidget("Sessions", self)
+        self.sessions_dock.setObjectName("sessionsDock")
+        self.sessions_dock.setWidget(self.sessions)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sessions_dock)
+        self.model_panel = ModelPanel(self.actions["load_model"])
+        self.model_panel.value_changed.connect(self._on_value_changed)
         dock = QDockWidget("Model", self)
         dock.setObjectName("modelDock")
         dock.setWidget(self.model_panel)
+        self.model_dock = dock
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.tabifyDockWidget(self.sessions_dock, dock)
+        self.sessions_dock.raise_()
 
-        self.model_status = QLabel("Model: looking...")
+    def _build_menus(self) -> None:
+        menus = (
+            ("&File", ("new_session", "rename_session", "delete_session", None, "settings", None, "quit")),
+            ("&Edit", ("undo", "redo", None, "search")),
+            ("&Review", ("generate", "stop", None, "label_wrong", "label_neutral", "label_right", "save_annotation",
+                         None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
+                         "challenge", "ask", None, "delete_branch")),
+            ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
+            ("&View", ("focus_tree", "focus_question")),
+            ("&Model", ("load_model",)),
+            ("&Help", ("help",)),
+        )
+        for title, names in menus:
+            menu = self.menuBar().addMenu(title)
+            for name in names:
+                if name is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(self.actions[name])
+        view = self.menuBar().actions()[4].menu()
+        view.addSeparator()
+        view.addAction(self.sessions_dock.toggleViewAction())
+        view.addAction(self.model_dock.toggleViewAction())
+
+    def _build_status(self) -> None:
+        self.model_status = QLabel("Model: looking…")
         self.device_status = QLabel("")
-        self.db_status = QLabel(f"Database: {db}")
-        for label in (self.model_status, self.device_status, self.db_status):
+        self.context_status = QLabel("")
+        self.speed_status = QLabel("")
+        self.db_status = QLabel(f"Database: {self.db_path}")
+        for name, label in (("modelStatus", self.model_status), ("deviceStatus", self.device_status),
+                            ("contextStatus", self.context_status), ("speedStatus", self.speed_status),
+                            ("dbStatus", self.db_status)):
+            label.setObjectName(name)
             label.setTextFormat(Qt.TextFormat.PlainText)
             self.statusBar().addPermanentWidget(label)
 
-        settings = _settings()
-        geometry = settings.value("window/geometry")
+    def _restore_layout(self) -> None:
+        stored = _settings()
+        geometry = stored.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        state = settings.value("window/state")
+        state = stored.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        split = stored.value("window/mainSplit")
+        if isinstance(split, QByteArray):
+            self.main_split.restoreState(split)
+        columns = stored.value("window/treeHeader")
+        if isinstance(columns, QByteArray):
+            self.tree_view.header().restoreState(columns)
+        self._last_session = stored.value("session/last", "") or ""
 
-        # Discovery reads model headers from disk: never on the GUI thread.
-        self._discovery = run_task(self._discover, self._on_discovered, self._on_error)
-        crash = diagnostics.unseen_crash()
-        if crash is not None:
-            self.statusBar().showMessage(f"The last session ended with an error; the log is {crash}")
-            diagnostics.mark_crash_seen()
+    # -- messages (the one path) ------------------------------------------------------------------
 
-    def _discover(self) -> tuple[list, bool]:
+    def show_error(self, message: str) -> None:
+        """Tell the user about a failure: one line in the message bar, never a traceback."""
+        self.messages.show_message("error", message)
+
+    def show_info(self, message: str) -> None:
+        """A notice in the message bar."""
+        self.messages.show_message("info", message)
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    def _on_open_failed(self, message: str) -> None:
+        self.show_error(f"{message} (the window stays open; close it and try again)")
+
+    def _on_ready(self, ready: Ready) -> None:
+        self.ready = True
+        self.reviewer_id = ready.reviewer.id
+        self.inspector.reviewer_id = ready.reviewer.id
+        self.values = dict(ready.values)
+        self.model_panel.set_values(self.values)
+        self.model_panel.set_gpu_supported(ready.gpu_supported)
+        self.device_status.setText("CPU" if not ready.gpu_supported else "GPU available")
+        self.template.clear()
+        for name, description in ready.templates:
+            self.template.addItem(name, name)
+            self.template.setItemData(self.template.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        self.template.setCurrentIndex(max(0, self.template.findData(self.values.get("review.template"))))
+        self.inspector.set_tag_vocabulary(list(ready.tags))
+        if ready.problems:
+            self.messages.show_message("warning", "; ".join(ready.problems))
+        if ready.sessions:
+            self.sessions.show_sessions(list(ready.sessions))
+            ids = [s.id for s in ready.sessions]
+            self.open_session(self._last_session if self._last_session in ids else ids[0])
+        else:
+            self.backend.call(lambda r: (seed_samples(r), r.sessions()), self._on_seeded)
+        self._maybe_autoload()
+        self._update_actions()
+
+    def _on_seeded(self, result: tuple[list[str], list]) -> None:
+        ids, sessions = result
+        self.sessions.show_sessions(sessions)
+        if ids:
+            self.open_session(ids[0])
+        self.show_info("Welcome: these sample sessions show one question per task family. "
+                       "Select a step and press 1, 2 or 3 to label it; type your own question above.")
+
+    def _discover(self) -> list:
         from workstation.engine.discovery import discover
 
-        try:
-            import llama_cpp
+        return discover(self.model_arg)
 
-            gpu = bool(llama_cpp.llama_supports_gpu_offload())
-        except ImportError:
-            gpu = False
-        return discover(self.model_arg), gpu
-
-    def _on_discovered(self, result: tuple[list, bool]) -> None:
-        models, gpu = result
+    def _on_discovered(self, models: list) -> None:
+        self._discovered = models
         self.model_panel.set_models(models)
         usable = [model for model in models if model.usable]
-        self.model_status.setText(f"Model: {usable[0].name}" if usable else "Model: none found")
-        self.device_status.setText("GPU offload available" if gpu else "CPU (this build cannot offload)")
+        if self.model_loaded is None:
+            self.model_status.setText(f"Model: {usable[0].name} (not loaded)" if usable else "Model: none found")
+        self._maybe_autoload()
 
-    def _on_error(self, message: str) -> None:
-        QMessageBox.warning(self, "Reasoning Workstation", message)
+    def _maybe_autoload(self) -> None:
+        if self.autoload and self.ready and self._discovered and self.model_loaded is None:
+            self.autoload = False
+            if any(m.usable for m in self._discovered):
+                self.load_model()
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def refresh_sessions(self) -> None:
+        """Reload the session list (or the search hits) from the store."""
+        criteria = self.sessions.criteria()
+        if criteria:
+            self.search(criteria)
+        else:
+            self.backend.call(lambda r: r.sessions(), self.sessions.show_sessions)
+
+    def search(self, criteria: dict) -> None:
+        """Search steps by the typed criteria, or list every session when there are none."""
+        if not criteria:
+            self.backend.call(lambda r: r.sessions(), self.sessions.show_sessions)
+            return
+        self.backend.call(lambda r: r.search(**criteria), self.sessions.show_hits)
+
+    def open_session(self, session_id: str, node_id: str = "") -> None:
+        """Show a session (its state arrives from the worker), optionally at a step."""
+        self.current_session = session_id
+        self._awaiting_new = False
+        if node_id:
+            self._select_after = node_id
+        self.backend.call(lambda r: None, refresh=session_id)
+
+    def new_session(self) -> None:
+        """Clear the tree for a new question."""
+        self.current_session = None
+        self.state = None
+        self.tree_model.set_tree(None)
+        self.inspector.show_node(None, None)
+        self.undo_group.setActiveStack(None)
+        self.sessions.mark_current(None)
+        self.setWindowTitle("Reasoning Workstation")
+        self.question.clear()
+        self.question.setFocus()
+        self._update_actions()
+
+    def ask_rename_session(self) -> None:
+        """Ask for a new title and rename the open session."""
+        if self.state is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename session", "Title", text=self.state.tree.session.title)
+        if ok:
+            self.rename_session(title)
+
+    def rename_session(self, title: str) -> None:
+        """Give the open session a new title (undoable)."""
+        sid = self.current_session
+        if sid is None:
+            return
+        self.backend.call(lambda r: r.rename(sid, title),
+                          lambda _: (self._push(sid, f"rename session to '{title[:40]}'"), self.refresh_sessions()),
+                          refresh=sid)
+
+    def _stack(self, session_id: str) -> QUndoStack:
+        stack = self.undo_stacks.get(session_id)
+        if stack is None:
+            stack = self.undo_stacks[session_id] = QUndoStack(self.undo_group)
+        return stack
+
+    def _push(self, session_id: str, text: str, events: int = 1) -> None:
+        self._stack(session_id).push(ReviewCommand(text, session_id, events, self._run_undo))
+
+    def _run_undo(self, kind: str, session_id: str, events: int) -> None:
+        def run(review: Review) -> None:
+            for _ in range(events):
+                getattr(review, kind)(session_id)
+
+        def failed(message: str) -> None:
+            # The review and the undo stack no longer agree: start the stack afresh.
+            self._stack(session_id).clear()
+            self.show_error(message)
+
+        self.backend.call(run, None, failed, refresh=session_id)
+
+    # -- state from the worker -------------------------------------------------------------------
+
+    def _on_state(self, state: SessionState) -> None:
+        if self._awaiting_new and state.session_id != self.current_session:
+            self._awaiting_new = False
+            self.current_session = state.session_id
+        if state.session_id != self.current_session:
+            return
+        first = self.state is None or self.state.session_id != state.session_id
+        self.state = state
+        self.tree_model.set_tree(state.tree)
+        if self._anchor_on_state is not None:
+            anchor = self._anchor_on_state(state.tree)
+            self._anchor_on_state = None
+            if anchor is not None:
+                self.tree_model.begin_stream(anchor)
+                if anchor.below:
+                    self.tree_view.expand(self.tree_model.index_of_node(anchor.node_id))
+        if first:
+            self.undo_group.setActiveStack(self._stack(state.session_id))
+            self.sessions.mark_current(state.session_id)
+            self.setWindowTitle(f"{state.tree.session.title} — Reasoning Workstation")
+            if self.question.toPlainText() != state.tree.session.question:
+                self.question.setPlainText(state.tree.session.question)
+            self.tree_view.expandAll()
+            if self._select_after is None:
+                self._select_after = state.tree.question_id
+        if self._select_after is not None:
+            target = self._select_after
+            index = self.tree_model.index_of_node(target)
+            if index.isValid():
+                self._select_after = None
+                self.tree_view.setCurrentIndex(index)
+                self.tree_view.scrollTo(index)
+        self._refresh_inspector()
+
+    def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        if parent.isValid():
+            self.tree_view.expand(parent)
+        if self.tree_model.streaming:
+            self.tree_view.scrollTo(self.tree_model.index(last, 0, parent))
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        node = self.tree_model.node(current)
+        self.current_node_id = node.id if node is not None else None
+        self._refresh_inspector()
+
+    def _refresh_inspector(self) -> None:
+        tree = self.state.tree if self.state is not None else None
+        node = tree.nodes.get(self.current_node_id) if tree is not None and self.current_node_id else None
+        self.inspector.show_node(tree, node)
+        self._update_actions()
+
+    def current_node(self) -> Node | None:
+        """The selected step (None for no selection or a row still being written)."""
+        if self.state is None or self.current_node_id is None:
+            return None
+        return self.state.tree.nodes.get(self.current_node_id)
+
+    def _update_actions(self) -> None:
+        node = self.current_node()
+        busy = self.streaming_job is not None
+        is_step = node is not None and node.kind in ("step", "answer")
+        annotatable = node is not None and node.kind != "question"
+        for name in STEP_ACTIONS:
+            self.actions[name].setEnabled(is_step)
+        for name in ("label_wrong", "label_neutral", "label_right", "save_annotation", "edit", "commit_rewrite",
+                     "delete_branch"):
+            self.actions[name].setEnabled(annotatable)
+        loaded = self.model_loaded is not None
+        for name in MODEL_ACTIONS:
+            if busy or not loaded or not self.ready:
+                self.actions[name].setEnabled(False)
+        self.actions["generate"].setEnabled(self.ready and loaded and not busy)
+        self.actions["stop"].setEnabled(busy)
+        self.actions["rename_session"].setEnabled(self.current_session is not None)
+        self.actions["load_model"].setEnabled(self.ready and not busy)
+        if node is not None and is_step and self.state is not None:
+            options = self.state.tree.alternatives(node.id)
+            self.actions["previous_alternative"].setEnabled(len(options) > 1)
+            self.actions["next_alternative"].setEnabled(len(options) > 1)
+            self.actions["compare"].setEnabled(len(options) > 1)
+
+    # -- the model -------------------------------------------------------------------------------
+
+    def load_model(self) -> None:
+        """Load the selected model with the panel's options, on the worker, with a busy bar."""
+        chosen = self.model_panel.selected()
+        path = str(chosen.path) if chosen is not None and chosen.usable else (self.model_arg or None)
+        name = chosen.name if chosen is not None else (path or "the default model")
+        options = {
+            "n_gpu_layers": self.values["model.n_gpu_layers"],
+            "n_threads": self.values["model.n_threads"],
+            "n_ctx_cap": self.values["model.n_ctx_cap"],
+        }
+
+        def run(review: Review) -> dict[str, Any]:
+            engine = review.load_model(path, **options)
+            return {
+                "name": Path(engine.info.path).name,
+                "n_ctx": engine.n_ctx,
+                "notices": list(engine.notices),
+                "n_gpu_layers": getattr(engine, "n_gpu_layers", 0),
+            }
+
+        self.model_panel.set_loading(name, True)
+        self.model_status.setText(f"Model: loading {name}…")
+        self.backend.call(run, self._on_model_loaded, self._on_model_failed, quick=False)
+
+    def _on_model_loaded(self, info: dict[str, Any]) -> None:
+        self.model_loaded = info
+        self.model_panel.set_loading(None, False, info["name"])
+        self.model_status.setText(f"Model: {info['name']}")
+        layers = info["n_gpu_layers"]
+        self.device_status.setText(f"GPU ({'all' if layers == -1 else layers} layers)" if layers else "CPU")
+        self.context_status.setText(f"Context: 0 / {info['n_ctx']:,}")
+        if info["notices"]:
+            self.messages.show_message("warning", " ".join(info["notices"]))
+        self._update_actions()
+
+    def _on_model_failed(self, message: str) -> None:
+        self.model_panel.set_loading(None, False, self.model_loaded["name"] if self.model_loaded else None)
+        self.model_status.setText(f"Model: {self.model_loaded['name']}" if self.model_loaded else "Model: not loaded")
+        self.show_error(message)
+        self._update_actions()
+
+    def _sampling_values(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    # -- generation ---------------------------------------------------------------------------------
+
+    def _start_stream(self, kind: str, run: Any, *, anchor: StreamAnchor | None = None, anchor_on_state: Any = None,
+                      new_session: bool = False, events: int = 1, description: str = "") -> None:
+        sid = self.current_session
+        self._stream_kind = kind
+        self._stream_started = time.monotonic()
+        self.speed_status.setText("writing…")
+        if anchor is not None:
+            self.tree_model.begin_stream(anchor)
+        self._anchor_on_state = anchor_on_state
+        if new_session:
+            self._awaiting_new = True
+
+        def done(finished: Finished | None) -> None:
+            self._end_stream()
+            if finished is None:
+                return
+            self._push(finished.session_id, description, events)
+            if finished.node_ids:
+                self._select(finished.node_ids[0])
+            fin = finished.finish
+            self.speed_status.setText(f"{fin.tokens_per_s:.1f} tokens/s")
+            if self.model_loaded:
+                used = fin.prompt_tokens + fin.completion_tokens
+                self.context_status.setText(f"Context: {used:,} / {self.model_loaded['n_ctx']:,}")
+            if fin.finish_reason == "cancelled":
+                self.show_info("Stopped: the steps written so far are saved.")
+            self.refresh_sessions()
+
+        def failed(message: str) -> None:
+            self._end_stream()
+            if sid is not None:
+                self._stack(sid).clear()  # a half-done action may have recorded an event
+            self.speed_status.setText("")
+            self.show_error(message)
+            self.refresh_sessions()
+
+        self.streaming_job = self.backend.stream(
+            run, self._on_stream_item, done, failed,
+            refresh=sid, new_session=new_session, state_on_start=anchor_on_state is not None,
+        )
+        self._update_actions()
+
+    def _end_stream(self) -> None:
+        self.streaming_job = None
+        self._anchor_on_state = None
+        self._awaiting_new = False
+        self.tree_model.end_stream()
+        self._update_actions()
+
+    def _on_stream_item(self, item: Streaming) -> None:
+        if self._stream_kind == "challenge":
+            texts = [item.raw.strip() or "…"]
+        else:
+            texts = [s.text for s in item.steps]
+            if item.pending.strip():
+                texts.append(item.pending.strip())
+        self.tree_model.update_stream(texts)
+        elapsed = time.monotonic() - self._stream_started
+        self.speed_status.setText(f"writing… {len(item.raw):,} characters in {elapsed:.1f} s")
+
+    def _select(self, node_id: str) -> None:
+        index = self.tree_model.index_of_node(node_id)
+        if index.isValid():
+            self.tree_view.setCurrentIndex(index)
+            self.tree_view.scrollTo(index)
+        else:
+            self._select_after = node_id
+
+    def generate(self) -> None:
+        """Start a new session on the typed question and let the model reason."""
+        if self.streaming_job is not None or not self.actions["generate"].isEnabled():
+            return
+        question = self.question.toPlainText()
+        if not question.strip():
+            self.show_error("the question is empty; type the question for the model to reason about")
+            return
+        template = self.template.currentData()
+        values = self._sampling_values()
+        self._start_stream(
+            "generate",
+            lambda r, stop: r.generate(question, template, sampling_from(values), stop),
+            anchor_on_state=lambda tree: StreamAnchor(tree.question_id),
+            new_session=True,
+            description="generate",
+        )
+        self.tree_view.setFocus()
+
+    def stop(self) -> None:
+        """Stop the model: the engine ends within one token; what it wrote is kept."""
+        if self.streaming_job is not None:
+            self.backend.stop(self.streaming_job)
+            self.speed_status.setText("stopping…")
+
+    def _step(self) -> Node | None:
+        node = self.current_node()
+        if node is None:
+            self.show_error("select a step first")
+        return node
+
+    def regenerate(self, with_note: bool) -> None:
+        """A new alternative for the selected step and what follows (optionally steered by the note)."""
+        node = self._step()
+        if node is None or node.parent_id is None or self.streaming_job is not None:
+            return
+        critique = None
+        if with_note:
+            critique = self.inspector.note.toPlainText().strip()
+            if not critique:
+                self.show_error("type the critique in the note first, then regenerate with note")
+                return
+        values, nid = self._sampling_values(), node.id
+        self._start_stream(
+            "chain",
+            lambda r, stop: r.regenerate(nid, critique, sampling=sampling_from(values), stop=stop),
+            anchor=StreamAnchor(node.parent_id),
+            description=f"regenerate from step {node.position}" + (" with critique" if critique else ""),
+        )
+
+    def continue_after(self) -> None:
+        """New steps after the selected one, as a new branch below it."""
+        node = self._step()
+        if node is None or self.streaming_job is not None:
+            return
+        values, nid = self._sampling_values(), node.id
+        self._start_stream(
+            "chain",
+            lambda r, stop: r.continue_after(nid, sampling=sampling_from(values), stop=stop),
+            anchor=StreamAnchor(nid),
+            description=f"continue after step {node.position}",
+        )
+
+    def challenge(self, question: str | None) -> None:
+        """Ask the model why (or a typed question) about the selected step; the reply streams in."""
+        node = self._step()
+        if node is None or self.streaming_job is not None:
+            return
+        values, nid = self._sampling_values(), node.id
+
+        def anchor(tree: Any) -> StreamAnchor | None:
+            asked = tree.challenges(nid)
+            return StreamAnchor(asked[-1].id, below=True) if asked else None
+
+        self._start_stream(
+            "challenge",
+            lambda r, stop: r.challenge(nid, question, sampling=sampling_from(values), stop=stop),
+            anchor_on_state=anchor,
+            events=2,
+            description=f"challenge step {node.position}",
+        )
+
+    def ask(self) -> None:
+        """Type a question about the selected step, then challenge with it."""
+        if self._step() is None:
+            return
+        question, ok = QInputDialog.getText(self, "Ask about this step", "Your question")
+        if ok and question.strip():
+            self.challenge(question)
+
+    # -- review actions ---------------------------------------------------------------------------
+
+    def _mutate(self, run: Any, description: str, events: int = 1, after: Any = None) -> None:
+        sid = self.current_session
+        if sid is None:
+            return
+
+        def done(result: Any) -> None:
+            self._push(sid, description, events)
+            if after is not None:
+                after(result)
+
+        self.backend.call(run, done, refresh=sid)
+
+    def label(self, value: int) -> None:
+        """Label the selected step wrong (-1), neutral (0) or right (1), keeping the note."""
+        node = self._step()
+        if node is None or node.kind == "question":
+            return
+        note, tags, severity = self.inspector.annotation_values()
+        nid = node.id
+        self._mutate(lambda r: r.annotate(nid, value, note, tags, severity),
+                     f"label step {node.position} {LABEL_WORDS[value].split()[1]}")
+
+    def save_annotation(self) -> None:
+        """Save the note, tags and severity, keeping your current label."""
+        node = self._step()
+        if node is None or self.state is None:
+            return
+        mine = self.state.tree.current_annotations(node.id).get(self.reviewer_id)
+        note, tags, severity = self.inspector.annotation_values()
+        nid, label = node.id, (mine.label if mine else None)
+        self._mutate(lambda r: r.annotate(nid, label, note, tags, severity), f"annotate step {node.position}")
+
+    def edit_step(self) -> None:
+        """Open the rewrite editor on the selected step."""
+        if self._step() is None:
+            return
+        self.inspector.tabs.setCurrentIndex(1)
+        self.inspector.editor.setFocus()
+
+    def rewrite(self, text: str) -> None:
+        """Save a rewrite of the selected step as a new version."""
+        node = self._step()
+        if node is None:
+            return
+        nid = node.id
+        self._mutate(lambda r: r.rewrite(nid, text), f"rewrite step {node.position}",
+                     after=lambda _: self.inspector.tabs.setCurrentIndex(0))
+
+    def delete_branch(self) -> None:
+        """Delete the branch starting at the selected step (undoable)."""
+        node = self._step()
+        if node is None or node.kind == "question":
+            return
+        nid = node.id
+        self._select_after = node.parent_id
+        self._mutate(lambda r: r.delete_branch(nid), f"delete branch at step {node.position}")
+
+    def prefer(self) -> None:
+        """Mark the selected step's branch as preferred."""
+        node = self._step()
+        if node is None:
+            return
+        nid = node.id
+        self._mutate(lambda r: r.prefer(nid), f"prefer branch at step {node.position}")
+
+    def switch_alternative(self, delta: int) -> None:
+        """Show the previous (-1) or next (+1) alternative of the selected step."""
+        node = self._step()
+        if node is None or self.state is None:
+            return
+        options = self.state.tree.alternatives(node.id)
+        if len(options) < 2:
+            return
+        position = next(i for i, n in enumerate(options) if n.id == node.id)
+        target = options[(position + delta) % len(options)].id
+        self._select_after = target
+        self.backend.call(lambda r: r.show(target), refresh=self.current_session)
+
+    def compare(self) -> None:
+        """Compare the selected step's alternatives side by side."""
+        node = self._step()
+        if node is None or self.state is None:
+            return
+        self._compare = CompareDialog(self.state.tree, node.id, self)
+        self._compare.show()
+
+    # -- settings, help, layout ----------------------------------------------------------------------
+
+    def _on_value_changed(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self._save_timer.start()
+
+    def _save_values(self) -> None:
+        values = dict(self.values)
+
+        def run(review: Review) -> None:
+            settings.save(values)
+            review.values.update(values)
+
+        self.backend.call(run)
+
+    def open_settings(self) -> None:
+        """The settings dialog; saving applies the values from now on."""
+        dialog = SettingsDialog(self.values, self)
+        if dialog.exec():
+            self.values.update(dialog.values())
+            self.model_panel.set_values(self.values)
+            self._save_values()
+
+    def show_help(self) -> None:
+        """The shortcuts of every action."""
+        ordered = [self.actions[name] for name, *_ in ACTIONS] + [self.actions["undo"], self.actions["redo"]]
+        extra = [("Generate (in the question editor)", "Ctrl+Enter"),
+                 ("Save the rewrite (in the rewrite editor)", "Ctrl+Enter")]
+        self._help = HelpDialog(ordered, self, extra)
+        self._help.show()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.inspector.refresh_style()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        settings = _settings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
+        stored = _settings()
+        stored.setValue("window/geometry", self.saveGeometry())
+        stored.setValue("window/state", self.saveState())
+        stored.setValue("window/mainSplit", self.main_split.saveState())
+        stored.setValue("window/treeHeader", self.tree_view.header().saveState())
+        if self.current_session:
+            stored.setValue("session/last", self.current_session)
+        stored.sync()
+        if self._save_timer.isActive():
+            self._save_timer.stop()
+            self._save_values()
+        self.backend.shut_down()
         super().closeEvent(event)

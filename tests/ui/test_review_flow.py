@@ -1,0 +1,128 @@
+"""The whole review loop on the real window with the real default model and a real database:
+generate and watch steps arrive, stop, label with keys, rewrite, regenerate from a step,
+challenge, switch branches, undo, close, reopen and find everything restored."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from workstation.ui.main_window import MainWindow
+from workstation.ui.tree_model import COL_ALTERNATIVES, COL_LABEL, KindRole, NodeIdRole
+
+pytestmark = [pytest.mark.qt, pytest.mark.model]
+
+
+def rows(window: MainWindow) -> list[str]:
+    model = window.tree_model
+    return [model.index(i, 0).data(KindRole) for i in range(model.rowCount())]
+
+
+def select_row(qtbot, window: MainWindow, row: int) -> str:
+    index = window.tree_model.index(row, 0)
+    window.tree_view.setCurrentIndex(index)
+    window.tree_view.setFocus()
+    qtbot.waitUntil(lambda: window.current_node_id == index.data(NodeIdRole))
+    return index.data(NodeIdRole)
+
+
+def wait_idle(qtbot, window: MainWindow, timeout: int = 90_000) -> None:
+    qtbot.waitUntil(lambda: window.streaming_job is None, timeout=timeout)
+
+
+def test_generate_label_rewrite_regenerate_challenge_undo_reopen(qtbot, open_window, default_model_path) -> None:
+    window = open_window(default_model_path, autoload=True, wait_model=True)
+    # First start: the sample sessions are there before anything is typed.
+    assert window.sessions.list.topLevelItemCount() == 4
+    assert len(rows(window)) > 2
+
+    # Generate: the steps appear live (stream rows), then the committed steps replace them.
+    window.question.setPlainText("A shop sells pens at 3 dollars each. How much do 7 pens cost?")
+    seen_streaming = []
+    window.tree_model.rowsInserted.connect(lambda *a: seen_streaming.append("stream" in rows(window)))
+    window.actions["generate"].trigger()
+    assert window.actions["stop"].isEnabled()
+    wait_idle(qtbot, window)
+    assert any(seen_streaming), "no step appeared while the model was writing"
+    assert window.messages.level != "error", window.messages.label.text()
+    session_id = window.current_session
+    kinds = rows(window)
+    assert kinds[0] == "question" and len(kinds) >= 2 and "stream" not in kinds
+    assert "tokens/s" in window.speed_status.text()
+
+    # Stop: a regeneration stopped as soon as its first text arrives ends at once.
+    first_step = select_row(qtbot, window, 1)
+    window.actions["regenerate"].trigger()
+    qtbot.waitUntil(lambda: "stream" in rows(window), timeout=60_000)
+    window.actions["stop"].trigger()
+    wait_idle(qtbot, window, timeout=5_000)
+    assert "stream" not in rows(window)
+    assert "Stopped" in window.messages.label.text() or "no steps" in window.messages.label.text()
+
+    # Label with keys 1/2/3 while the tree has focus.
+    step_id = select_row(qtbot, window, 1)
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_3)
+    qtbot.waitUntil(lambda: "right" in (window.tree_model.index(1, COL_LABEL).data() or ""))
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: "wrong" in (window.tree_model.index(1, COL_LABEL).data() or ""))
+
+    # Rewrite in place: Ctrl+Enter in the editor commits a new version.
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_E)
+    assert window.inspector.editor.hasFocus() or window.inspector.tabs.currentIndex() == 1
+    window.inspector.editor.setPlainText("Step 1: Each pen costs 3 dollars, so 7 pens cost 7 * 3 = 21 dollars.")
+    qtbot.keyClick(window.inspector.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.current_node() is not None and window.current_node().current.origin == "rewrite")
+    assert "21 dollars" in window.inspector.text.toPlainText()
+    assert window.current_node().original.text != window.current_node().text
+
+    # Regenerate from step 1: a second alternative appears and is shown.
+    select_row(qtbot, window, 1)
+    window.actions["regenerate"].trigger()
+    wait_idle(qtbot, window)
+    assert window.messages.level != "error" or "no steps" in window.messages.label.text()
+    tree = window.state.tree
+    alternatives = tree.alternatives(tree.shown_path()[1].id)
+    assert len(alternatives) >= 2
+    assert "/" in (window.tree_model.index(1, COL_ALTERNATIVES).data() or "")
+
+    # Switch branches with the keyboard: ] shows another alternative, persisted.
+    shown_before = window.state.tree.shown_path()[1].id
+    select_row(qtbot, window, 1)
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: window.state.tree.shown_path()[1].id != shown_before)
+    assert window.state.tree.shown_path()[1].id == first_step or first_step in [n.id for n in alternatives]
+    assert window.state.tree.shown_path()[1].id in [n.id for n in alternatives]
+
+    # Challenge: the reply streams in as a child of the step.
+    select_row(qtbot, window, 1)
+    challenged = window.current_node_id
+    window.actions["challenge"].trigger()
+    wait_idle(qtbot, window)
+    assert window.messages.level != "error", window.messages.label.text()
+    asked = window.state.tree.challenges(challenged)
+    assert len(asked) == 1 and window.state.tree.replies(asked[0].id)
+    step_index = window.tree_model.index_of_node(challenged)
+    assert window.tree_model.rowCount(step_index) == 1
+
+    # Undo takes the challenge back (question and answer), redo puts it back, undo again.
+    assert "challenge" in window.actions["undo"].text()
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: not window.state.tree.challenges(challenged))
+    window.actions["redo"].trigger()
+    qtbot.waitUntil(lambda: len(window.state.tree.challenges(challenged)) == 1)
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: not window.state.tree.challenges(challenged))
+
+    labelled = window.state.tree.current_annotations(step_id)
+    shown = [n.id for n in window.state.tree.shown_path()]
+    window.close()
+
+    # Reopen: the same session, branch, label and rewrite are there.
+    again = open_window(default_model_path)
+    assert again.current_session == session_id
+    qtbot.waitUntil(lambda: [n.id for n in again.state.tree.shown_path()] == shown)
+    assert again.state.tree.current_annotations(step_id) == labelled
+    assert list(labelled.values())[0].label == -1
+    assert any(v.origin == "rewrite" for v in again.state.tree.node(step_id).versions)
+    assert not again.state.tree.challenges(challenged)
+    assert again.tree_model.rowCount() == len(shown)

@@ -1,0 +1,377 @@
+"""The one worker thread that owns the `Review` (engine + store), and its GUI-side proxy.
+
+`Review` is not thread-safe, so every use case runs on one `QThread`, in the `ReviewWorker`
+that lives there. The GUI posts jobs (plain callables taking the Review) to a queue and gets
+results back by queued signals. While a model-driven job streams, the worker drains the queue
+between tokens and runs the *quick* jobs it finds (label, note, rewrite, queries): they run on
+the same thread as the stream, so nothing needs a lock, and labelling stays responsive while the
+model writes. A second model-driven job waits until the current one ends.
+
+What crosses to the GUI is immutable or private: results of use cases (frozen records) and
+`SessionState`, whose tree is a copy made on the worker that nothing ever changes.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from workstation import diagnostics, settings
+from workstation.core.model import Reviewer
+from workstation.core.tree import Tree
+from workstation.errors import WorkstationError
+from workstation.review import Finished, Review, Streaming
+from workstation.store.records import SessionSummary
+
+#: Streaming progress reaches the GUI at most this often (the items carry the whole text so far,
+#: so skipping some loses nothing) unless a step was completed.
+STREAM_INTERVAL_S = 0.03
+
+
+def snapshot_tree(tree: Tree) -> Tree:
+    """A private copy of a tree for the GUI thread.
+
+    Nodes, chains and annotations are frozen records, so they are shared; the dicts that a
+    later operation would change are copied. Linear and cheap even for thousands of steps.
+    """
+    return Tree.load(
+        tree.session,
+        tree.question_id,
+        list(tree.nodes.values()),
+        list(tree.chains.values()),
+        list(tree.annotations.values()),
+        dict(tree.shown),
+        dict(tree.preferred),
+    )
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What the GUI shows of one session: a tree copy and what undo/redo would do."""
+
+    tree: Tree
+    can_undo: bool = False
+    undo_text: str = ""
+    can_redo: bool = False
+    redo_text: str = ""
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self.tree.session.id
+
+
+@dataclass(frozen=True)
+class Ready:
+    """What the window needs once the database is open."""
+
+    reviewer: Reviewer
+    values: dict[str, Any]
+    problems: tuple[str, ...]
+    templates: tuple[tuple[str, str], ...]
+    tags: tuple[str, ...]
+    sessions: tuple[SessionSummary, ...]
+    gpu_supported: bool
+
+
+@dataclass
+class Job:
+    """One piece of work for the worker.
+
+    `run(review)` returns a result, or an iterator of `Streaming` items ending with `Finished`
+    when `stream` is set. `refresh` names the session whose state the GUI gets afterwards
+    (for a new session, the worker finds it when the stream starts).
+    """
+
+    id: int
+    run: Callable[[Review], Any]
+    quick: bool = True
+    stream: bool = False
+    refresh: str | None = None
+    new_session: bool = False
+    stop: threading.Event | None = None
+    state_on_start: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ReviewWorker(QObject):
+    """Lives on the worker thread; owns the Review and runs every job posted to it."""
+
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    streamed = Signal(int, object)
+    state = Signal(object)
+    busy = Signal(bool)
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.review: Review | None = None
+        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._deferred: collections.deque[Job] = collections.deque()
+        self._streaming = False
+        self._wake.connect(self._run_pending)  # auto: queued, since the worker has moved thread
+
+    def post(self, job: Job) -> None:
+        """Queue a job (any thread)."""
+        self._queue.put(job)
+        self._wake.emit()
+
+    @Slot()
+    def _run_pending(self) -> None:
+        if self._streaming:
+            return  # the stream's own drain picks the job up
+        while True:
+            if self._deferred:
+                job = self._deferred.popleft()
+            else:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    return
+            self._run(job)
+
+    def _drain_quick(self) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job.quick:
+                self._run(job)
+            else:
+                self._deferred.append(job)
+
+    def _run(self, job: Job) -> None:
+        try:
+            result = job.run(self.review)  # type: ignore[arg-type]
+            if job.stream:
+                result = self._consume(job, result)
+        except WorkstationError as exc:
+            self._send_state(job)
+            self.failed.emit(job.id, str(exc))
+        except Exception as exc:  # a bug: logged with its traceback; the user gets one line
+            log = diagnostics.record_crash(type(exc), exc, exc.__traceback__)
+            self._send_state(job)
+            self.failed.emit(job.id, diagnostics.apology(log))
+        else:
+            self._send_state(job)
+            self.finished.emit(job.id, result)
+
+    def _consume(self, job: Job, items: Iterator[Streaming | Finished]) -> Finished | None:
+        self._streaming = True
+        self.busy.emit(True)
+        finished: Finished | None = None
+        last_emit = 0.0
+        steps_sent = -1
+        first = True
+        try:
+            for item in items:
+                if isinstance(item, Finished):
+                    finished = item
+                    job.refresh = item.session_id
+                    continue
+                if first:
+                    first = False
+                    if job.new_session and self.review is not None:
+                        # generate() has just committed the new session: the latest one.
+                        job.refresh = self.review.sessions()[0].id
+                    if job.state_on_start:
+                        self._send_state(job)
+                now = time.monotonic()
+                if now - last_emit >= STREAM_INTERVAL_S or len(item.steps) != steps_sent:
+                    self.streamed.emit(job.id, item)
+                    last_emit, steps_sent = now, len(item.steps)
+                self._drain_quick()
+        finally:
+            self._streaming = False
+            self.busy.emit(False)
+        return finished
+
+    def _send_state(self, job: Job) -> None:
+        if job.refresh is None or self.review is None:
+            return
+        try:
+            history = self.review.store.history(job.refresh)
+        except WorkstationError:
+            return  # the session is gone or the store closed; the job's own error says why
+        self.state.emit(
+            SessionState(
+                snapshot_tree(history.tree),
+                history.can_undo,
+                history.undo_description,
+                history.can_redo,
+                history.redo_description,
+            )
+        )
+
+    def attach(self, db: Path) -> Ready:
+        """Open the database and the settings (on the worker thread); keep the Review."""
+        from workstation.engine.llama_engine import gpu_offload_supported
+
+        values, problems = settings.load()
+        self.review = review = Review.open(db, values=values)
+        problems += [str(e) for e in review.template_errors]
+        return Ready(
+            reviewer=review.reviewer,
+            values=dict(values),
+            problems=tuple(problems),
+            templates=tuple((n, t.description) for n, t in sorted(review.templates.items()) if t.kind == "task"),
+            tags=tuple(review.store.tags().tags),
+            sessions=tuple(review.sessions()),
+            gpu_supported=gpu_offload_supported(),
+        )
+
+    def shut_down(self) -> None:
+        """Close the Review (model and database) on its own thread, then end the thread."""
+        try:
+            if self.review is not None:
+                self.review.close()
+        finally:
+            self.review = None
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.quit()
+
+
+class Backend(QObject):
+    """The GUI thread's handle on the worker: post jobs, get callbacks on the GUI thread.
+
+    Every failure without its own handler goes to `error`, the window's one message path.
+    """
+
+    state_changed = Signal(object)
+    error = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._callbacks: dict[int, tuple[Any, Any, Any]] = {}
+        self._thread = QThread()
+        self._thread.setObjectName("review-worker")
+        self.worker = ReviewWorker()
+        self.worker.moveToThread(self._thread)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.streamed.connect(self._on_streamed)
+        self.worker.state.connect(self.state_changed)
+        self.worker.busy.connect(self.busy_changed)
+        self._thread.start()
+        self.streaming_job: int | None = None
+        self._stops: dict[int, threading.Event] = {}
+        self._closed = False
+
+    # -- posting -----------------------------------------------------------------------
+
+    def call(
+        self,
+        run: Callable[[Review], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        *,
+        refresh: str | None = None,
+        quick: bool = True,
+    ) -> int:
+        """Run `run(review)` on the worker; `on_done(result)` / `on_error(message)` on the GUI."""
+        job = Job(next(self._ids), run, quick=quick, refresh=refresh)
+        return self._post(job, on_done, on_error, None)
+
+    def stream(
+        self,
+        run: Callable[[Review, threading.Event], Iterator[Streaming | Finished]],
+        on_item: Callable[[Streaming], None],
+        on_done: Callable[[Finished | None], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        *,
+        refresh: str | None = None,
+        new_session: bool = False,
+        state_on_start: bool = False,
+    ) -> int:
+        """Run a model-driven use case; `on_item` gets progress, `on_done` the Finished."""
+        stop = threading.Event()
+        job = Job(
+            next(self._ids), lambda review: run(review, stop), quick=False, stream=True,
+            refresh=refresh, new_session=new_session, stop=stop, state_on_start=state_on_start,
+        )
+        self._stops[job.id] = stop
+        return self._post(job, on_done, on_error, on_item)
+
+    def _post(self, job: Job, on_done: Any, on_error: Any, on_item: Any) -> int:
+        if self._closed:
+            return job.id
+        self._callbacks[job.id] = (on_done, on_error, on_item)
+        self.worker.post(job)
+        return job.id
+
+    def stop(self, job_id: int | None = None) -> None:
+        """Ask a model-driven job (default: all of them) to stop; the engine ends within a token."""
+        for jid, event in list(self._stops.items()):
+            if job_id is None or jid == job_id:
+                event.set()
+
+    @property
+    def pending(self) -> int:
+        """How many jobs have not reported yet."""
+        return len(self._callbacks)
+
+    # -- results, on the GUI thread ------------------------------------------------------
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result: object) -> None:
+        on_done, _, _ = self._callbacks.pop(job_id, (None, None, None))
+        self._stops.pop(job_id, None)
+        if on_done is not None:
+            on_done(result)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        _, on_error, _ = self._callbacks.pop(job_id, (None, None, None))
+        self._stops.pop(job_id, None)
+        if on_error is not None:
+            on_error(message)
+        else:
+            self.error.emit(message)
+
+    @Slot(int, object)
+    def _on_streamed(self, job_id: int, item: object) -> None:
+        _, _, on_item = self._callbacks.get(job_id, (None, None, None))
+        if on_item is not None:
+            on_item(item)
+
+    # -- closing -------------------------------------------------------------------------
+
+    def shut_down(self, timeout_ms: int = 30_000) -> None:
+        """Stop generation, close the Review on its thread and end the thread.
+
+        The one place the GUI waits for the worker: when the window closes, so that the database
+        is closed (and reopenable) before the application goes on.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self.stop()
+        # Not quick: it waits for a running stream to end (stopped just now) before closing.
+        self.worker.post(Job(0, lambda review: self.worker.shut_down(), quick=False))
+        if not self._thread.wait(timeout_ms):
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+        self._callbacks.clear()
+
+    def open(
+        self,
+        db: Path,
+        on_done: Callable[[Ready], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> int:
+        """Open the database and settings on the worker; `on_done` gets a `Ready`."""
+        return self.call(lambda _: self.worker.attach(db), on_done, on_error)

@@ -1,0 +1,114 @@
+"""The settings dialog (built from the settings declaration) and the shortcuts help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHeaderView,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workstation.settings import SETTINGS, Setting
+from workstation.ui.model_panel import setting_editor
+
+
+class SettingsDialog(QDialog):
+    """Every setting of `workstation.settings.SETTINGS`, grouped, with its description."""
+
+    def __init__(self, values: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.editors: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        groups: dict[str, QFormLayout] = {}
+        for setting in SETTINGS:
+            form = groups.get(setting.group)
+            if form is None:
+                box = QGroupBox(setting.group.capitalize())
+                form = groups[setting.group] = QFormLayout(box)
+                layout.addWidget(box)
+            editor = self._editor(setting, values[setting.key])
+            editor.setToolTip(setting.description)
+            self.editors[setting.key] = editor
+            form.addRow(setting.key.split(".", 1)[1].replace("_", " "), editor)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    @staticmethod
+    def _editor(setting: Setting, value: Any) -> QWidget:
+        if setting.choices is not None:
+            combo = QComboBox()
+            for choice in setting.choices:
+                combo.addItem(str(choice), choice)
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            return combo
+        if setting.type is bool:
+            box = QCheckBox()
+            box.setChecked(bool(value))
+            return box
+        if setting.type in (int, float):
+            editor = setting_editor(setting.key)
+            editor.setValue(value)
+            return editor
+        line = QLineEdit(str(value))
+        return line
+
+    def values(self) -> dict[str, Any]:
+        """The values as edited."""
+        out: dict[str, Any] = {}
+        for key, editor in self.editors.items():
+            if isinstance(editor, QComboBox):
+                out[key] = editor.currentData()
+            elif isinstance(editor, QCheckBox):
+                out[key] = editor.isChecked()
+            elif isinstance(editor, QLineEdit):
+                out[key] = editor.text()
+            else:
+                out[key] = editor.value()  # type: ignore[attr-defined]
+        return out
+
+
+class HelpDialog(QDialog):
+    """Every action and its keyboard shortcut."""
+
+    def __init__(
+        self, actions: list[QAction], parent: QWidget | None = None, extra: list[tuple[str, str]] = ()
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("helpDialog")
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 640)
+        rows = [(a.text().replace("&", ""), ", ".join(k.toString() for k in a.shortcuts()), a.toolTip())
+                for a in actions if a.shortcuts()]
+        rows += [(name, keys, "") for name, keys in extra]
+        self.table = QTableWidget(len(rows), 2)
+        self.table.setObjectName("shortcutTable")
+        self.table.setHorizontalHeaderLabels(["Action", "Keys"])
+        for i, (name, keys, tip) in enumerate(rows):
+            name_item = QTableWidgetItem(name)
+            name_item.setToolTip(tip)
+            self.table.setItem(i, 0, name_item)
+            self.table.setItem(i, 1, QTableWidgetItem(keys))
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)

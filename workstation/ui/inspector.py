@@ -1,0 +1,252 @@
+"""The step inspector: a step's text, rewrite with a diff, version history, and annotation.
+
+Widgets only: the buttons are bound to the main window's actions, which call the review use
+cases. Every text view is plain text.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from PySide6.QtCore import Qt
+
+from workstation.core.model import SEVERITIES, Node
+from workstation.core.tree import Tree
+from workstation.ui.compare import show_inline_diff
+from workstation.ui.highlight import CodeHighlighter
+from workstation.ui.tree_model import LABEL_WORDS
+
+
+def _plain_label(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # model output and ids are text, never markup
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _button(action: QAction) -> QToolButton:
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return button
+
+
+class StepInspector(QWidget):
+    """Everything about the selected step; emits `commit_rewrite` on Ctrl+Enter."""
+
+    commit_rewrite = Signal(str)
+
+    def __init__(self, actions: dict[str, QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.node: Node | None = None
+        self.tree: Tree | None = None
+        self.reviewer_id = ""
+        self._loaded_note = ("", "", None)
+
+        self.header = _plain_label("Select a step to inspect it.")
+        self.header.setObjectName("inspectorHeader")
+        self.flags = _plain_label()
+        self.flags.setObjectName("inspectorFlags")
+
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("stepText")
+        self.text.setReadOnly(True)
+        self.highlighter = CodeHighlighter(self.text.document())
+
+        self.editor = QPlainTextEdit()
+        self.editor.setObjectName("rewriteEditor")
+        self.editor.setPlaceholderText("Rewrite the step here; Ctrl+Enter saves it as a new version.")
+        self.editor_highlighter = CodeHighlighter(self.editor.document())
+        self.diff = QPlainTextEdit()
+        self.diff.setObjectName("rewriteDiff")
+        self.diff.setReadOnly(True)
+        self._diff_timer = QTimer(self)
+        self._diff_timer.setSingleShot(True)
+        self._diff_timer.setInterval(150)
+        self._diff_timer.timeout.connect(self._update_diff)
+        self.editor.textChanged.connect(self._diff_timer.start)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self.editor)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(lambda: self.commit_rewrite.emit(self.editor.toPlainText()))
+        rewrite_page = QWidget()
+        rewrite_layout = QVBoxLayout(rewrite_page)
+        rewrite_layout.addWidget(self.editor, 3)
+        rewrite_layout.addWidget(_plain_label("Changes against the original:"))
+        rewrite_layout.addWidget(self.diff, 2)
+        rewrite_layout.addWidget(_button(actions["commit_rewrite"]))
+
+        self.versions = QListWidget()
+        self.versions.setObjectName("versionList")
+        self.version_text = QPlainTextEdit()
+        self.version_text.setReadOnly(True)
+        self.versions.currentItemChanged.connect(self._show_version)
+        versions_page = QSplitter(Qt.Orientation.Vertical)
+        versions_page.addWidget(self.versions)
+        versions_page.addWidget(self.version_text)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.text, "Text")
+        self.tabs.addTab(rewrite_page, "Rewrite")
+        self.tabs.addTab(versions_page, "Versions")
+
+        self.alternative_label = _plain_label()
+        alternatives = QHBoxLayout()
+        for name in ("previous_alternative", "next_alternative"):
+            alternatives.addWidget(_button(actions[name]))
+        alternatives.addWidget(self.alternative_label, 1)
+        for name in ("prefer", "compare"):
+            alternatives.addWidget(_button(actions[name]))
+
+        model_actions = QHBoxLayout()
+        for name in ("regenerate", "regenerate_with_note", "continue_after", "challenge", "ask", "delete_branch"):
+            model_actions.addWidget(_button(actions[name]))
+        model_actions.addStretch(1)
+
+        self.severity = QComboBox()
+        self.severity.setObjectName("severity")
+        self.severity.addItem("(none)", None)
+        for severity in SEVERITIES:
+            self.severity.addItem(severity, severity)
+        self.tags = QLineEdit()
+        self.tags.setObjectName("tags")
+        self.tags.setPlaceholderText("comma-separated, e.g. arithmetic error, unclear")
+        self.note = QPlainTextEdit()
+        self.note.setObjectName("note")
+        self.note.setPlaceholderText("A note (also the critique for 'Regenerate with note')")
+        self.note.setMaximumHeight(90)
+        labels = QHBoxLayout()
+        for name in ("label_wrong", "label_neutral", "label_right"):
+            labels.addWidget(_button(actions[name]))
+        labels.addStretch(1)
+        labels.addWidget(_button(actions["save_annotation"]))
+        self.my_label = _plain_label()
+        annotation = QGroupBox("Your review")
+        form = QFormLayout(annotation)
+        form.addRow("Label", labels)
+        form.addRow("", self.my_label)
+        form.addRow("Severity", self.severity)
+        form.addRow("Tags", self.tags)
+        form.addRow("Note", self.note)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.header)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.flags)
+        layout.addLayout(alternatives)
+        layout.addLayout(model_actions)
+        layout.addWidget(annotation)
+
+    def set_tag_vocabulary(self, tags: list[str]) -> None:
+        """Offer these tags while typing."""
+        completer = QCompleter(tags, self.tags)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.tags.setCompleter(completer)
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def show_node(self, tree: Tree | None, node: Node | None) -> None:
+        """Show a node of a tree (a private copy); keeps unsaved edits when it is the same node."""
+        same = node is not None and self.node is not None and node.id == self.node.id
+        previous = self.node
+        self.tree, self.node = tree, node
+        if node is None or tree is None:
+            self.header.setText("Select a step to inspect it.")
+            for view in (self.text, self.diff, self.version_text):
+                view.setPlainText("")
+            self.editor.setPlainText("")
+            self.versions.clear()
+            self.flags.setText("")
+            self.alternative_label.setText("")
+            self.my_label.setText("")
+            return
+        version = node.current
+        kind = {"question": "Question", "answer": "Answer", "challenge": "Challenge", "reply": "Reply"}.get(
+            node.kind, f"Step {node.position}"
+        )
+        origin = {"model": "written by the model", "rewrite": f"rewritten by {version.author}",
+                  "reviewer": f"typed by {version.author}"}[version.origin]
+        chain = tree.chains.get(node.chain_id) if node.chain_id else None
+        model = f" · {chain.model}" if chain and chain.model else ""
+        tokens = f" · {version.token_count} tokens" if version.token_count else ""
+        self.header.setText(f"{kind} · {origin}{model}{tokens} · id {node.id[:10]}")
+        if self.text.toPlainText() != version.text:
+            self.text.setPlainText(version.text)
+        editor_untouched = previous is None or self.editor.toPlainText() == previous.text
+        if not same or editor_untouched:
+            self.editor.setPlainText(version.text)
+        self._update_diff()
+        self.flags.setText(
+            "\n".join(f"⚠ {f.check}: {f.message}" if f.severity == "warning" else f"ℹ {f.check}: {f.message}"
+                      for f in version.flags)
+        )
+        self.versions.clear()
+        for i, v in enumerate(node.versions, 1):
+            current = " (current)" if v.id == node.current_version_id else ""
+            item = QListWidgetItem(f"{i}. {v.origin} by {v.author}, {v.created_at[:19].replace('T', ' ')}{current}")
+            item.setData(Qt.ItemDataRole.UserRole, v.text)
+            self.versions.addItem(item)
+        self.versions.setCurrentRow(len(node.versions) - 1)
+        options = tree.alternatives(node.id)
+        if len(options) > 1:
+            position = next(i for i, n in enumerate(options) if n.id == node.id) + 1
+            preferred = node.parent_id is not None and tree.preferred.get(node.parent_id) == node.id
+            self.alternative_label.setText(
+                f"Alternative {position} of {len(options)}" + (" · preferred" if preferred else "")
+            )
+        else:
+            self.alternative_label.setText("No alternatives yet")
+        mine = tree.current_annotations(node.id).get(self.reviewer_id)
+        loaded = (mine.note, ", ".join(mine.tags), mine.severity) if mine else ("", "", None)
+        if not same or self._note_values() == self._loaded_note:
+            self.note.setPlainText(loaded[0])
+            self.tags.setText(loaded[1])
+            self.severity.setCurrentIndex(max(0, self.severity.findData(loaded[2])))
+        self._loaded_note = loaded
+        others = [
+            f"{rid}: {LABEL_WORDS[a.label]}" for rid, a in tree.current_annotations(node.id).items()
+            if a.label is not None and rid != self.reviewer_id
+        ]
+        own = f"Your label: {LABEL_WORDS[mine.label]}" if mine and mine.label is not None else "Not labelled by you"
+        self.my_label.setText(own + (f" · others: {', '.join(others)}" if others else ""))
+
+    def _note_values(self) -> tuple[str, str, str | None]:
+        return self.note.toPlainText(), self.tags.text(), self.severity.currentData()
+
+    def annotation_values(self) -> tuple[str, tuple[str, ...], str | None]:
+        """(note, tags, severity) as typed."""
+        tags = tuple(t.strip() for t in self.tags.text().split(",") if t.strip())
+        return self.note.toPlainText().strip(), tags, self.severity.currentData()
+
+    def _update_diff(self) -> None:
+        if self.node is None:
+            self.diff.setPlainText("")
+            return
+        show_inline_diff(self.diff, self.node.original.text, self.editor.toPlainText())
+
+    def _show_version(self, item: QListWidgetItem | None) -> None:
+        self.version_text.setPlainText(item.data(Qt.ItemDataRole.UserRole) if item else "")
+
+    def refresh_style(self) -> None:
+        """Follow a palette change (light/dark) in highlighted code and diffs."""
+        self.highlighter.refresh_style()
+        self.editor_highlighter.refresh_style()
+        self._update_diff()

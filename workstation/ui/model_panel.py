@@ -1,0 +1,165 @@
+"""The model panel: discovered models with their GGUF metadata, load options and load progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workstation import paths
+from workstation.settings import BY_KEY
+
+#: The settings the panel edits, in order, with their labels.
+PANEL_SETTINGS = (
+    ("model.n_gpu_layers", "GPU layers"),
+    ("model.n_threads", "Threads"),
+    ("model.n_ctx_cap", "Context size"),
+    ("sampling.temperature", "Temperature"),
+    ("sampling.top_p", "Top-p"),
+    ("sampling.seed", "Seed"),
+    ("sampling.max_tokens", "Max tokens"),
+)
+
+GPU_UNSUPPORTED = (
+    "This llama-cpp-python build runs on the CPU only, so GPU layers cannot be offloaded. "
+    "Rebuild it with GPU support (see the README: `make setup GPU=cuda`, metal or vulkan) to use a GPU."
+)
+
+
+def setting_editor(key: str) -> QSpinBox | QDoubleSpinBox:
+    """A spin box for a numeric setting, with its range and description from the declaration."""
+    setting = BY_KEY[key]
+    if setting.type is float:
+        editor: QSpinBox | QDoubleSpinBox = QDoubleSpinBox()
+        editor.setDecimals(2)
+        editor.setSingleStep(0.05)
+        editor.setRange(setting.minimum if setting.minimum is not None else -1e9,
+                        setting.maximum if setting.maximum is not None else 1e9)
+    else:
+        editor = QSpinBox()
+        editor.setRange(int(setting.minimum) if setting.minimum is not None else -2**31 + 1,
+                        int(setting.maximum) if setting.maximum is not None else 2**31 - 1)
+    editor.setToolTip(setting.description)
+    editor.setObjectName(key)
+    return editor
+
+
+def _plain(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # file names and metadata are text
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class ModelPanel(QWidget):
+    """Discovered models, the selected one's metadata, and the options a load uses."""
+
+    value_changed = Signal(str, object)
+
+    def __init__(self, load_action: QAction, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setObjectName("modelList")
+        self.details = _plain("Looking for models...")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("loadProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("no model loaded")
+        self.progress.setTextVisible(True)
+        self.editors: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        form = QFormLayout()
+        for key, label in PANEL_SETTINGS:
+            editor = setting_editor(key)
+            editor.valueChanged.connect(lambda value, key=key: self.value_changed.emit(key, value))
+            self.editors[key] = editor
+            form.addRow(label, editor)
+        self.gpu_note = _plain()
+        self.gpu_note.setObjectName("gpuNote")
+        form.addRow("", self.gpu_note)
+        load = QToolButton()
+        load.setDefaultAction(load_action)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.details, 2)
+        layout.addLayout(form)
+        layout.addWidget(load)
+        layout.addWidget(self.progress)
+        self.list.currentItemChanged.connect(self._show_details)
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show the settings' values without reporting them as changes."""
+        for key, editor in self.editors.items():
+            editor.blockSignals(True)
+            editor.setValue(values[key])
+            editor.blockSignals(False)
+
+    def set_gpu_supported(self, supported: bool) -> None:
+        """Disable GPU layers, with the reason, where the build cannot offload."""
+        editor = self.editors["model.n_gpu_layers"]
+        editor.setEnabled(supported)
+        editor.setToolTip(BY_KEY["model.n_gpu_layers"].description if supported else GPU_UNSUPPORTED)
+        self.gpu_note.setText("" if supported else GPU_UNSUPPORTED)
+
+    def set_loading(self, name: str | None, loading: bool, loaded: str | None = None) -> None:
+        """Show a busy indicator while a model loads, then what is loaded."""
+        if loading:
+            self.progress.setRange(0, 0)  # indeterminate: llama.cpp reports no progress
+            self.progress.setFormat(f"loading {name}…")
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1 if loaded else 0)
+            self.progress.setFormat(f"loaded: {loaded}" if loaded else "no model loaded")
+
+    def set_models(self, models: list) -> None:
+        """Fill the list from discovery results (DiscoveredModel objects)."""
+        self.list.clear()
+        for model in models:
+            item = QListWidgetItem(model.name if model.usable else f"{model.name} (unusable)")
+            item.setData(Qt.ItemDataRole.UserRole, model)
+            item.setToolTip(str(model.path))
+            self.list.addItem(item)
+        if models:
+            self.list.setCurrentRow(0)
+        else:
+            self.details.setText(f"No models found. Drop a .gguf file into {paths.user_models_dir()}")
+
+    def selected(self) -> Any:
+        """The selected DiscoveredModel, or None."""
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _show_details(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        model = item.data(Qt.ItemDataRole.UserRole)
+        if model.info is None:
+            self.details.setText(f"{model.path}\n\n{model.error}")
+            return
+        info = model.info
+        lines = [
+            f"Name: {info.name}",
+            f"Architecture: {info.architecture}",
+            f"Parameters: {info.size_label}",
+            f"Quantisation: {info.quantization}",
+            f"Trained context: {info.context_length or 'unknown'}",
+            f"Layers: {info.block_count or 'unknown'}",
+            f"Chat template: {'yes' if info.has_chat_template else 'no'}",
+            f"File: {info.path} ({info.file_size / 1e6:.1f} MB)",
+            f"Source: {model.source}",
+        ]
+        self.details.setText("\n".join(lines))

@@ -1,0 +1,142 @@
+"""The sessions browser: every session, or search hits (text, label, tag, reviewer, model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workstation.ui.tree_model import one_line
+
+SessionRole = Qt.ItemDataRole.UserRole + 10
+NodeRole = Qt.ItemDataRole.UserRole + 11
+
+
+class SessionsPanel(QWidget):
+    """Lists sessions; typing in the search fields lists matching steps under their sessions.
+
+    `search_changed(criteria)` asks the window for a search (empty dict: list every session);
+    `open_requested(session_id, node_id)` opens a session, at a step when a hit was picked.
+    """
+
+    search_changed = Signal(dict)
+    open_requested = Signal(str, str)
+
+    def __init__(self, actions: dict[str, QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QLineEdit()
+        self.text.setObjectName("searchText")
+        self.text.setPlaceholderText("Search questions and steps…")
+        self.text.setClearButtonEnabled(True)
+        self.label = QComboBox()
+        self.label.setObjectName("searchLabel")
+        for text, value in (("any label", None), ("wrong", -1), ("neutral", 0), ("right", 1)):
+            self.label.addItem(text, value)
+        self.tag = QLineEdit()
+        self.tag.setPlaceholderText("tag")
+        self.reviewer = QLineEdit()
+        self.reviewer.setPlaceholderText("reviewer")
+        self.model = QLineEdit()
+        self.model.setPlaceholderText("model")
+        self.list = QTreeWidget()
+        self.list.setObjectName("sessionList")
+        self.list.setHeaderLabels(["Session", "Steps", "Labels"])
+        self.list.setRootIsDecorated(True)
+        self.list.itemActivated.connect(self._activated)
+        self.list.itemClicked.connect(self._activated)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(lambda: self.search_changed.emit(self.criteria()))
+        for edit in (self.text, self.tag, self.reviewer, self.model):
+            edit.textChanged.connect(self._timer.start)
+        self.label.currentIndexChanged.connect(self._timer.start)
+        filters = QFormLayout()
+        filters.addRow(self.text)
+        row = QHBoxLayout()
+        row.addWidget(self.label)
+        row.addWidget(self.tag)
+        filters.addRow(row)
+        row = QHBoxLayout()
+        row.addWidget(self.reviewer)
+        row.addWidget(self.model)
+        filters.addRow(row)
+        buttons = QHBoxLayout()
+        for name in ("new_session", "rename_session", "delete_session"):
+            button = QToolButton()
+            button.setDefaultAction(actions[name])
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addLayout(buttons)
+        layout.addWidget(self.list, 1)
+        self.current_session: str | None = None
+
+    def criteria(self) -> dict[str, Any]:
+        """The search criteria typed (only those given)."""
+        found: dict[str, Any] = {}
+        for key, edit in (("text", self.text), ("tag", self.tag), ("reviewer", self.reviewer), ("model", self.model)):
+            if edit.text().strip():
+                found[key] = edit.text().strip()
+        if self.label.currentData() is not None:
+            found["label"] = self.label.currentData()
+        return found
+
+    def show_sessions(self, sessions: list) -> None:
+        """List sessions (SessionSummary records)."""
+        self.list.clear()
+        for summary in sessions:
+            item = QTreeWidgetItem([summary.title, str(summary.steps), str(summary.annotations)])
+            item.setData(0, SessionRole, summary.id)
+            item.setToolTip(0, f"{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
+                               + (f"\nmodels: {', '.join(summary.models)}" if summary.models else ""))
+            self.list.addTopLevelItem(item)
+        self.mark_current(self.current_session)
+
+    def show_hits(self, hits: list) -> None:
+        """List search hits (SearchHit records) under their sessions."""
+        self.list.clear()
+        groups: dict[str, QTreeWidgetItem] = {}
+        for hit in hits:
+            group = groups.get(hit.session_id)
+            if group is None:
+                group = QTreeWidgetItem([hit.session_title, "", ""])
+                group.setData(0, SessionRole, hit.session_id)
+                groups[hit.session_id] = group
+                self.list.addTopLevelItem(group)
+            child = QTreeWidgetItem([f"{hit.position}. {one_line(hit.text, 120)}", "", ""])
+            child.setData(0, SessionRole, hit.session_id)
+            child.setData(0, NodeRole, hit.node_id)
+            child.setToolTip(0, hit.text[:1000])
+            group.addChild(child)
+            group.setText(1, str(group.childCount()))
+        self.list.expandAll()
+        if not hits:
+            self.list.addTopLevelItem(QTreeWidgetItem(["no matches", "", ""]))
+
+    def mark_current(self, session_id: str | None) -> None:
+        """Highlight the open session in the list."""
+        self.current_session = session_id
+        for i in range(self.list.topLevelItemCount()):
+            item = self.list.topLevelItem(i)
+            font = item.font(0)
+            font.setBold(item.data(0, SessionRole) == session_id)
+            item.setFont(0, font)
+
+    def _activated(self, item: QTreeWidgetItem) -> None:
+        session_id = item.data(0, SessionRole)
+        if session_id:
+            self.open_requested.emit(session_id, item.data(0, NodeRole) or "")

@@ -1,0 +1,433 @@
+"""The reasoning tree as a Qt item model: an adapter over a private copy of the core `Tree`.
+
+Rows at the top level are the shown branch: the question, then each step down to the answer.
+Below a step hang the challenges asked about it, and below a challenge the model's replies.
+Alternatives are not rows of their own: a step says how many it has, and switching shows
+another branch (the rows below that step are replaced).
+
+While the model writes, *stream rows* (ids starting with `~stream:`) stand for the steps so far;
+the committed tree replaces them when the generation ends. Updates compare the rows there are
+with the rows wanted and emit begin/end insert/remove rows for the difference (the napari
+pattern), so selection and expansion survive a new snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
+
+from workstation.core.model import Node
+from workstation.core.tree import Tree
+from workstation.ui.icons import flag_icon
+
+STREAM_PREFIX = "~stream:"
+
+COL_STEP, COL_LABEL, COL_FLAGS, COL_CONFIDENCE, COL_ALTERNATIVES = range(5)
+HEADERS = ("Step", "Label", "Flags", "Confidence", "Alternatives")
+
+NodeIdRole = Qt.ItemDataRole.UserRole + 1
+#: (mean token probability 0..1, lowest token probability 0..1 or None, token count) or None.
+ConfidenceRole = Qt.ItemDataRole.UserRole + 2
+KindRole = Qt.ItemDataRole.UserRole + 3
+#: Highest flag severity of a step: "warning", "info" or "".
+FlagRole = Qt.ItemDataRole.UserRole + 4
+#: The step's consensus label: -1, 0, 1 or None.
+LabelRole = Qt.ItemDataRole.UserRole + 5
+
+LABEL_WORDS = {-1: "✗ wrong", 0: "– neutral", 1: "✓ right"}
+KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Why?", "reply": "Reply"}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class _Item:
+    __slots__ = ("key", "parent", "children", "node_id")
+
+    def __init__(self, key: int, parent: _Item | None, node_id: str) -> None:
+        self.key = key
+        self.parent = parent
+        self.children: list[_Item] = []
+        self.node_id = node_id
+
+    def row(self) -> int:
+        assert self.parent is not None
+        return self.parent.children.index(self)
+
+
+@dataclass(frozen=True)
+class StreamAnchor:
+    """Where stream rows go: after `node_id` on the top level (a chain), or below it (a reply)."""
+
+    node_id: str
+    below: bool = False
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """The text on one line (rows show a summary; the inspector shows all of it)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def label_summary(labels: list[int]) -> tuple[str, int | None]:
+    """What a row shows for the current labels of every reviewer, and the label they agree on."""
+    if not labels:
+        return "", None
+    if len(set(labels)) == 1:
+        word = LABEL_WORDS[labels[0]]
+        return (word if len(labels) == 1 else f"{word} ×{len(labels)}"), labels[0]
+    counts = [f"{LABEL_WORDS[v].split()[0]}{labels.count(v)}" for v in (1, 0, -1) if v in labels]
+    return " ".join(counts), None
+
+
+class ReasoningTreeModel(QAbstractItemModel):
+    """Adapts a session's tree (a private copy) to a QTreeView."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._root = _Item(0, None, "")
+        self._items: dict[int, _Item] = {0: self._root}
+        self._next_key = 1
+        self.tree: Tree | None = None
+        self._stream_texts: list[str] = []
+        self._anchor: StreamAnchor | None = None
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def set_tree(self, tree: Tree | None) -> None:
+        """Show a tree (a copy nobody changes); rows that stay keep their selection."""
+        if tree is None or self.tree is None or tree.session.id != self.tree.session.id:
+            self.beginResetModel()
+            self._root.children = []
+            self._items = {0: self._root}
+            self.tree = tree
+            if tree is None:
+                self._anchor, self._stream_texts = None, []
+            self.endResetModel()
+        else:
+            self.tree = tree
+        self._sync(self._root, QModelIndex(), self._wanted(self._root), recurse=True)
+
+    def begin_stream(self, anchor: StreamAnchor) -> None:
+        """Rows for a generation starting: replaces what is below the anchor on its branch."""
+        self._anchor = anchor
+        self._stream_texts = []
+        self._sync_stream_parent()
+
+    def update_stream(self, texts: list[str]) -> None:
+        """The steps written so far (the last one may be unfinished)."""
+        if self._anchor is None:
+            return
+        grew = len(texts) != len(self._stream_texts)
+        self._stream_texts = list(texts)
+        if grew:
+            self._sync_stream_parent()
+        parent = self._stream_parent()
+        if parent is None or not texts:
+            return
+        rows = [i for i, c in enumerate(parent.children) if c.node_id.startswith(STREAM_PREFIX)]
+        if rows:
+            parent_index = self._index_of(parent)
+            self.dataChanged.emit(
+                self.index(rows[0], 0, parent_index), self.index(rows[-1], len(HEADERS) - 1, parent_index)
+            )
+
+    def end_stream(self) -> None:
+        """The generation ended: its stream rows go (the committed steps come with the tree)."""
+        parent = self._stream_parent()
+        self._anchor = None
+        self._stream_texts = []
+        if parent is not None:
+            self._sync(parent, self._index_of(parent), self._wanted(parent), recurse=True)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether stream rows are shown."""
+        return self._anchor is not None
+
+    # -- what rows are wanted --------------------------------------------------------------
+
+    def _stream_ids(self) -> list[str]:
+        return [f"{STREAM_PREFIX}{i}" for i in range(len(self._stream_texts))]
+
+    def _wanted(self, item: _Item) -> list[str]:
+        tree, anchor = self.tree, self._anchor
+        if tree is None or item.node_id.startswith(STREAM_PREFIX):
+            return []
+        if item is self._root:
+            ids = [n.id for n in tree.shown_path()]
+            if anchor is not None and not anchor.below:
+                if anchor.node_id in ids:
+                    ids = ids[: ids.index(anchor.node_id) + 1]
+                ids += self._stream_ids()
+            return ids
+        node = tree.nodes.get(item.node_id)
+        if node is None:
+            return []
+        if node.kind == "challenge":
+            ids = [n.id for n in tree.replies(node.id)]
+        elif node.kind in ("step", "answer", "question"):
+            ids = [n.id for n in tree.challenges(node.id)]
+        else:
+            ids = []
+        if anchor is not None and anchor.below and anchor.node_id == node.id:
+            ids += self._stream_ids()
+        return ids
+
+    def _stream_parent(self) -> _Item | None:
+        if self._anchor is None:
+            return None
+        if not self._anchor.below:
+            return self._root
+        return self._find(self._root, self._anchor.node_id)
+
+    def _find(self, item: _Item, node_id: str) -> _Item | None:
+        for child in item.children:
+            if child.node_id == node_id:
+                return child
+            found = self._find(child, node_id) if child.children else None
+            if found is not None:
+                return found
+        return None
+
+    def _sync_stream_parent(self) -> None:
+        parent = self._stream_parent()
+        if parent is not None:
+            self._sync(parent, self._index_of(parent), self._wanted(parent), recurse=False)
+
+    def _index_of(self, item: _Item) -> QModelIndex:
+        if item is self._root:
+            return QModelIndex()
+        return self.createIndex(item.row(), 0, item.key)
+
+    def _sync(self, item: _Item, index: QModelIndex, wanted: list[str], *, recurse: bool) -> None:
+        have = [c.node_id for c in item.children]
+        keep = 0
+        while keep < len(have) and keep < len(wanted) and have[keep] == wanted[keep]:
+            keep += 1
+        if keep < len(have):
+            self.beginRemoveRows(index, keep, len(have) - 1)
+            for gone in item.children[keep:]:
+                self._forget(gone)
+            del item.children[keep:]
+            self.endRemoveRows()
+        if keep < len(wanted):
+            self.beginInsertRows(index, keep, len(wanted) - 1)
+            for node_id in wanted[keep:]:
+                child = _Item(self._next_key, item, node_id)
+                self._next_key += 1
+                self._items[child.key] = child
+                item.children.append(child)
+            self.endInsertRows()
+        if keep:
+            self.dataChanged.emit(self.index(0, 0, index), self.index(keep - 1, len(HEADERS) - 1, index))
+        if recurse:
+            for row, child in enumerate(item.children):
+                wanted_below = self._wanted(child)
+                if wanted_below or child.children:
+                    self._sync(child, self.index(row, 0, index), wanted_below, recurse=True)
+
+    def _forget(self, item: _Item) -> None:
+        self._items.pop(item.key, None)
+        for child in item.children:
+            self._forget(child)
+
+    # -- QAbstractItemModel --------------------------------------------------------------------
+
+    def _item(self, index: Index) -> _Item:
+        if not index.isValid():
+            return self._root
+        return self._items.get(index.internalId(), self._root)
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if column < 0 or column >= len(HEADERS) or row < 0:
+            return QModelIndex()
+        if parent.isValid() and parent.column() != 0:
+            return QModelIndex()
+        item = self._item(parent)
+        if row >= len(item.children):
+            return QModelIndex()
+        return self.createIndex(row, column, item.children[row].key)
+
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        item = self._item(index)
+        parent = item.parent
+        if parent is None or parent is self._root:
+            return QModelIndex()
+        return self.createIndex(parent.row(), 0, parent.key)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self._item(parent).children)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return len(HEADERS)
+
+    def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802, B008
+        return self.rowCount(parent) > 0
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(HEADERS):
+            return HEADERS[section]
+        return None
+
+    def node(self, index: Index) -> Node | None:
+        """The core node of a row (None for a stream row or no row)."""
+        if self.tree is None or not index.isValid():
+            return None
+        return self.tree.nodes.get(self._item(index).node_id)
+
+    def index_of_node(self, node_id: str, column: int = 0) -> QModelIndex:
+        """The row showing a node, or an invalid index."""
+        item = self._find(self._root, node_id)
+        if item is None:
+            return QModelIndex()
+        return self.createIndex(item.row(), column, item.key)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self.tree is None:
+            return None
+        item = self._item(index)
+        if item is self._root:
+            return None
+        column = index.column()
+        if item.node_id.startswith(STREAM_PREFIX):
+            return self._stream_data(item, column, role)
+        node = self.tree.nodes.get(item.node_id)
+        if node is None:
+            return None
+        if role == NodeIdRole:
+            return node.id
+        if role == KindRole:
+            return node.kind
+        if column == COL_STEP:
+            return self._step_data(node, role)
+        if column == COL_LABEL:
+            return self._label_data(node, role)
+        if column == COL_FLAGS:
+            return self._flag_data(node, role)
+        if column == COL_CONFIDENCE:
+            return self._confidence_data(node, role)
+        if column == COL_ALTERNATIVES:
+            return self._alternatives_data(node, role)
+        return None
+
+    # -- cells ----------------------------------------------------------------------------
+
+    def _stream_data(self, item: _Item, column: int, role: int) -> Any:
+        i = int(item.node_id[len(STREAM_PREFIX):])
+        text = self._stream_texts[i] if i < len(self._stream_texts) else ""
+        if role == KindRole:
+            return "stream"
+        if column != COL_STEP:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return one_line(text) or "…"
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "the model is writing this step"
+        return None
+
+    def _step_data(self, node: Node, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            prefix = KIND_PREFIX.get(node.kind, str(node.position))
+            edited = " ✎" if node.current.origin == "rewrite" else ""
+            return f"{prefix}{edited}  {one_line(node.text)}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return node.text[:2000]
+        if role == Qt.ItemDataRole.FontRole and node.kind in ("question", "answer"):
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def _labels(self, node: Node) -> list[int]:
+        assert self.tree is not None
+        return [a.label for a in self.tree.current_annotations(node.id).values() if a.label is not None]
+
+    def _label_data(self, node: Node, role: int) -> Any:
+        if node.kind == "question":
+            return None
+        text, agreed = label_summary(self._labels(node))
+        if role == Qt.ItemDataRole.DisplayRole:
+            return text
+        if role == LabelRole:
+            return agreed
+        if role == Qt.ItemDataRole.ToolTipRole:
+            assert self.tree is not None
+            notes = [
+                f"{reviewer}: {LABEL_WORDS.get(a.label, 'no label') if a.label is not None else 'no label'}"
+                + (f" ({a.severity})" if a.severity else "")
+                + (f" [{', '.join(a.tags)}]" if a.tags else "")
+                + (f" — {one_line(a.note, 120)}" if a.note else "")
+                for reviewer, a in self.tree.current_annotations(node.id).items()
+            ]
+            return "\n".join(notes) or None
+        return None
+
+    def _flag_data(self, node: Node, role: int) -> Any:
+        flags = node.current.flags
+        if not flags:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return ", ".join(sorted({f.check for f in flags}))
+        if role == FlagRole:
+            return "warning" if any(f.severity == "warning" for f in flags) else "info"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return flag_icon("warning" if any(f.severity == "warning" for f in flags) else "info")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(f"{f.check} ({f.severity}): {f.message}" for f in flags)
+        return None
+
+    def _confidence_data(self, node: Node, role: int) -> Any:
+        version = node.current
+        if version.mean_logprob is None:
+            if role == Qt.ItemDataRole.ToolTipRole and version.origin != "model":
+                return "written by a reviewer: no model confidence"
+            return None
+        mean_p = math.exp(version.mean_logprob)
+        if role == ConfidenceRole:
+            return (mean_p, version.min_token_prob, version.token_count)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{mean_p:.0%}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lowest = f", lowest token probability {version.min_token_prob:.2f}" if version.min_token_prob is not None else ""
+            count = f" over {version.token_count} tokens" if version.token_count else ""
+            return (
+                f"mean token log-probability {version.mean_logprob:.2f} "
+                f"(typical token probability {mean_p:.0%}){lowest}{count}"
+            )
+        return None
+
+    def _alternatives_data(self, node: Node, role: int) -> Any:
+        assert self.tree is not None
+        if node.kind not in ("step", "answer"):
+            return None
+        options = self.tree.alternatives(node.id)
+        preferred = node.parent_id is not None and self.tree.preferred.get(node.parent_id) == node.id
+        if role == Qt.ItemDataRole.DisplayRole:
+            star = "★ " if preferred else ""
+            if len(options) < 2:
+                return star.strip() or None
+            position = next((i for i, n in enumerate(options) if n.id == node.id), 0) + 1
+            return f"{star}{position}/{len(options)}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            text = f"{len(options)} alternatives for this step; [ and ] switch between them" if len(options) > 1 else ""
+            if preferred:
+                text = ("preferred branch. " + text).strip()
+            return text or None
+        return None
