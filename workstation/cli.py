@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print JSON")
     models.add_argument("--assemble", metavar="ID", help="join a chunked catalog model into one file")
     models.set_defaults(func=cmd_models)
+
+    from workstation import cli_review
+
+    cli_review.add_commands(sub, common)
     return parser
 
 

@@ -1,0 +1,390 @@
+"""Command-line review: generate, sessions, show, annotate, rewrite, challenge, regenerate, ...
+
+Every command takes `--db` and `--json`; `--json` prints what the command created or changed,
+with the ids a later command needs. Model output streams to the terminal as plain text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from workstation.core.model import ROLES, SEVERITIES, Reviewer
+from workstation.core.tree import Tree
+from workstation.errors import BadInputError
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _review(args: argparse.Namespace, *, model: bool = False) -> Any:
+    from workstation.review import Review, default_reviewer
+
+    review = Review.open(args.db)
+    try:
+        if getattr(args, "reviewer", None) or getattr(args, "role", None):
+            base = default_reviewer(review.values)
+            review.reviewer = Reviewer(args.reviewer or base.id, args.role or base.role)
+        if model:
+            review.load_model(getattr(args, "model", None), **({"n_threads": args.threads} if args.threads else {}))
+            for notice in review.engine.notices:
+                print(f"workstation: {notice}", file=sys.stderr)
+    except BaseException:
+        review.close()
+        raise
+    return review
+
+
+def _sampling(review: Any, args: argparse.Namespace) -> Any:
+    from workstation.review import sampling_from
+
+    return sampling_from(
+        review.values, seed=args.seed, max_tokens=args.max_tokens, temperature=args.temperature
+    )
+
+
+def _run(stream: Iterator[Any], args: argparse.Namespace) -> Any:
+    """Drive a model-driven use case, echoing text unless --json; Ctrl+C stops the model."""
+    from workstation.review import Finished
+
+    finished = None
+    try:
+        for item in stream:
+            if isinstance(item, Finished):
+                finished = item
+            elif not args.json:
+                sys.stdout.write(item.text)
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        raise
+    if not args.json:
+        sys.stdout.write("\n")
+    return finished
+
+
+def _node_row(tree: Tree, node_id: str) -> dict[str, Any]:
+    node = tree.node(node_id)
+    return {
+        "id": node.id,
+        "kind": node.kind,
+        "position": node.position,
+        "text": node.text,
+        "flags": [f.to_dict() for f in node.current.flags],
+        "mean_logprob": node.current.mean_logprob,
+        "min_token_prob": node.current.min_token_prob,
+    }
+
+
+def _finished_json(review: Any, finished: Any) -> dict[str, Any]:
+    tree = review.tree(finished.session_id)
+    return {
+        "session_id": finished.session_id,
+        "event_id": finished.applied.event.id,
+        "nodes": [_node_row(tree, node_id) for node_id in finished.node_ids],
+        "finish_reason": finished.finish.finish_reason,
+        "prompt_tokens": finished.finish.prompt_tokens,
+        "prompt_tokens_evaluated": finished.finish.prompt_tokens_evaluated,
+        "completion_tokens": finished.finish.completion_tokens,
+        "time_to_first_token_s": finished.finish.time_to_first_token_s,
+        "tokens_per_s": finished.finish.tokens_per_s,
+    }
+
+
+def _report_finished(review: Any, finished: Any, args: argparse.Namespace, what: str) -> int:
+    if args.json:
+        _print_json(_finished_json(review, finished))
+        return 0
+    tree = review.tree(finished.session_id)
+    print(f"{what} in session {finished.session_id}:")
+    for node_id in finished.node_ids:
+        node = tree.node(node_id)
+        flags = ", ".join(f.check for f in node.current.flags)
+        first_line = node.text.splitlines()[0] if node.text else ""
+        print(f"  {node.id}  {node.kind:<9} {first_line[:70]}" + (f"  [{flags}]" if flags else ""))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Ask the model a question and store its reasoning as a new session."""
+    if args.prompt_file:
+        try:
+            question = Path(args.prompt_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"{args.prompt_file}: cannot read the prompt file ({exc})") from None
+    else:
+        question = args.prompt or ""
+    if not question.strip():
+        raise BadInputError("give the question with --prompt TEXT or --prompt-file PATH")
+    with _review(args, model=True) as review:
+        stop = threading.Event()
+        finished = _run(review.generate(question, args.template, _sampling(review, args), stop), args)
+        return _report_finished(review, finished, args, "generated")
+
+
+def cmd_regenerate(args: argparse.Namespace) -> int:
+    """Regenerate from a step, optionally steered by a critique (or the step's note)."""
+    with _review(args, model=True) as review:
+        stream = review.regenerate(
+            args.step, args.critique, use_note=args.use_note, sampling=_sampling(review, args)
+        )
+        return _report_finished(review, _run(stream, args), args, "regenerated")
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    """Let the model write new steps after a step (say, after rewriting it)."""
+    with _review(args, model=True) as review:
+        stream = review.continue_after(args.step, args.critique, sampling=_sampling(review, args))
+        return _report_finished(review, _run(stream, args), args, "continued")
+
+
+def cmd_challenge(args: argparse.Namespace) -> int:
+    """Ask the model why (or your own question) about a step."""
+    with _review(args, model=True) as review:
+        stream = review.challenge(args.step, args.question, sampling=_sampling(review, args))
+        return _report_finished(review, _run(stream, args), args, "answered")
+
+
+def _changed(review: Any, applied: Any, args: argparse.Namespace, message: str) -> int:
+    event = applied.event
+    if args.json:
+        _print_json(
+            {
+                "event_id": event.id,
+                "session_id": event.session_id,
+                "type": event.type,
+                "reviewer_id": event.reviewer_id,
+                "role": event.role,
+                "at": event.at,
+                "changes": _changes_json(applied.changes),
+            }
+        )
+    else:
+        print(message)
+    return 0
+
+
+def _changes_json(changes: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(changes).items()}
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    """Label and annotate a step as this reviewer."""
+    with _review(args) as review:
+        applied = review.annotate(args.step, args.label, args.note or "", args.tag or (), args.severity)
+        return _changed(review, applied, args, f"annotated {args.step} as {review.reviewer.id}")
+
+
+def cmd_rewrite(args: argparse.Namespace) -> int:
+    """Write a new version of a step."""
+    with _review(args) as review:
+        applied = review.rewrite(args.step, args.text)
+        return _changed(review, applied, args, f"rewrote {args.step}")
+
+
+def cmd_prefer(args: argparse.Namespace) -> int:
+    """Mark the branch starting at a step as preferred."""
+    with _review(args) as review:
+        return _changed(review, review.prefer(args.step), args, f"preferred the branch at {args.step}")
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete the branch starting at a step (the audit log keeps it)."""
+    with _review(args) as review:
+        return _changed(review, review.delete_branch(args.step), args, f"deleted the branch at {args.step}")
+
+
+def _session_id(review: Any, prefix: str) -> str:
+    matches = [s.id for s in review.sessions() if s.id.startswith(prefix)] if prefix else []
+    if prefix in matches:
+        return prefix
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BadInputError(f"no session with id '{prefix}' in {review.store.path}; see `workstation sessions`")
+    raise BadInputError(f"'{prefix}' matches {len(matches)} sessions; give more of the id")
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    """Undo the latest operation in a session."""
+    with _review(args) as review:
+        applied = review.undo(_session_id(review, args.session))
+        return _changed(review, applied, args, "undone")
+
+
+def cmd_redo(args: argparse.Namespace) -> int:
+    """Redo what the latest undo reversed."""
+    with _review(args) as review:
+        applied = review.redo(_session_id(review, args.session))
+        return _changed(review, applied, args, "redone")
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    """List the sessions in the database."""
+    import dataclasses
+
+    with _review(args) as review:
+        rows = review.sessions()
+        if args.json:
+            _print_json([dataclasses.asdict(row) for row in rows])
+            return 0
+        if not rows:
+            print(f"no sessions in {review.store.path} yet; start one with `workstation generate --prompt ...`")
+        for row in rows:
+            print(f"{row.id}  {row.updated_at[:19]}  {row.steps:>4} steps  {row.annotations:>3} labels  {row.title[:60]}")
+        return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search questions and steps across sessions."""
+    import dataclasses
+
+    with _review(args) as review:
+        hits = review.search(text=args.text, label=args.label, tag=args.tag, reviewer=args.by, model=args.model_name)
+        if args.json:
+            _print_json([dataclasses.asdict(hit) for hit in hits])
+        else:
+            for hit in hits:
+                fields = dataclasses.asdict(hit)
+                print("  ".join(str(fields[k])[:70] for k in fields))
+        return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Show a session's tree: every branch, version, label and flag."""
+    with _review(args) as review:
+        session_id = _session_id(review, args.session)
+        tree = review.tree(session_id)
+        if args.json:
+            data = tree.to_dict()
+            data["shown_path"] = [n.id for n in tree.shown_path()]
+            data["preferred_path"] = [n.id for n in tree.preferred_path()]
+            data["generations"] = {
+                chain_id: _generation_json(review.store.generation(chain_id)) for chain_id in tree.chains
+            }
+            _print_json(data)
+            return 0
+        _print_tree(tree)
+        return 0
+
+
+def _generation_json(generation: Any) -> Any:
+    import dataclasses
+
+    return None if generation is None else json.loads(json.dumps(dataclasses.asdict(generation), default=str))
+
+
+_LABELS = {-1: "wrong", 0: "neutral", 1: "right"}
+
+
+def _print_tree(tree: Tree) -> None:
+    print(f"session {tree.session.id}: {tree.session.title}")
+    print(f"question: {tree.question.text}")
+    shown = {n.id for n in tree.shown_path()}
+
+    def walk(node_id: str, depth: int) -> None:
+        for child in tree.children(node_id):
+            marker = "*" if child.id in shown else " "
+            alternatives = len(tree.alternatives(child.id)) if child.kind in ("step", "answer") else 1
+            text = child.text.replace("\n", " ")
+            labels = ", ".join(
+                f"{rid}: {_LABELS.get(a.label, 'note')}" for rid, a in tree.current_annotations(child.id).items()
+            )
+            extra = []
+            if alternatives > 1:
+                extra.append(f"{alternatives} alternatives")
+            if len(child.versions) > 1:
+                extra.append(f"{len(child.versions)} versions")
+            if child.current.flags:
+                extra.append("flags: " + ", ".join(f.check for f in child.current.flags))
+            if labels:
+                extra.append(labels)
+            print(f"{'  ' * depth}{marker} {child.id[:12]} {child.kind:<9} {text[:70]}" + (f"  [{'; '.join(extra)}]" if extra else ""))
+            walk(child.id, depth + 1)
+
+    walk(tree.question_id, 0)
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register the review subcommands on the CLI's subparsers."""
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print what was created or changed as JSON")
+    who = argparse.ArgumentParser(add_help=False)
+    who.add_argument("--reviewer", help="your reviewer id (default: the settings, else your login name)")
+    who.add_argument("--role", choices=ROLES, help="the role you review in")
+    sampling = argparse.ArgumentParser(add_help=False)
+    sampling.add_argument("--seed", type=int, help="sampling seed (-1: random)")
+    sampling.add_argument("--max-tokens", type=int, help="most tokens to generate")
+    sampling.add_argument("--temperature", type=float, help="sampling temperature")
+    sampling.add_argument("--threads", type=int, help="CPU threads for the model")
+    parents = [common, output]
+
+    p = sub.add_parser("generate", parents=[*parents, who, sampling], help="ask the model and store its reasoning")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--prompt", help="the question")
+    source.add_argument("--prompt-file", help="a file holding the question")
+    p.add_argument("--template", help="prompt template (default: chain-of-thought)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("sessions", parents=parents, help="list sessions")
+    p.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser("show", parents=parents, help="show a session's tree")
+    p.add_argument("session", metavar="SESSION", help="session id (a unique prefix is enough)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("search", parents=parents, help="search questions and steps")
+    p.add_argument("text", nargs="?", help="text to find")
+    p.add_argument("--label", type=int, choices=(-1, 0, 1))
+    p.add_argument("--tag")
+    p.add_argument("--by", metavar="REVIEWER", help="labelled by this reviewer")
+    p.add_argument("--model-name", metavar="MODEL", help="generated by this model (file name)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("annotate", parents=[*parents, who], help="label and annotate a step")
+    p.add_argument("step", metavar="STEP", help="step id (a unique prefix is enough)")
+    p.add_argument("--label", type=int, choices=(-1, 0, 1), help="-1 wrong, 0 neutral, 1 right")
+    p.add_argument("--note", help="why the step is right or wrong")
+    p.add_argument("--tag", action="append", help="a tag (repeat for several)")
+    p.add_argument("--severity", choices=SEVERITIES)
+    p.set_defaults(func=cmd_annotate)
+
+    p = sub.add_parser("rewrite", parents=[*parents, who], help="write a new version of a step")
+    p.add_argument("step", metavar="STEP")
+    p.add_argument("--text", required=True, help="the step's new text")
+    p.set_defaults(func=cmd_rewrite)
+
+    p = sub.add_parser("challenge", parents=[*parents, who, sampling], help="ask the model why about a step")
+    p.add_argument("step", metavar="STEP")
+    p.add_argument("--question", help="your question (default: why?)")
+    p.set_defaults(func=cmd_challenge)
+
+    p = sub.add_parser("regenerate", parents=[*parents, who, sampling], help="regenerate from a step")
+    p.add_argument("step", metavar="STEP")
+    steer = p.add_mutually_exclusive_group()
+    steer.add_argument("--critique", help="guidance for the model about this step")
+    steer.add_argument("--use-note", action="store_true", help="use your latest note on the step as the critique")
+    p.set_defaults(func=cmd_regenerate)
+
+    p = sub.add_parser("continue", parents=[*parents, who, sampling], help="let the model continue after a step")
+    p.add_argument("step", metavar="STEP")
+    p.add_argument("--critique", help="guidance for the model")
+    p.set_defaults(func=cmd_continue)
+
+    for name, func, text in (("prefer", cmd_prefer, "mark a branch as preferred"), ("delete", cmd_delete, "delete a branch")):
+        p = sub.add_parser(name, parents=[*parents, who], help=text)
+        p.add_argument("step", metavar="STEP")
+        p.set_defaults(func=func)
+
+    for name, func, text in (("undo", cmd_undo, "undo the latest operation"), ("redo", cmd_redo, "redo")):
+        p = sub.add_parser(name, parents=[*parents, who], help=text)
+        p.add_argument("session", metavar="SESSION")
+        p.set_defaults(func=func)
