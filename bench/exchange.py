@@ -10,6 +10,7 @@ Run: `python -m bench.exchange`
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 import time
@@ -31,6 +32,26 @@ STEPS_PER_SESSION = 50
 MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LEAD = Reviewer("lead", "expert")
 _counter = iter(range(10**9))
+
+
+class _Timer:
+    """Wall and CPU time of a block: on a shared machine the CPU time is the steadier figure."""
+
+    def __enter__(self) -> _Timer:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def __str__(self) -> str:
+        return f"{self.wall:.2f} s"
+
+    @property
+    def cpu_text(self) -> str:
+        """The CPU time, for the line's parentheses."""
+        return f"cpu {self.cpu:.2f} s"
 
 
 def _at() -> str:
@@ -124,11 +145,10 @@ def bench_exports(folder: Path) -> None:
     labelled = sum(1 for t in reviews.trees for n in t.nodes.values() if n.kind in ("step", "answer"))
     print(f"# export corpus: {len(reviews.trees)} sessions, {labelled} labelled steps", flush=True)
     for fmt in TREE_FORMATS:
-        start = time.perf_counter()
-        result = export(reviews, fmt, folder / f"out.{fmt}")
-        elapsed = time.perf_counter() - start
+        with _Timer() as t:
+            result = export(reviews, fmt, folder / f"out.{fmt}")
         size = (folder / f"out.{fmt}").stat().st_size / 2**20
-        print(f"export {fmt} of {labelled} labelled steps: {elapsed:.2f} s (target < 3 s; {result.rows} rows, "
+        print(f"export {fmt} of {labelled} labelled steps: {t} (target < 3 s; {t.cpu_text}; {result.rows} rows, "
               f"{size:.0f} MiB)", flush=True)
 
 
@@ -173,18 +193,18 @@ def bench_import(folder: Path) -> None:
                 items.append((history_tree, Applied(e, _changes(history_tree, e))))
         store.record_batch(items)
         target = _TimedStoreTarget(store)
-        start = time.perf_counter()
-        result = import_bundles(paths, target, trusted)
-        elapsed = time.perf_counter() - start
+        with _Timer() as t:
+            result = import_bundles(paths, target, trusted)
         assert result.ok, result.summary()
-        print(f"import and merge of {bundles} bundles x {per_bundle} events into a DuckDB store: {elapsed:.2f} s "
-              f"(target < 3 s in all; {result.new_events} new events; of which the store's record_batch "
-              f"{target.commit_s:.2f} s, checks and merge {elapsed - target.commit_s:.2f} s)", flush=True)
-        start = time.perf_counter()
-        again = import_bundles(paths, StoreTarget(store), trusted)
-        elapsed = time.perf_counter() - start
+        print(f"import and merge of {bundles} bundles x {per_bundle} events into a DuckDB store: {t} "
+              f"(target < 3 s in all; {t.cpu_text}; {result.new_events} new events; of the wall time the store's "
+              f"record_batch took {target.commit_s:.2f} s, checks and merge {t.wall - target.commit_s:.2f} s)",
+              flush=True)
+        with _Timer() as t:
+            again = import_bundles(paths, StoreTarget(store), trusted)
         assert all(b.status == "unchanged" for b in again.bundles)
-        print(f"import of the same {bundles} bundles again (changes nothing): {elapsed:.2f} s (no target)", flush=True)
+        print(f"import of the same {bundles} bundles again, changing nothing: {t} (no target; {t.cpu_text})",
+              flush=True)
 
 
 class _TimedStoreTarget(StoreTarget):
@@ -244,15 +264,15 @@ def bench_stats() -> None:
                 labels += 1
         trees.append(b.tree)
     reviews = ReviewSet.from_trees(trees)
-    start = time.perf_counter()
-    stats = compute_stats(reviews)
-    elapsed = time.perf_counter() - start
-    print(f"agreement statistics over {len(reviewers)} reviewers and {labels} labels: {elapsed:.2f} s "
-          f"(target < 1 s; alpha {stats['agreement']['krippendorff_alpha_ordinal']:.3f}, "
+    with _Timer() as t:
+        stats = compute_stats(reviews)
+    print(f"agreement statistics over {len(reviewers)} reviewers and {labels} labels: {t} "
+          f"(target < 1 s; {t.cpu_text}; alpha {stats['agreement']['krippendorff_alpha_ordinal']:.3f}, "
           f"{len(stats['agreement']['cohen_kappa_pairs'])} kappa pairs)", flush=True)
 
 
 def main() -> None:
+    print(f"# load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         bench_stats()

@@ -287,3 +287,17 @@ def test_fuzz_mutated_event_fields(tmp_path: Path, key: SigningKey, events: list
 
 def test_ada_key_fixture_is_ada(key: SigningKey) -> None:
     assert key.reviewer_id == ADA.id
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.one_of(st.text(max_size=30), _json_values.map(json.dumps)))
+def test_fast_json_line_reader_agrees_with_json_loads(text: str) -> None:
+    from workstation.exchange.bundle import _loads
+
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _loads(text)
+    else:
+        assert json.dumps(_loads(text)) == json.dumps(expected)

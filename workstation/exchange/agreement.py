@@ -194,6 +194,7 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
                 tags.update(a.tags)
             roles[a.reviewer_id] = a.role
         nodes = tree.nodes
+        model_counts: dict[str, list[int]] = {}  # model -> [labelled, wrong], this tree
         for (node_id, version_id), latest in index.latest.items():
             node = nodes[node_id]
             if node.deleted:
@@ -208,9 +209,19 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
             if version_id == node.current_version_id:
                 label, _ = index.resolve(node, version_id, _MAJORITY)
                 if label is not None:
-                    m = models[reviews.model_of(tree, node) or "(unknown)"]
-                    m["labelled"] += 1
-                    m["wrong"] += label < 0
+                    model = node.chain_id or ""
+                    counts = model_counts.get(model)
+                    if counts is None:
+                        counts = model_counts[model] = [0, 0]
+                    counts[0] += 1
+                    counts[1] += label < 0
+        for chain_id, (labelled, wrong) in model_counts.items():
+            chain = tree.chains.get(chain_id)
+            info = reviews.models.get(chain_id)
+            name = (info.name if info is not None and info.name else chain.model if chain is not None else "")
+            m = models[name or "(unknown)"]
+            m["labelled"] += labelled
+            m["wrong"] += wrong
         for node in live_chain_nodes(tree):
             n_challenges = len(tree.challenges(node.id))
             if n_challenges:

@@ -460,10 +460,26 @@ def _verify_signature(path: Path, manifest: dict[str, Any], manifest_bytes: byte
     return key
 
 
+_SCAN = json.JSONDecoder().scan_once
+
+
+def _loads(text: str) -> Any:
+    """`json.loads` for one line, without its per-call set-up when the line is plain JSON
+    with no surrounding blanks (as bundles write it); anything else takes `json.loads`,
+    which also gives the exact error."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
 def parse_event(path: Path, number: int, text: str) -> tuple[dict[str, Any], Event]:
     """One line of events.jsonl, fully checked: JSON, fields, role, operation, names."""
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except ValueError as exc:
         raise BundleError(path, f"not valid JSON ({exc})", member=EVENTS, line=number) from exc
     if not isinstance(value, dict):

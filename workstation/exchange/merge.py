@@ -24,7 +24,7 @@ from workstation.core import ops
 from workstation.core.history import Applied
 from workstation.core.ops import Changes, SessionStarted
 from workstation.core.tree import Tree
-from workstation.errors import BadInputError
+from workstation.errors import BadInputError, WorkstationError
 from workstation.exchange.bundle import (
     EVENTS,
     MAX_BUNDLE_BYTES,
@@ -267,6 +267,9 @@ def import_bundles(
             merge_bundle(bundle, target, report)
         except BundleError as exc:
             report.status, report.error = "refused", str(exc)
+        except WorkstationError as exc:
+            # The database's fault (locked, disk full): the store rolled the bundle back.
+            report.status, report.error = "refused", f"{path}: {exc}; nothing was imported from it"
     return result
 
 
