@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPlainTextEdit,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QToolButton,
@@ -96,6 +97,14 @@ STEP_ACTIONS = (
 )
 #: Actions that start the model.
 MODEL_ACTIONS = ("generate", "regenerate", "regenerate_with_note", "continue_after", "challenge", "ask")
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
 
 
 def _settings() -> QSettings:
@@ -266,7 +275,8 @@ class MainWindow(QMainWindow):
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.setObjectName("mainSplit")
         self.main_split.addWidget(self.tree_view)
-        self.main_split.addWidget(self.inspector)
+        # In scroll areas, so that small screens can still shrink the window.
+        self.main_split.addWidget(_scrolled(self.inspector))
         self.main_split.setSizes([720, 520])
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -288,7 +298,7 @@ class MainWindow(QMainWindow):
         self.model_panel.value_changed.connect(self._on_value_changed)
         dock = QDockWidget("Model", self)
         dock.setObjectName("modelDock")
-        dock.setWidget(self.model_panel)
+        dock.setWidget(_scrolled(self.model_panel))
         self.model_dock = dock
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.tabifyDockWidget(self.sessions_dock, dock)
@@ -392,8 +402,9 @@ class MainWindow(QMainWindow):
         self.sessions.show_sessions(sessions)
         if ids:
             self.open_session(ids[0])
-        self.show_info("Welcome: these sample sessions show one question per task family. "
-                       "Select a step and press 1, 2 or 3 to label it; type your own question above.")
+        if self.messages.isHidden():
+            self.show_info("Welcome: these sample sessions show one question per task family. "
+                           "Select a step and press 1, 2 or 3 to label it; type your own question above.")
 
     def _discover(self) -> list:
         from workstation.engine.discovery import discover
