@@ -23,7 +23,7 @@ from workstation.exchange.corpus import ReviewSet
 from workstation.exchange.export import export_from_store
 from workstation.exchange.keys import KeyStore, PublicKey, TrustedKeys
 from workstation.exchange.merge import StoreTarget, import_bundles
-from workstation.exchange.parquet import export_parquet
+from workstation.exchange.parquet import export_parquet, export_parquet_from_store
 from workstation.store import Generation, Store
 
 
@@ -144,3 +144,8 @@ def test_parquet_copies_every_table(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "tables" / "sessions.parquet").num_rows == 1
     manifest = json.loads((tmp_path / "tables" / "tables.parquet.manifest.json").read_text())
     assert manifest["tables"]["events"] == 1 and manifest["tables"]["sessions"] == 1
+    with Store.open(path) as store:
+        via_store = export_parquet_from_store(store, tmp_path / "via-store")
+    assert {p.name for p in via_store.files} >= {"sessions.parquet", "events.parquet"}
+    assert via_store.manifest["tables"]["events"] == 1
+    assert pq.read_table(tmp_path / "via-store" / "events.parquet").num_rows == 1

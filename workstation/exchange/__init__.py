@@ -7,7 +7,7 @@ and why) with `summary()` for people and `to_dict()` for `--json`:
 - `export.export(reviews, fmt, out, neutral=..., aggregate=..., reviewers=...)` and
   `export.export_from_store(store, fmt, out, sessions=...)` -> `ExportResult`, for
   trl-stepwise, trl-preference, kto, prm800k, report (HTML) and report-md; each writes a
-  manifest beside the file. `parquet.export_parquet(con, folder)` copies every table.
+  manifest beside the file. `parquet.export_parquet_from_store(store, folder)` copies every table.
 - `bundle.bundle_from_store(store, out, key, session_ids=..., chain_ids=...)` (or
   `bundle.write_bundle`) -> `ExportResult`; `merge.import_bundles(paths, target, trusted)`
   -> `ImportResult`, with `merge.StoreTarget(store)` as the target.

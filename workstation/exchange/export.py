@@ -18,8 +18,8 @@ from workstation.exchange.report import export_report
 from workstation.exchange.result import ExportResult
 from workstation.exchange.trl import export_kto, export_preference, export_stepwise
 
-#: Formats `export` writes from trees. `parquet` (every table, by DuckDB COPY) takes a
-#: database connection: `parquet.export_parquet`; `bundle` takes a signing key: `bundle`.
+#: Formats `export` writes from trees. `parquet` (every table, by DuckDB COPY) goes through
+#: the store: `parquet.export_parquet_from_store`; `bundle` takes a signing key: `bundle`.
 TREE_FORMATS = ("trl-stepwise", "trl-preference", "kto", "prm800k", "report", "report-md")
 
 

@@ -1,8 +1,9 @@
 """Every table of a review database as Parquet files, written by DuckDB's own COPY.
 
-This takes a DuckDB connection rather than a `Store` because the store is the only code that
-should own one: the store (or the CLI) passes its read connection in. Reading only: COPY TO
-never changes the database.
+`export_parquet_from_store(store, folder)` is the entry point: it uses the store's own
+`export_tables`, keeping SQL in the store. `export_parquet(con, folder)` does the same from a
+DuckDB connection, for a database file opened without a store. COPY TO never changes the
+database.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ def export_parquet(con: Any, out_dir: Path) -> ExportResult:
         result.files.append(target)
     result.rows = sum(counts.values())
     result.path = out_dir / "tables.parquet"  # the manifest's name: tables.parquet.manifest.json
+    write_manifest(result, tables=counts)
+    result.path = out_dir
+    return result
+
+
+def export_parquet_from_store(store: Any, out_dir: Path) -> ExportResult:
+    """Every table of a `workstation.store.Store` as Parquet, through the store's own
+    `export_tables` (DuckDB COPY), with the same result and manifest as `export_parquet`."""
+    out_dir = Path(out_dir)
+    counts = dict(store.export_tables(out_dir))
+    result = ExportResult("parquet", out_dir / "tables.parquet")
+    result.files = [out_dir / f"{table}.parquet" for table in counts]
+    result.rows = sum(counts.values())
     write_manifest(result, tables=counts)
     result.path = out_dir
     return result
