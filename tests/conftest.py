@@ -9,6 +9,9 @@ import pytest
 
 # Qt runs offscreen in every test; set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The `datasets` library (used to load exports as training code would) must never reach a hub.
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True)

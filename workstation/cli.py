@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -101,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--assemble", metavar="ID", help="join a chunked catalog model into one file")
     models.set_defaults(func=cmd_models)
 
-    from workstation import cli_review
+    from workstation import cli_exchange, cli_review
 
     cli_review.add_commands(sub, common)
+    cli_exchange.add_commands(sub, common)
     return parser
 
 
@@ -118,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug: log it, never show a traceback
         log = diagnostics.record_crash(type(exc), exc, exc.__traceback__)
         print(f"workstation: {diagnostics.apology(log)}", file=sys.stderr)
