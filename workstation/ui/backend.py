@@ -21,16 +21,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from workstation import diagnostics, settings
-from workstation.core.model import Reviewer
-from workstation.core.tree import Tree
 from workstation.errors import WorkstationError
-from workstation.review import Finished, Review, Streaming
-from workstation.store.records import SessionSummary
+
+if TYPE_CHECKING:  # the review layer (DuckDB, the engine) is imported on the worker, not at start-up
+    from workstation.core.model import Reviewer
+    from workstation.core.tree import Tree
+    from workstation.review import Finished, Review, Streaming
+    from workstation.store.records import SessionSummary
 
 #: Streaming progress reaches the GUI at most this often (the items carry the whole text so far,
 #: so skipping some loses nothing) unless a step was completed.
@@ -43,6 +44,8 @@ def snapshot_tree(tree: Tree) -> Tree:
     Nodes, chains and annotations are frozen records, so they are shared; the dicts that a
     later operation would change are copied. Linear and cheap even for thousands of steps.
     """
+    from workstation.core.tree import Tree
+
     return Tree.load(
         tree.session,
         tree.question_id,
@@ -160,14 +163,20 @@ class ReviewWorker(QObject):
             self._send_state(job)
             self.failed.emit(job.id, str(exc))
         except Exception as exc:  # a bug: logged with its traceback; the user gets one line
+            from workstation import diagnostics
+
             log = diagnostics.record_crash(type(exc), exc, exc.__traceback__)
             self._send_state(job)
             self.failed.emit(job.id, diagnostics.apology(log))
         else:
             self._send_state(job)
-            self.finished.emit(job.id, result)
+            # Boxed: PySide6 mishandles the reference count of a bare None sent through an
+            # `object` signal across threads (Python 3.11 aborts with none_dealloc at exit).
+            self.finished.emit(job.id, (result,))
 
     def _consume(self, job: Job, items: Iterator[Streaming | Finished]) -> Finished | None:
+        from workstation.review import Finished
+
         self._streaming = True
         self.busy.emit(True)
         finished: Finished | None = None
@@ -217,6 +226,9 @@ class ReviewWorker(QObject):
     def attach(self, db: Path) -> Ready:
         """Open the database and the settings (on the worker thread); keep the Review."""
         from workstation.engine.llama_engine import gpu_offload_supported
+        from workstation.review import Review
+
+        from workstation import settings
 
         values, problems = settings.load()
         self.review = review = Review.open(db, values=values)
@@ -327,11 +339,11 @@ class Backend(QObject):
     # -- results, on the GUI thread ------------------------------------------------------
 
     @Slot(int, object)
-    def _on_finished(self, job_id: int, result: object) -> None:
+    def _on_finished(self, job_id: int, boxed: tuple) -> None:
         on_done, _, _ = self._callbacks.pop(job_id, (None, None, None))
         self._stops.pop(job_id, None)
         if on_done is not None:
-            on_done(result)
+            on_done(boxed[0])
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:

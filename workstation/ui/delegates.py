@@ -20,7 +20,9 @@ class ConfidenceDelegate(QStyledItemDelegate):
     """Draws the typical token probability as a bar, with a tick at the lowest token's."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
-        value = index.data(ConfidenceRole)
+        # Asked of the Python model directly: PySide6 6.12 loses a reference to None each time
+        # QModelIndex.data() converts an empty QVariant (Python 3.11 then aborts at exit).
+        value = index.model().data(index, ConfidenceRole)
         if value is None:
             super().paint(painter, option, index)
             return

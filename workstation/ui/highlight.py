@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
 
-from pygments.lexer import Lexer
-from pygments.lexers import TextLexer, get_lexer_by_name
-from pygments.styles import get_style_by_name
-from pygments.util import ClassNotFound
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtCore import Qt
 
@@ -29,7 +26,10 @@ def dark_palette() -> bool:
 
 
 @cache
-def _lexer(index: int) -> Lexer:
+def _lexer(index: int) -> Any:
+    from pygments.lexers import TextLexer, get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     name = _LANGS[index] if 0 <= index < len(_LANGS) else ""
     try:
         return get_lexer_by_name(name or "python", stripnl=False, ensurenl=False)
@@ -55,10 +55,19 @@ class CodeHighlighter(QSyntaxHighlighter):
         super().__init__(document)
         self._formats: dict[object, QTextCharFormat] = {}
         self._fence_format = QTextCharFormat()
-        self.refresh_style()
+        self._styled = False
 
     def refresh_style(self) -> None:
-        """Pick the pygments style for the current palette (light or dark) and re-highlight."""
+        """Follow the palette (light or dark): restyle and re-highlight."""
+        if self._styled:
+            self._styled = False
+            self.rehighlight()
+
+    def _load_style(self) -> None:
+        # pygments loads with the first code block, not at start-up.
+        from pygments.styles import get_style_by_name
+
+        self._styled = True
         style = get_style_by_name("monokai" if dark_palette() else "default")
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._formats = {}
@@ -75,7 +84,6 @@ class CodeHighlighter(QSyntaxHighlighter):
         self._fence_format = QTextCharFormat()
         self._fence_format.setFont(mono)
         self._fence_format.setForeground(QColor("#888888"))
-        self.rehighlight()
 
     def _format_for(self, token: object) -> QTextCharFormat | None:
         while token is not None:
@@ -89,6 +97,8 @@ class CodeHighlighter(QSyntaxHighlighter):
         state = self.previousBlockState()
         inside = state is not None and state >= 0
         fence = _FENCE.match(text)
+        if (fence or inside) and not self._styled:
+            self._load_style()
         if fence:
             self.setFormat(0, len(text), self._fence_format)
             self.setCurrentBlockState(_OUTSIDE if inside else _lang_index(fence.group(2)))

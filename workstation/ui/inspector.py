@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
 )
 from PySide6.QtCore import Qt
 
-from workstation.core.model import SEVERITIES, Node
-from workstation.core.tree import Tree
-from workstation.ui.compare import show_inline_diff
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workstation.core.model import Node
+    from workstation.core.tree import Tree
 from workstation.ui.highlight import CodeHighlighter
 from workstation.ui.tree_model import LABEL_WORDS
 
@@ -123,9 +125,7 @@ class StepInspector(QWidget):
 
         self.severity = QComboBox()
         self.severity.setObjectName("severity")
-        self.severity.addItem("(none)", None)
-        for severity in SEVERITIES:
-            self.severity.addItem(severity, severity)
+        self.severity.addItem("(none)", "")  # never None as item data (see delegates.py)
         self.tags = QLineEdit()
         self.tags.setObjectName("tags")
         self.tags.setPlaceholderText("comma-separated, e.g. arithmetic error, unclear")
@@ -156,7 +156,12 @@ class StepInspector(QWidget):
         layout.addWidget(annotation)
 
     def set_tag_vocabulary(self, tags: list[str]) -> None:
-        """Offer these tags while typing."""
+        """Offer these tags while typing (and the severities, once the core is loaded)."""
+        from workstation.core.model import SEVERITIES
+
+        if self.severity.count() == 1:
+            for severity in SEVERITIES:
+                self.severity.addItem(severity, severity)
         completer = QCompleter(tags, self.tags)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.tags.setCompleter(completer)
@@ -219,7 +224,7 @@ class StepInspector(QWidget):
         if not same or self._note_values() == self._loaded_note:
             self.note.setPlainText(loaded[0])
             self.tags.setText(loaded[1])
-            self.severity.setCurrentIndex(max(0, self.severity.findData(loaded[2])))
+            self.severity.setCurrentIndex(max(0, self.severity.findData(loaded[2] or "")))
         self._loaded_note = loaded
         others = [
             f"{rid}: {LABEL_WORDS[a.label]}" for rid, a in tree.current_annotations(node.id).items()
@@ -229,17 +234,19 @@ class StepInspector(QWidget):
         self.my_label.setText(own + (f" · others: {', '.join(others)}" if others else ""))
 
     def _note_values(self) -> tuple[str, str, str | None]:
-        return self.note.toPlainText(), self.tags.text(), self.severity.currentData()
+        return self.note.toPlainText(), self.tags.text(), self.severity.currentData() or None
 
     def annotation_values(self) -> tuple[str, tuple[str, ...], str | None]:
         """(note, tags, severity) as typed."""
         tags = tuple(t.strip() for t in self.tags.text().split(",") if t.strip())
-        return self.note.toPlainText().strip(), tags, self.severity.currentData()
+        return self.note.toPlainText().strip(), tags, self.severity.currentData() or None
 
     def _update_diff(self) -> None:
         if self.node is None:
             self.diff.setPlainText("")
             return
+        from workstation.ui.compare import show_inline_diff  # difflib: loaded when first needed
+
         show_inline_diff(self.diff, self.node.original.text, self.editor.toPlainText())
 
     def _show_version(self, item: QListWidgetItem | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut, QUndoGroup, QUndoStack
@@ -32,17 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation import diagnostics, paths, settings
-from workstation.core.model import Node
-from workstation.review import Finished, Review, Streaming, sampling_from
+from workstation import paths, settings
 from workstation.ui.backend import Backend, Ready, SessionState
-from workstation.ui.compare import CompareDialog
 from workstation.ui.delegates import ConfidenceDelegate
-from workstation.ui.dialogs import HelpDialog, SettingsDialog
 from workstation.ui.inspector import StepInspector
 from workstation.ui.messages import MessageBar
 from workstation.ui.model_panel import ModelPanel
-from workstation.ui.samples import seed_samples
 from workstation.ui.sessions_panel import SessionsPanel
 from workstation.ui.tree_model import (
     COL_ALTERNATIVES,
@@ -56,6 +51,17 @@ from workstation.ui.tree_model import (
 )
 from workstation.ui.undo import ReviewCommand
 from workstation.ui.workers import run_task
+
+if TYPE_CHECKING:  # DuckDB and the engine load on the worker thread, after the window shows
+    from workstation.core.model import Node
+    from workstation.review import Finished, Review, Streaming
+
+
+def sampling_from(values: dict[str, Any]) -> Any:
+    """The review's sampling parameters from settings values (called on the worker)."""
+    from workstation.review import sampling_from as build
+
+    return build(values)
 
 #: name, text, shortcuts, tooltip. Plain keys (1, 2, 3, [, ]) act when the tree has focus; text
 #: fields keep them for typing (Qt lets a focused editor override single-key shortcuts).
@@ -99,6 +105,12 @@ STEP_ACTIONS = (
 MODEL_ACTIONS = ("generate", "regenerate", "regenerate_with_note", "continue_after", "challenge", "ask")
 
 
+def _seed(review: Review) -> tuple[list[str], list]:
+    from workstation.ui.samples import seed_samples
+
+    return seed_samples(review), review.sessions()
+
+
 def _scrolled(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidget(widget)
@@ -130,12 +142,13 @@ class MainWindow(QMainWindow):
         self.ready = False
         self.model_loaded: dict[str, Any] | None = None
         self.streaming_job: int | None = None
+        self._stopping = False
         self._stream_kind = ""
         self._anchor_on_state: Any = None
         self._awaiting_new = False
         self._select_after: str | None = None
         self._stream_started = 0.0
-        self._compare: CompareDialog | None = None
+        self._compare: Any = None
         self._discovered: list = []
 
         self.backend = Backend(self)
@@ -160,9 +173,24 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._update_actions()
 
-        self.backend.open(self.db_path, self._on_ready, self._on_open_failed)
-        # Discovery reads model headers from disk: never on the GUI thread.
-        self._discovery = run_task(self._discover, self._on_discovered, self.show_error)
+        self._started = False
+        self._discovery: Any = None
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(400)
+        self._save_timer.timeout.connect(self._save_values)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._started:
+            # After the first paint: the worker's imports (DuckDB, the engine) would otherwise
+            # compete with drawing the window for the interpreter.
+            self._started = True
+            QTimer.singleShot(0, self._start_work)
+
+    def _start_work(self) -> None:
+        from workstation import diagnostics
+
         crash = diagnostics.unseen_crash()
         if crash is not None:
             self.messages.show_message(
@@ -170,10 +198,9 @@ class MainWindow(QMainWindow):
                 ("Show log", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(crash)))),
             )
             diagnostics.mark_crash_seen()
-        self._save_timer = QTimer(self)
-        self._save_timer.setSingleShot(True)
-        self._save_timer.setInterval(400)
-        self._save_timer.timeout.connect(self._save_values)
+        self.backend.open(self.db_path, self._on_ready, self._on_open_failed)
+        # Discovery reads model headers from disk: never on the GUI thread.
+        self._discovery = run_task(self._discover, self._on_discovered, self.show_error)
 
     # -- building ------------------------------------------------------------------------------
 
@@ -343,19 +370,18 @@ class MainWindow(QMainWindow):
 
     def _restore_layout(self) -> None:
         stored = _settings()
-        geometry = stored.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        state = stored.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
-        split = stored.value("window/mainSplit")
-        if isinstance(split, QByteArray):
-            self.main_split.restoreState(split)
-        columns = stored.value("window/treeHeader")
-        if isinstance(columns, QByteArray):
-            self.tree_view.header().restoreState(columns)
-        self._last_session = stored.value("session/last", "") or ""
+        # Defaults everywhere: a missing key would come back as None, and PySide6 6.12 drops a
+        # reference to None when it converts an empty QVariant.
+        for key, restore in (
+            ("window/geometry", self.restoreGeometry),
+            ("window/state", self.restoreState),
+            ("window/mainSplit", self.main_split.restoreState),
+            ("window/treeHeader", self.tree_view.header().restoreState),
+        ):
+            value = stored.value(key, QByteArray())
+            if isinstance(value, QByteArray) and not value.isEmpty():
+                restore(value)
+        self._last_session = str(stored.value("session/last", "") or "")
 
     # -- messages (the one path) ------------------------------------------------------------------
 
@@ -393,7 +419,7 @@ class MainWindow(QMainWindow):
             ids = [s.id for s in ready.sessions]
             self.open_session(self._last_session if self._last_session in ids else ids[0])
         else:
-            self.backend.call(lambda r: (seed_samples(r), r.sessions()), self._on_seeded)
+            self.backend.call(_seed, self._on_seeded)
         self._maybe_autoload()
         self._update_actions()
 
@@ -525,7 +551,8 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{state.tree.session.title} — Reasoning Workstation")
             if self.question.toPlainText() != state.tree.session.question:
                 self.question.setPlainText(state.tree.session.question)
-            self.tree_view.expandAll()
+            for index in self.tree_model.parents():  # not expandAll: it walks every row
+                self.tree_view.expand(index)
             if self._select_after is None:
                 self._select_after = state.tree.question_id
         if self._select_after is not None:
@@ -676,12 +703,15 @@ class MainWindow(QMainWindow):
 
     def _end_stream(self) -> None:
         self.streaming_job = None
+        self._stopping = False
         self._anchor_on_state = None
         self._awaiting_new = False
         self.tree_model.end_stream()
         self._update_actions()
 
     def _on_stream_item(self, item: Streaming) -> None:
+        if self._stopping:
+            return
         if self._stream_kind == "challenge":
             texts = [item.raw.strip() or "…"]
         else:
@@ -723,7 +753,10 @@ class MainWindow(QMainWindow):
         """Stop the model: the engine ends within one token; what it wrote is kept."""
         if self.streaming_job is not None:
             self.backend.stop(self.streaming_job)
-            self.speed_status.setText("stopping…")
+            # The effect shows at once: no more text appears; the steps so far are being saved.
+            self._stopping = True
+            self.actions["stop"].setEnabled(False)
+            self.speed_status.setText("stopping… saving what was written")
 
     def _step(self) -> Node | None:
         node = self.current_node()
@@ -875,6 +908,8 @@ class MainWindow(QMainWindow):
         node = self._step()
         if node is None or self.state is None:
             return
+        from workstation.ui.compare import CompareDialog
+
         self._compare = CompareDialog(self.state.tree, node.id, self)
         self._compare.show()
 
@@ -895,6 +930,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         """The settings dialog; saving applies the values from now on."""
+        from workstation.ui.dialogs import SettingsDialog
+
         dialog = SettingsDialog(self.values, self)
         if dialog.exec():
             self.values.update(dialog.values())
@@ -903,6 +940,8 @@ class MainWindow(QMainWindow):
 
     def show_help(self) -> None:
         """The shortcuts of every action."""
+        from workstation.ui.dialogs import HelpDialog
+
         ordered = [self.actions[name] for name, *_ in ACTIONS] + [self.actions["undo"], self.actions["redo"]]
         extra = [("Generate (in the question editor)", "Ctrl+Enter"),
                  ("Save the rewrite (in the rewrite editor)", "Ctrl+Enter")]

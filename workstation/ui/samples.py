@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from workstation.review import Review
+if TYPE_CHECKING:
+    from workstation.review import Review
 
 SAMPLES_FILE = Path(__file__).with_name("samples.toml")
 SAMPLE_MODEL = "sample (written by hand)"

@@ -42,7 +42,8 @@ class SessionsPanel(QWidget):
         self.text.setClearButtonEnabled(True)
         self.label = QComboBox()
         self.label.setObjectName("searchLabel")
-        for text, value in (("any label", None), ("wrong", -1), ("neutral", 0), ("right", 1)):
+        # "" for any: never None as item data (see delegates.py)
+        for text, value in (("any label", ""), ("wrong", -1), ("neutral", 0), ("right", 1)):
             self.label.addItem(text, value)
         self.tag = QLineEdit()
         self.tag.setPlaceholderText("tag")
@@ -91,7 +92,7 @@ class SessionsPanel(QWidget):
         for key, edit in (("text", self.text), ("tag", self.tag), ("reviewer", self.reviewer), ("model", self.model)):
             if edit.text().strip():
                 found[key] = edit.text().strip()
-        if self.label.currentData() is not None:
+        if self.label.currentData() != "":
             found["label"] = self.label.currentData()
         return found
 
@@ -101,6 +102,7 @@ class SessionsPanel(QWidget):
         for summary in sessions:
             item = QTreeWidgetItem([summary.title, str(summary.steps), str(summary.annotations)])
             item.setData(0, SessionRole, summary.id)
+            item.setData(0, NodeRole, "")
             item.setToolTip(0, f"{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
                                + (f"\nmodels: {', '.join(summary.models)}" if summary.models else ""))
             self.list.addTopLevelItem(item)
@@ -115,6 +117,7 @@ class SessionsPanel(QWidget):
             if group is None:
                 group = QTreeWidgetItem([hit.session_title, "", ""])
                 group.setData(0, SessionRole, hit.session_id)
+                group.setData(0, NodeRole, "")
                 groups[hit.session_id] = group
                 self.list.addTopLevelItem(group)
             child = QTreeWidgetItem([f"{hit.position}. {one_line(hit.text, 120)}", "", ""])
@@ -125,7 +128,10 @@ class SessionsPanel(QWidget):
             group.setText(1, str(group.childCount()))
         self.list.expandAll()
         if not hits:
-            self.list.addTopLevelItem(QTreeWidgetItem(["no matches", "", ""]))
+            empty = QTreeWidgetItem(["no matches", "", ""])
+            empty.setData(0, SessionRole, "")
+            empty.setData(0, NodeRole, "")
+            self.list.addTopLevelItem(empty)
 
     def mark_current(self, session_id: str | None) -> None:
         """Highlight the open session in the list."""

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from workstation.core.model import Node
-from workstation.core.tree import Tree
 from workstation.ui.icons import flag_icon
+
+if TYPE_CHECKING:
+    from workstation.core.model import Node
+    from workstation.core.tree import Tree
 
 STREAM_PREFIX = "~stream:"
 
@@ -42,6 +44,7 @@ LABEL_WORDS = {-1: "✗ wrong", 0: "– neutral", 1: "✓ right"}
 KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Why?", "reply": "Reply"}
 
 Index = QModelIndex | QPersistentModelIndex
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 class _Item:
@@ -275,12 +278,24 @@ class ReasoningTreeModel(QAbstractItemModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _ROW_FLAGS
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(HEADERS):
             return HEADERS[section]
         return None
+
+    def parents(self) -> list[QModelIndex]:
+        """Every row that has rows below it (challenges, replies): what to expand."""
+        found: list[QModelIndex] = []
+        stack = [self._root]
+        while stack:
+            item = stack.pop()
+            for row, child in enumerate(item.children):
+                if child.children:
+                    found.append(self.createIndex(row, 0, child.key))
+                    stack.append(child)
+        return found
 
     def node(self, index: Index) -> Node | None:
         """The core node of a row (None for a stream row or no row)."""

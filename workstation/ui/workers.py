@@ -12,7 +12,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
-from workstation import diagnostics
 from workstation.errors import WorkstationError
 
 
@@ -44,6 +43,8 @@ class Task(QRunnable):
         except WorkstationError as exc:
             self._emit(self.signals.failed, str(exc))
         except Exception as exc:  # a bug: logged with its traceback, the user gets one line
+            from workstation import diagnostics
+
             log = diagnostics.record_crash(type(exc), exc, exc.__traceback__)
             self._emit(self.signals.failed, diagnostics.apology(log))
         else:
