@@ -302,3 +302,48 @@ def test_locate_finds_a_node_by_a_unique_prefix(tmp_path: Path) -> None:
             store.locate("zzzz")
         with pytest.raises(UnknownIdError):
             store.locate("")
+
+
+def test_event_texts_and_events_by_type(tmp_path: Path) -> None:
+    """`event_texts` gives the stored (hashed) text unparsed; `events(types=...)` filters."""
+    with Store.open(tmp_path / "t.duckdb") as store:
+        session_id = _review(store)
+        events = store.events(session_id)
+        texts = store.event_texts([session_id, "no such session"])
+        assert texts == {e.id: (session_id, writer.event_text(e)) for e in events}
+        assert store.event_texts([]) == {}
+        kinds = {e.type for e in events}
+        for kind in kinds:
+            assert store.events(session_id, types=(kind,)) == [e for e in events if e.type == kind]
+        assert store.events(types=("adjudicated",)) == []
+
+
+def test_record_batch_of_a_whole_review_restores_it(tmp_path: Path) -> None:
+    """Every kind of change in one batch (rewrites, branch choices, undo's retraction, one
+    session in two tree objects) is written as the trees hold it."""
+    from workstation.core import ops
+    from workstation.core.history import Applied
+    from workstation.core.ops import Changes, SessionStarted
+
+    with Store.open(tmp_path / "a.duckdb") as source:
+        session_id = _review(source)
+        live = source.history(session_id).tree.to_dict()
+        events = source.events(session_id)
+    items = []
+    tree = None
+    for event in events:
+        if isinstance(event.op, SessionStarted):
+            tree = event.op.start()
+            changes = Changes(nodes=(tree.question_id,), session=True)
+        else:
+            changes = ops.apply(tree, event.op).changes
+        items.append((tree, Applied(event, changes)))
+    half = len(items) // 2
+    with Store.open(tmp_path / "b.duckdb") as store:
+        # The first half through a copy of the tree as it was then: two tree objects.
+        copy = History.replay(events[:half]).tree
+        batch = [(copy, applied) for _, applied in items[:half]] + items[half:]
+        assert store.record_batch(batch) == len(events)
+        assert store.load_session(session_id).to_dict() == live
+        assert store.verify_events() == len(events)
+        assert store.record_batch(batch) == 0

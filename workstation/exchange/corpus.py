@@ -67,7 +67,8 @@ class ReviewSet:
         if session_ids is None:
             session_ids = [s.id for s in store.list_sessions()]
         trees = [store.load_session(sid) for sid in session_ids]
-        events = [e.to_dict() for sid in session_ids for e in store.events(sid)]
+        # Only adjudications matter here: the store reads those alone, not every event.
+        events = [e.to_dict() for sid in session_ids for e in store.events(sid, types=("adjudicated",))]
         models: dict[str, ModelInfo] = {}
         for tree in trees:
             for chain in tree.chains.values():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -230,14 +230,22 @@ def list_sessions(con: duckdb.DuckDBPyConnection) -> list[SessionSummary]:
 
 
 def events(
-    con: duckdb.DuckDBPyConnection, session_id: str | None = None, after_seq: int = 0
+    con: duckdb.DuckDBPyConnection,
+    session_id: str | None = None,
+    after_seq: int = 0,
+    *,
+    types: Sequence[str] | None = None,
 ) -> list[tuple[int, Event]]:
-    """(seq, event) for the events of one session (or all), in the order they were written."""
-    if session_id is None:
-        sql, params = "SELECT seq, data FROM events WHERE seq > ? ORDER BY seq", [after_seq]
-    else:
-        sql = "SELECT seq, data FROM events WHERE session_id = ? AND seq > ? ORDER BY seq"
-        params = [session_id, after_seq]
+    """(seq, event) for the events of one session (or all), in the order they were written;
+    only those of the operation `types` when given."""
+    sql, params = "SELECT seq, data FROM events WHERE seq > ?", [after_seq]
+    if session_id is not None:
+        sql += " AND session_id = ?"
+        params.append(session_id)
+    if types is not None:
+        sql += " AND kind IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(list(types))
+    sql += " ORDER BY seq"
     return [(seq, Event.from_dict(json.loads(data))) for seq, data in con.execute(sql, params).fetchall()]
 
 

@@ -191,6 +191,7 @@ class Store:
         written. Returns how many events were written.
         """
         items = list(items)
+        texts = [writer.event_text(applied.event) for _, applied in items]
         with self._db.read() as con:
             stored = dict(
                 con.execute(
@@ -199,18 +200,20 @@ class Store:
                 ).fetchall()
             )
         fresh: list[tuple[Tree, Applied]] = []
-        for tree, applied in items:
+        fresh_texts: list[str] = []
+        for (tree, applied), text in zip(items, texts):
             event = applied.event
             if event.id in stored:
-                if stored[event.id] != writer.event_text(event):
+                if stored[event.id] != text:
                     raise DuplicateEventError(
                         f"event {event.id} is already in {self.path} with other content; "
                         "nothing was recorded",
                         self.path,
                     )
                 continue
-            stored[event.id] = writer.event_text(event)
+            stored[event.id] = text
             fresh.append((tree, applied))
+            fresh_texts.append(text)
         trees: dict[int, tuple[Tree, list[Changes]]] = {}
         for tree, applied in fresh:
             trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
@@ -220,18 +223,32 @@ class Store:
         for _, a in fresh:
             if a.event.reviewer_id not in self._reviewers:
                 new_reviewers.setdefault(a.event.reviewer_id, (a.event.role, a.event.at))
+        changed = [(tree, writer.merge_changes(changes)) for tree, changes in trees.values()]
         try:
             with self._db.transaction() as con:
-                for reviewer_id, (role, at) in new_reviewers.items():
+                if new_reviewers:
                     con.execute(
-                        "INSERT INTO reviewers VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
-                        [reviewer_id, reviewer_id, role, at],
+                        "INSERT INTO reviewers SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                        "unnest(?::VARCHAR[]), NULL, unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
+                        [list(new_reviewers), list(new_reviewers),
+                         [r for r, _ in new_reviewers.values()],
+                         [at for _, at in new_reviewers.values()]],
+                    )  # fmt: skip
+                head = self._log.append_many(con, [a.event for _, a in fresh], fresh_texts)
+                # What the file already holds, asked once for the whole batch.
+                sessions, known = writer.Known.query_many(con, changed)
+                batch = writer.Batch()
+                for tree, merged in changed:
+                    view = writer.Known(
+                        tree.session.id in sessions,
+                        known.nodes, known.versions, known.chains, known.annotations,
                     )
-                head = self._log.append_many(con, [a.event for _, a in fresh])
-                for tree, changes in trees.values():
-                    merged = writer.merge_changes(changes)
-                    known = writer.Known.query(con, tree, merged)
-                    writer.write_changes(con, tree, merged, self._counter, known)
+                    added = batch.add(tree, merged, self._counter, view)
+                    # The same session twice (two tree objects): the second updates the rows.
+                    known.update(added)
+                    if added.session:
+                        sessions.add(tree.session.id)
+                batch.write(con)
                 stored_generations = {
                     r[0]
                     for r in con.execute(
@@ -239,7 +256,7 @@ class Store:
                         "WHERE chain_id IN (SELECT unnest(?::VARCHAR[]))",
                         [[g.chain_id for _, g in generations]],
                     ).fetchall()
-                }
+                } if generations else set()
                 for session_id, generation in generations:
                     if generation.chain_id not in stored_generations:
                         writer.write_generation(con, session_id, generation)
@@ -445,10 +462,30 @@ class Store:
                 include_deleted=include_deleted, limit=limit,
             )  # fmt: skip
 
-    def events(self, session_id: str | None = None) -> list[Event]:
-        """The audit trail of one session (or of the whole file), oldest first."""
+    def events(
+        self, session_id: str | None = None, *, types: Sequence[str] | None = None
+    ) -> list[Event]:
+        """The audit trail of one session (or of the whole file), oldest first.
+
+        `types` keeps only events of those operation types (`("adjudicated",)`), read
+        without parsing the others."""
         with self._db.read() as con:
-            return [event for _, event in reader.events(con, session_id)]
+            return [event for _, event in reader.events(con, session_id, types=types)]
+
+    def event_texts(self, session_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Event id -> (session id, the event's stored JSON text) for these sessions' events.
+
+        The text is the one the hash chain covers, read as it is (no parsing): what an
+        importer compares bundle lines with."""
+        if not session_ids:
+            return {}
+        with self._db.read() as con:
+            rows = con.execute(
+                "SELECT id, session_id, data FROM events "
+                "WHERE session_id IN (SELECT unnest(?::VARCHAR[]))",
+                [list(session_ids)],
+            ).fetchall()
+        return {event_id: (session_id, text) for event_id, session_id, text in rows}
 
     def verify_events(self) -> int:
         """Check the event log's hash chain; returns the number of events.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ import duckdb
 
 from workstation.core.history import Event
 from workstation.core.model import Annotation, Chain, Node
-from workstation.core.ops import Changes
+from workstation.core.ops import Annotated, Changes
 from workstation.core.tree import Tree
 from workstation.store.records import Generation
 
@@ -216,6 +217,31 @@ class Known:
             present("annotations", changes.annotations),
         )
 
+    @classmethod
+    def query_many(
+        cls, con: duckdb.DuckDBPyConnection, changed: Sequence[tuple[Tree, Changes]]
+    ) -> tuple[set[str], Known]:
+        """What of many trees' changes the file holds, one query per table: the ids of the
+        stored sessions, and the stored rows of every other table (ids are unique across
+        sessions, so one set per table serves every tree)."""
+
+        def present(table: str, ids: list[str]) -> set[str]:
+            if not ids:
+                return set()
+            rows = con.execute(
+                f"SELECT id FROM {table} WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+            ).fetchall()
+            return {r[0] for r in rows}
+
+        sessions = present("sessions", list(dict.fromkeys(t.session.id for t, _ in changed)))
+        return sessions, cls(
+            False,
+            present("nodes", [n for _, c in changed for n in c.nodes]),
+            present("versions", [v.id for t, c in changed for n in c.nodes for v in t.nodes[n].versions]),
+            present("chains", [i for _, c in changed for i in c.chains]),
+            present("annotations", [i for _, c in changed for i in c.annotations]),
+        )
+
     def update(self, other: Known) -> None:
         """Add what `other` knows (after the transaction that wrote it committed)."""
         self.session = self.session or other.session
@@ -234,82 +260,166 @@ def write_changes(
     current version and deleted mark, an annotation's retracted mark. Versions, flags and
     chains are immutable once written.
     """
-    session_id = tree.session.id
-    added = Known()
-    if changes.session:
-        s = tree.session
-        if known.session:
-            con.execute(
-                "UPDATE sessions SET title = ?, question = ?, template_name = ?, "
-                "template_version = ?, created_at = ?, reviewer_id = ?, role = ? WHERE id = ?",
-                [s.title, s.question, s.template_name, s.template_version, s.created_at,
-                 s.reviewer_id, s.role, s.id],
-            )  # fmt: skip
-        else:
-            row = (
-                s.id, counter.take(1)[0], s.title, s.question, s.template_name,
-                s.template_version, s.created_at, s.reviewer_id, s.role, tree.question_id,
-            )  # fmt: skip
-            _bulk(con, "sessions", _SESSION_COLUMNS, [row])
-            added.session = True
-    new_chains = [tree.chains[c] for c in changes.chains if c not in known.chains]
-    if new_chains:
-        _write_chains(con, new_chains, counter)
-        added.chains.update(c.id for c in new_chains)
-    if changes.nodes:
-        _write_nodes(con, session_id, [tree.nodes[n] for n in changes.nodes], counter, known, added)
-    if changes.annotations:
-        _write_annotations(con, [tree.annotations[a] for a in changes.annotations], counter, known)
-        added.annotations.update(changes.annotations)
-    if changes.selections:
-        parents = list(dict.fromkeys(changes.selections))
-        con.execute(
-            "DELETE FROM branch_choices WHERE session_id = ? AND parent_id IN "
-            "(SELECT unnest(?::VARCHAR[]))",
-            [session_id, parents],
-        )
-        rows = [
-            (session_id, parent, choice, chosen[parent])
-            for parent in parents
-            for choice, chosen in (("shown", tree.shown), ("preferred", tree.preferred))
-            if parent in chosen
-        ]
-        _bulk(con, "branch_choices",
-              (("session_id", "VARCHAR"), ("parent_id", "VARCHAR"), ("choice", "VARCHAR"),
-               ("child_id", "VARCHAR")), rows)  # fmt: skip
+    batch = Batch()
+    added = batch.add(tree, changes, counter, known)
+    batch.write(con)
     return added
 
 
-def _write_chains(con: duckdb.DuckDBPyConnection, chains: list[Chain], counter: Counter) -> None:
-    ords = counter.take(len(chains))
-    rows = [
-        (c.id, c.session_id, o, c.parent_id, c.kind, c.raw_text, c.splitter_name,
-         c.splitter_version, c.template_name, c.template_version, c.author, c.role,
-         c.created_at, list(c.node_ids), c.critique, c.model, c.finish_reason)
-        for c, o in zip(chains, ords)
-    ]  # fmt: skip
-    _bulk(con, "chains", _CHAIN_COLUMNS, rows)
+class Batch:
+    """The rows of many trees' changes, gathered to be written with one statement per table.
+
+    `add` decides (from `known`) what is a new row and what an update, and hands out `ord`
+    values in the order rows are added, so one tree's changes give the same rows as
+    `write_changes` would; `write` inserts every table's new rows, then applies the updates
+    (so a later tree in the batch can update a row an earlier one inserted).
+    """
+
+    def __init__(self) -> None:
+        self.sessions: list[tuple[Any, ...]] = []
+        self.session_updates: list[list[Any]] = []
+        self.chains: list[tuple[Any, ...]] = []
+        self.nodes: list[tuple[Any, ...]] = []
+        self.node_updates: list[Node] = []
+        self.versions: list[tuple[Any, ...]] = []
+        self.flags: list[tuple[Any, ...]] = []
+        self.annotations: list[tuple[Any, ...]] = []
+        self.retracted: list[Annotation] = []
+        # (session id, parent) -> the branch choice rows that replace the parent's
+        self.choices: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+
+    def add(self, tree: Tree, changes: Changes, counter: Counter, known: Known) -> Known:
+        """Gather the rows `changes` names, as they now are in `tree`; returns what it adds."""
+        session_id = tree.session.id
+        added = Known()
+        if changes.session:
+            s = tree.session
+            if known.session:
+                self.session_updates.append(
+                    [s.title, s.question, s.template_name, s.template_version, s.created_at,
+                     s.reviewer_id, s.role, s.id]
+                )  # fmt: skip
+            else:
+                self.sessions.append(
+                    (s.id, counter.take(1)[0], s.title, s.question, s.template_name,
+                     s.template_version, s.created_at, s.reviewer_id, s.role, tree.question_id)
+                )  # fmt: skip
+                added.session = True
+        new_chains = [tree.chains[c] for c in changes.chains if c not in known.chains]
+        if new_chains:
+            ords = counter.take(len(new_chains))
+            self.chains.extend(
+                (c.id, c.session_id, o, c.parent_id, c.kind, c.raw_text, c.splitter_name,
+                 c.splitter_version, c.template_name, c.template_version, c.author, c.role,
+                 c.created_at, list(c.node_ids), c.critique, c.model, c.finish_reason)
+                for c, o in zip(new_chains, ords)
+            )  # fmt: skip
+            added.chains.update(c.id for c in new_chains)
+        if changes.nodes:
+            self._add_nodes(session_id, [tree.nodes[n] for n in changes.nodes], counter, known, added)
+        if changes.annotations:
+            annotations = [tree.annotations[a] for a in changes.annotations]
+            new = [a for a in annotations if a.id not in known.annotations]
+            self.retracted.extend(a for a in annotations if a.id in known.annotations)
+            if new:
+                ords = counter.take(len(new))
+                self.annotations.extend(
+                    (a.id, a.session_id, o, a.node_id, a.version_id, a.reviewer_id, a.role,
+                     a.created_at, a.label, a.note, list(a.tags), a.severity, a.retracted)
+                    for a, o in zip(new, ords)
+                )  # fmt: skip
+            added.annotations.update(changes.annotations)
+        if changes.selections:
+            for parent in dict.fromkeys(changes.selections):
+                # A parent chosen again later in the batch: the later rows are the ones that hold.
+                self.choices[(session_id, parent)] = [
+                    (session_id, parent, choice, chosen[parent])
+                    for choice, chosen in (("shown", tree.shown), ("preferred", tree.preferred))
+                    if parent in chosen
+                ]
+        return added
+
+    def _add_nodes(
+        self, session_id: str, nodes: list[Node], counter: Counter, known: Known, added: Known
+    ) -> None:
+        new = [n for n in nodes if n.id not in known.nodes]
+        self.node_updates.extend(n for n in nodes if n.id in known.nodes)
+        if new:
+            ords = counter.take(len(new))
+            self.nodes.extend(
+                (n.id, session_id, o, n.kind, n.parent_id, n.chain_id, n.position,
+                 n.current_version_id, n.deleted)
+                for n, o in zip(new, ords)
+            )  # fmt: skip
+            added.nodes.update(n.id for n in new)
+        for node in nodes:
+            for idx, v in enumerate(node.versions):
+                if v.id in known.versions or v.id in added.versions:
+                    continue
+                self.versions.append(
+                    (v.id, node.id, session_id, idx, v.text, v.raw, v.origin, v.author, v.role,
+                     v.created_at, v.mean_logprob, v.min_token_prob, v.token_count)
+                )  # fmt: skip
+                added.versions.add(v.id)
+                for fdx, f in enumerate(v.flags):
+                    self.flags.append(
+                        (v.id, node.id, session_id, fdx, f.check, f.message, f.start, f.end,
+                         f.severity)
+                    )  # fmt: skip
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Insert the new rows (one statement per table), then apply the updates."""
+        _bulk(con, "sessions", _SESSION_COLUMNS, self.sessions)
+        _bulk(con, "chains", _CHAIN_COLUMNS, self.chains)
+        _bulk(con, "nodes", _NODE_COLUMNS, self.nodes)
+        _bulk(con, "versions", _VERSION_COLUMNS, self.versions)
+        _bulk(con, "flags", _FLAG_COLUMNS, self.flags)
+        if len(self.annotations) == 1:
+            # The hot path (one annotation): a VALUES insert is cheaper than unnest.
+            con.execute(_ANNOTATION_INSERT, self.annotations[0])
+        else:
+            _bulk(con, "annotations", _ANNOTATION_COLUMNS, self.annotations)
+        for params in self.session_updates:
+            con.execute(
+                "UPDATE sessions SET title = ?, question = ?, template_name = ?, "
+                "template_version = ?, created_at = ?, reviewer_id = ?, role = ? WHERE id = ?",
+                params,
+            )
+        _update_nodes(con, _last_per_id(self.node_updates))
+        retracted = _last_per_id(self.retracted)
+        if len(retracted) == 1:
+            con.execute(
+                "UPDATE annotations SET retracted = ? WHERE id = ?",
+                [retracted[0].retracted, retracted[0].id],
+            )
+        elif retracted:
+            con.execute(
+                "UPDATE annotations SET retracted = u.retracted FROM ("
+                "SELECT unnest(?::VARCHAR[]) AS id, unnest(?::BOOLEAN[]) AS retracted) AS u "
+                "WHERE annotations.id = u.id",
+                [[a.id for a in retracted], [a.retracted for a in retracted]],
+            )
+        parents: dict[str, list[str]] = {}
+        for session_id, parent in self.choices:
+            parents.setdefault(session_id, []).append(parent)
+        for session_id, ids in parents.items():
+            con.execute(
+                "DELETE FROM branch_choices WHERE session_id = ? AND parent_id IN "
+                "(SELECT unnest(?::VARCHAR[]))",
+                [session_id, ids],
+            )
+        choices = [row for rows in self.choices.values() for row in rows]
+        _bulk(con, "branch_choices",
+              (("session_id", "VARCHAR"), ("parent_id", "VARCHAR"), ("choice", "VARCHAR"),
+               ("child_id", "VARCHAR")), choices)  # fmt: skip
 
 
-def _write_nodes(
-    con: duckdb.DuckDBPyConnection,
-    session_id: str,
-    nodes: list[Node],
-    counter: Counter,
-    known: Known,
-    added: Known,
-) -> None:
-    new = [n for n in nodes if n.id not in known.nodes]
-    old = [n for n in nodes if n.id in known.nodes]
-    if new:
-        ords = counter.take(len(new))
-        rows = [
-            (n.id, session_id, o, n.kind, n.parent_id, n.chain_id, n.position,
-             n.current_version_id, n.deleted)
-            for n, o in zip(new, ords)
-        ]  # fmt: skip
-        _bulk(con, "nodes", _NODE_COLUMNS, rows)
-        added.nodes.update(n.id for n in new)
+def _last_per_id(objects: list[Any]) -> list[Any]:
+    # An UPDATE ... FROM with one id twice is ambiguous; the latest state is the one to keep.
+    return list({o.id: o for o in objects}.values())
+
+
+def _update_nodes(con: duckdb.DuckDBPyConnection, old: list[Node]) -> None:
     if len(old) == 1:
         con.execute(
             "UPDATE nodes SET current_version_id = ?, deleted = ? WHERE id = ?",
@@ -322,48 +432,6 @@ def _write_nodes(
             "unnest(?::BOOLEAN[]) AS deleted) AS u WHERE nodes.id = u.id",
             [[n.id for n in old], [n.current_version_id for n in old], [n.deleted for n in old]],
         )
-    versions = []
-    flags = []
-    for node in nodes:
-        for idx, v in enumerate(node.versions):
-            if v.id in known.versions:
-                continue
-            versions.append(
-                (v.id, node.id, session_id, idx, v.text, v.raw, v.origin, v.author, v.role,
-                 v.created_at, v.mean_logprob, v.min_token_prob, v.token_count)
-            )  # fmt: skip
-            for fdx, f in enumerate(v.flags):
-                flags.append(
-                    (v.id, node.id, session_id, fdx, f.check, f.message, f.start, f.end,
-                     f.severity)
-                )  # fmt: skip
-    _bulk(con, "versions", _VERSION_COLUMNS, versions)
-    _bulk(con, "flags", _FLAG_COLUMNS, flags)
-    added.versions.update(v[0] for v in versions)
-
-
-def _write_annotations(
-    con: duckdb.DuckDBPyConnection, annotations: list[Annotation], counter: Counter, known: Known
-) -> None:
-    new = [a for a in annotations if a.id not in known.annotations]
-    for a in annotations:
-        if a.id in known.annotations:
-            con.execute(
-                "UPDATE annotations SET retracted = ? WHERE id = ?", [a.retracted, a.id]
-            )
-    if not new:
-        return
-    ords = counter.take(len(new))
-    rows = [
-        (a.id, a.session_id, o, a.node_id, a.version_id, a.reviewer_id, a.role, a.created_at,
-         a.label, a.note, list(a.tags), a.severity, a.retracted)
-        for a, o in zip(new, ords)
-    ]  # fmt: skip
-    if len(rows) == 1:
-        # The hot path (one annotation): a VALUES insert is cheaper than unnest.
-        con.execute(_ANNOTATION_INSERT, rows[0])
-        return
-    _bulk(con, "annotations", _ANNOTATION_COLUMNS, rows)
 
 
 def merge_changes(changes: Sequence[Changes]) -> Changes:
@@ -409,7 +477,53 @@ def _json(value: Any) -> str:
 
 def event_text(event: Event) -> str:
     """The event as the JSON text stored (and hashed) in the log."""
+    if type(event.op) is Annotated:
+        text = _annotated_text(event)
+        if text is not None:
+            return text
     return _json(event.to_dict())
+
+
+_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
+
+
+def _text_or_null(value: Any) -> str | None:
+    if value is None:
+        return "null"
+    return _str(value) if type(value) is str else None
+
+
+def _annotated_text(event: Event) -> str | None:
+    """`_json(event.to_dict())` of an `annotated` event, written directly: annotations are
+    most of any large log, and the generic path costs ten times as much. None (take the
+    generic path) for any value not of the plain type this writes exactly."""
+    a = event.op.annotation  # type: ignore[attr-defined]
+    plain = (event.id, event.session_id, event.reviewer_id, event.role, event.at, a.id,
+             a.session_id, a.node_id, a.version_id, a.reviewer_id, a.role, a.created_at, a.note)  # fmt: skip
+    if any(type(v) is not str for v in plain) or type(a.tags) is not tuple:
+        return None
+    if any(type(t) is not str for t in a.tags) or type(a.retracted) is not bool:
+        return None
+    if a.label is None:
+        label = "null"
+    elif type(a.label) is int:
+        label = str(a.label)
+    else:
+        return None
+    reverts, severity = _text_or_null(event.reverts), _text_or_null(a.severity)
+    if reverts is None or severity is None:
+        return None
+    tags = "[" + ",".join(_str(t) for t in a.tags) + "]"
+    return (
+        f'{{"at":{_str(event.at)},"id":{_str(event.id)},"payload":{{"annotation":{{'
+        f'"created_at":{_str(a.created_at)},"id":{_str(a.id)},"label":{label},'
+        f'"node_id":{_str(a.node_id)},"note":{_str(a.note)},'
+        f'"retracted":{"true" if a.retracted else "false"},"reviewer_id":{_str(a.reviewer_id)},'
+        f'"role":{_str(a.role)},"session_id":{_str(a.session_id)},"severity":{severity},'
+        f'"tags":{tags},"version_id":{_str(a.version_id)}}}}},"reverts":{reverts},'
+        f'"reviewer_id":{_str(event.reviewer_id)},"role":{_str(event.role)},'
+        f'"session_id":{_str(event.session_id)},"type":"annotated"}}'
+    )
 
 
 def chain_hash(prev_hash: str, text: str) -> str:
@@ -449,12 +563,20 @@ class EventLog:
         )  # fmt: skip
         return seq + 1, digest
 
-    def append_many(self, con: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> tuple[int, str]:
-        """Insert many event rows in one statement; returns the new head, as `append`."""
+    def append_many(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        events: Sequence[Event],
+        texts: Sequence[str] | None = None,
+    ) -> tuple[int, str]:
+        """Insert many event rows in one statement; returns the new head, as `append`.
+
+        `texts` are the events' `event_text`s when the caller already made them."""
         seq, prev = self._current(con)
         rows = []
-        for event in events:
-            text = event_text(event)
+        if texts is None:
+            texts = [event_text(event) for event in events]
+        for event, text in zip(events, texts):
             digest = chain_hash(prev, text)
             seq += 1
             rows.append((seq, event.id, event.session_id, event.at, event.reviewer_id,
