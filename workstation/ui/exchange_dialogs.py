@@ -1,0 +1,659 @@
+"""Export, import and keys: the GUI's side of the team use cases in `review_exchange`.
+
+Every job runs on the backend's worker (`Exchange(review)` is built there, never here): the
+dialogs only collect choices and show what came back, as plain text. File dialogs are only a
+way to pick a path: every flow also takes the path as an argument, so it can be driven without
+one. Where no system keyring exists, the signing key is a passphrase-protected file; the
+passphrase is asked for here, in a password field, and handed to the job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from workstation.review import Review
+    from workstation.ui.backend import Backend
+
+#: The CLI's variable (`cli_exchange.PASSPHRASE_VARIABLE`): used when the field is left empty.
+PASSPHRASE_VARIABLE = "WORKSTATION_KEY_PASSPHRASE"
+
+#: Format -> (what it is, file name suggested, file filter; "" for a folder).
+FORMATS: dict[str, tuple[str, str, str]] = {
+    "trl-stepwise": ("Steps with boolean labels, for process reward models (TRL)", "stepwise.jsonl",
+                     "JSON lines (*.jsonl)"),
+    "trl-preference": ("Chosen/rejected pairs from rewrites and preferred branches (TRL)", "preference.jsonl",
+                       "JSON lines (*.jsonl)"),
+    "kto": ("Prompt, completion and a boolean label (KTO)", "kto.jsonl", "JSON lines (*.jsonl)"),
+    "prm800k": ("The PRM800K schema, alternatives and rewrites included", "prm800k.jsonl", "JSON lines (*.jsonl)"),
+    "parquet": ("Every table as Parquet files, in a folder", "parquet", ""),
+    "report": ("A self-contained HTML review report", "report.html", "HTML (*.html)"),
+    "report-md": ("The review report in Markdown", "report.md", "Markdown (*.md)"),
+    "bundle": ("A signed review bundle for teammates (chains and the full history)", "review.wsbundle",
+               "Review bundles (*.wsbundle);;All files (*)"),
+}
+#: Formats whose labels the neutral mapping and the aggregation shape.
+LABELLED_FORMATS = ("trl-stepwise", "trl-preference", "kto", "prm800k")
+BUNDLE_FILTER = "Review bundles (*.wsbundle *.zip);;All files (*)"
+
+
+def plain_label(text: str = "", *, wrap: bool = True, name: str = "") -> QLabel:
+    """A label that shows text as it is: never rich text, whatever the data holds."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def tell(backend: Backend, message: str) -> None:
+    """A failure goes to the window's one message path."""
+    backend.error.emit(message)
+
+
+def notify(window: QWidget | None, message: str) -> None:
+    """A notice: the window's message bar where it has one, else its status bar."""
+    show_info = getattr(window, "show_info", None)
+    if callable(show_info):
+        show_info(message)
+    elif window is not None and hasattr(window, "statusBar"):
+        window.statusBar().showMessage(message, 15_000)
+
+
+class PassphraseField(QWidget):
+    """Where the signing key is a passphrase-protected file: why, and a password field."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.message = plain_label(name="keyStorageMessage")
+        self.edit = QLineEdit()
+        self.edit.setObjectName("passphrase")
+        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.edit.setPlaceholderText("Passphrase of your signing key")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.message)
+        layout.addWidget(self.edit)
+        self.storage = ""
+        self.hide()
+
+    def set_storage(self, storage: str, message: str) -> None:
+        """Show the field only where keys are kept in a file (no system keyring)."""
+        self.storage = storage
+        self.message.setText(message)
+        self.setVisible(storage == "file")
+
+    def passphrase(self) -> str | None:
+        """The passphrase typed (or the CLI's variable), None where the keyring holds the key."""
+        if self.storage != "file":
+            return None
+        return self.edit.text() or os.environ.get(PASSPHRASE_VARIABLE) or None
+
+
+def _key_storage(review: Review) -> tuple[str, str]:
+    from workstation.review_exchange import Exchange
+
+    keystore = Exchange(review).keystore
+    return keystore.storage, keystore.storage_message
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def _run_export(review: Review, fmt: str, out: Path, options: dict[str, Any]) -> str:
+    """The export on the worker; returns the summary line."""
+    from workstation.review_exchange import Exchange
+
+    result = Exchange(review).export(fmt, out, **options)
+    if isinstance(result, dict):  # parquet: table -> rows
+        return f"parquet: wrote {len(result)} tables ({sum(result.values())} rows) to {out}"
+    return result.summary()
+
+
+class ExportDialog(QDialog):
+    """Pick a format, the sessions, the label policy and a path; the export runs on the worker."""
+
+    exported = Signal(str)
+
+    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.setObjectName("exportDialog")
+        self.backend = backend
+        self.format = QComboBox()
+        for name, (text, _, _) in FORMATS.items():
+            self.format.addItem(name, name)
+            self.format.setItemData(self.format.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        self.format_text = plain_label()
+        self.path = QLineEdit()
+        self.path.setObjectName("exportPath")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(browse)
+        self.neutral = QComboBox()
+        for value, text in (("false", "wrong (false)"), ("true", "right (true)"), ("drop", "left out")):
+            self.neutral.addItem(text, value)
+        self.aggregate = QComboBox()
+        for value, text in (("majority", "majority"), ("strict", "strict (any wrong is wrong)"),
+                            ("unanimous", "unanimous only")):
+            self.aggregate.addItem(text, value)
+        self.sessions = QListWidget()
+        self.sessions.setObjectName("exportSessions")
+        self.sessions.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.passphrase = PassphraseField()
+        self.result = plain_label(name="exportResult")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.export_button.clicked.connect(lambda: self.export())
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("", self.format_text)
+        form.addRow("Save to", path_row)
+        form.addRow("A neutral label counts as", self.neutral)
+        form.addRow("Several reviewers' labels", self.aggregate)
+        form.addRow("Sessions (none ticked: all)", self.sessions)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.passphrase)
+        layout.addWidget(self.result)
+        layout.addWidget(self.buttons)
+        self.format.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+        self.loaded = False
+        self.running = False
+        self.backend.call(self._load, self._on_loaded, self._on_failed)
+
+    @staticmethod
+    def _load(review: Review) -> tuple[list[tuple[str, str]], tuple[str, str]]:
+        sessions = [(s.id, s.title or s.question) for s in review.sessions()]
+        return sessions, _key_storage(review)
+
+    def _on_loaded(self, loaded: tuple[list[tuple[str, str]], tuple[str, str]]) -> None:
+        sessions, (storage, message) = loaded
+        self.sessions.clear()
+        for session_id, title in sessions:
+            item = QListWidgetItem(title.splitlines()[0][:120] if title else session_id)
+            item.setData(Qt.ItemDataRole.UserRole, session_id)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.sessions.addItem(item)
+        self.passphrase.set_storage(storage, message)
+        self._format_changed()
+        self.loaded = True
+
+    def _on_failed(self, message: str) -> None:
+        self.running = False
+        self.export_button.setEnabled(True)
+        self.result.setText(f"Export failed: {message}")
+        tell(self.backend, message)
+
+    def _format_changed(self) -> None:
+        fmt = self.current_format()
+        self.format_text.setText(FORMATS[fmt][0])
+        labelled = fmt in LABELLED_FORMATS
+        self.neutral.setEnabled(labelled)
+        self.aggregate.setEnabled(labelled)
+        self.sessions.setEnabled(fmt != "parquet")  # parquet copies every table
+        self.passphrase.setVisible(fmt == "bundle" and self.passphrase.storage == "file")
+
+    def current_format(self) -> str:
+        """The format chosen."""
+        return str(self.format.currentData())
+
+    def set_format(self, fmt: str) -> None:
+        """Choose a format by name."""
+        self.format.setCurrentIndex(self.format.findData(fmt))
+
+    def selected_sessions(self) -> list[str]:
+        """The ticked sessions (empty: all)."""
+        items = (self.sessions.item(i) for i in range(self.sessions.count()))
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def browse(self) -> None:
+        """Pick where to write with the platform's file dialog."""
+        fmt = self.current_format()
+        _, suggested, filters = FORMATS[fmt]
+        start = self.path.text() or suggested
+        if not filters:
+            chosen = QFileDialog.getExistingDirectory(self, "Folder for the Parquet files", start)
+        else:
+            chosen, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", start, filters)
+        if chosen:
+            self.path.setText(chosen)
+
+    def export(self, out: Path | str | None = None) -> None:
+        """Export to `out` (default: the path field); the summary shows here when it is done."""
+        if out is not None:
+            self.path.setText(str(out))
+        text = self.path.text().strip()
+        if not text:
+            self.result.setText("Choose where to save the export first (Browse…).")
+            return
+        fmt = self.current_format()
+        options: dict[str, Any] = {"sessions": self.selected_sessions() or None}
+        if fmt in LABELLED_FORMATS:
+            options.update(neutral=self.neutral.currentData(), aggregate=self.aggregate.currentData())
+        if fmt == "bundle":
+            options["passphrase"] = self.passphrase.passphrase()
+        target = Path(text)
+        self.running = True
+        self.export_button.setEnabled(False)
+        self.result.setText(f"Exporting {fmt}…")
+        self.backend.call(lambda review: _run_export(review, fmt, target, options), self._on_done, self._on_failed,
+                          quick=False)
+
+    def _on_done(self, summary: str) -> None:
+        self.running = False
+        self.export_button.setEnabled(True)
+        self.result.setText(summary)
+        notify(self.parent() if isinstance(self.parent(), QWidget) else None, summary)  # type: ignore[arg-type]
+        self.exported.emit(summary)
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleOutcome:
+    """What happened to one bundle, as the GUI shows it (made on the worker, immutable)."""
+
+    path: str
+    status: str
+    new_events: int
+    known_events: int
+    signer: str
+    fingerprint: str
+    error: str
+    #: The signer's key as one line, where the bundle was refused only for want of trust.
+    untrusted_key: str | None
+
+
+def _run_import(review: Review, files: Sequence[str], trust_key: str | None = None) -> list[BundleOutcome]:
+    """Import on the worker (after trusting `trust_key`, when given)."""
+    from workstation.review_exchange import Exchange
+
+    exchange = Exchange(review)
+    if trust_key is not None:
+        exchange.trust(trust_key)
+    result = exchange.import_bundles(list(files))
+    return [
+        BundleOutcome(str(b.path), b.status, b.new_events, b.known_events, b.signer, b.fingerprint, b.error,
+                      b.untrusted_key.to_text().strip() if b.untrusted_key is not None else None)
+        for b in result.bundles
+    ]
+
+
+class TrustKeyDialog(QDialog):
+    """An unknown signer: their key and fingerprint, and whether to trust it."""
+
+    def __init__(self, signer: str, fingerprint: str, key_text: str, files: Sequence[str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Trust this signer?")
+        self.setObjectName("trustKeyDialog")
+        self.signer, self.fingerprint, self.key_text = signer, fingerprint, key_text
+        listed = "\n".join(files)
+        intro = plain_label(
+            f"{len(files)} bundle(s) are signed by '{signer}', whose key you do not trust yet:\n{listed}\n\n"
+            "Compare the fingerprint below with the one they see (in person or by phone, not by the channel "
+            "that brought the bundle). Trust the key only if they match."
+        )
+        self.fingerprint_label = plain_label(fingerprint, name="trustFingerprint")
+        font = self.fingerprint_label.font()
+        font.setBold(True)
+        self.fingerprint_label.setFont(font)
+        key = QLineEdit(key_text)
+        key.setReadOnly(True)
+        key.setObjectName("trustKeyText")
+        buttons = QDialogButtonBox()
+        self.trust_button = buttons.addButton("Trust and import", QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton("Don't trust", QDialogButtonBox.ButtonRole.RejectRole)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        form = QFormLayout()
+        form.addRow("Fingerprint", self.fingerprint_label)
+        form.addRow("Public key", key)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+
+class ImportResultsDialog(QDialog):
+    """Each bundle's outcome: imported, unchanged or refused (and why)."""
+
+    COLUMNS = ("Bundle", "Result", "New events", "Already present", "Signer", "Fingerprint", "Why")
+
+    def __init__(self, outcomes: Sequence[BundleOutcome], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import results")
+        self.setObjectName("importResults")
+        self.resize(860, 300)
+        self.table = QTableWidget(len(outcomes), len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for row, o in enumerate(outcomes):
+            values = (Path(o.path).name, o.status, str(o.new_events), str(o.known_events), o.signer, o.fingerprint,
+                      o.error)
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                item.setToolTip(o.path if col == 0 else value)
+                self.table.setItem(row, col, item)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        imported = sum(o.new_events for o in outcomes)
+        refused = sum(o.status == "refused" for o in outcomes)
+        self.summary = plain_label(
+            f"{len(outcomes)} bundle(s): {imported} new events imported"
+            + (f"; {refused} refused (nothing from them was imported)" if refused else ""),
+            name="importSummary",
+        )
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+
+
+class ImportFlow(QObject):
+    """Import bundles: verify and merge on the worker, ask about each unknown signer once (by
+    fingerprint), import their bundles if trusted, then list every bundle's outcome."""
+
+    finished = Signal(object)  # list[BundleOutcome]
+
+    def __init__(self, backend: Backend, parent_widget: QWidget | None = None) -> None:
+        super().__init__(parent_widget)
+        self.backend = backend
+        self.parent_widget = parent_widget
+        self.outcomes: dict[str, BundleOutcome] = {}
+        self._pending: list[tuple[str, str, str, list[str]]] = []  # signer, fingerprint, key, files
+        self.trust_dialog: TrustKeyDialog | None = None
+        self.results_dialog: ImportResultsDialog | None = None
+        self.running = False
+
+    def start(self, files: Sequence[Path | str] | None = None) -> None:
+        """Import `files` (default: ask with the platform's file dialog)."""
+        if self.running:
+            return
+        if files is None:
+            chosen, _ = QFileDialog.getOpenFileNames(self.parent_widget, "Import review bundles", "", BUNDLE_FILTER)
+            files = chosen
+        paths = [str(f) for f in files]
+        if not paths:
+            return
+        self.running = True
+        self.outcomes = {}
+        self.backend.call(lambda review: _run_import(review, paths), self._on_imported, self._on_failed, quick=False)
+
+    def _on_failed(self, message: str) -> None:
+        self.running = False
+        tell(self.backend, message)
+        self.finished.emit(list(self.outcomes.values()))
+
+    def _on_imported(self, outcomes: list[BundleOutcome]) -> None:
+        fresh = not self.outcomes
+        for o in outcomes:
+            self.outcomes[o.path] = o
+        if fresh:
+            by_key: dict[str, tuple[str, str, str, list[str]]] = {}
+            for o in outcomes:
+                if o.untrusted_key is not None:
+                    entry = by_key.setdefault(o.fingerprint, (o.signer, o.fingerprint, o.untrusted_key, []))
+                    entry[3].append(o.path)
+            self._pending = list(by_key.values())
+        self._ask_next()
+
+    def _ask_next(self) -> None:
+        if not self._pending:
+            self._finish()
+            return
+        signer, fingerprint, key_text, files = self._pending.pop(0)
+        dialog = TrustKeyDialog(signer, fingerprint, key_text, files, self.parent_widget)
+        self.trust_dialog = dialog
+
+        def answered(result: int) -> None:
+            self.trust_dialog = None
+            dialog.deleteLater()
+            if result == QDialog.DialogCode.Accepted:
+                self.backend.call(lambda review: _run_import(review, files, key_text), self._on_imported,
+                                  self._on_failed, quick=False)
+            else:
+                self._ask_next()
+
+        dialog.finished.connect(answered)
+        dialog.open()
+
+    def _finish(self) -> None:
+        self.running = False
+        outcomes = list(self.outcomes.values())
+        self.results_dialog = ImportResultsDialog(outcomes, self.parent_widget)
+        self.results_dialog.open()
+        imported = sum(o.new_events for o in outcomes)
+        if imported:
+            notify(self.parent_widget, f"Imported {imported} new events from {len(outcomes)} bundle(s)")
+            refresh = getattr(self.parent_widget, "refresh_sessions", None)
+            if callable(refresh):
+                refresh()
+        self.finished.emit(outcomes)
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeysState:
+    """Your key and the keys you trust (made on the worker)."""
+
+    reviewer_id: str
+    storage: str
+    storage_message: str
+    public_key: str | None  # None: no key yet
+    fingerprint: str
+    trusted: tuple[tuple[str, str], ...]  # (reviewer id, fingerprint)
+
+
+def _keys_state(review: Review, passphrase: str | None = None, create: bool = False) -> KeysState:
+    """Your key (made first when `create`) and the trusted keys, on the worker."""
+    from workstation.exchange.errors import SigningKeyError
+    from workstation.exchange.keys import PublicKey
+    from workstation.review_exchange import Exchange
+
+    exchange = Exchange(review)
+    keystore, reviewer_id = exchange.keystore, review.reviewer.id
+    text: str | None = None
+    if keystore.has_key(reviewer_id):
+        try:
+            text = keystore.public_key(reviewer_id).to_text().strip()  # no passphrase needed
+        except SigningKeyError:
+            text = None  # a key without its public file: derived from the private key on request
+    if text is None and create:
+        text = exchange.public_key_text(passphrase)
+    fingerprint = PublicKey.from_text(text).fingerprint if text else ""
+    trusted = tuple(sorted((k.reviewer_id, k.fingerprint) for k in exchange.trusted.keys()))
+    return KeysState(reviewer_id, keystore.storage, keystore.storage_message, text, fingerprint, trusted)
+
+
+class KeysDialog(QDialog):
+    """Your public key (to copy to teammates), trusting a teammate's, and the keys you trust."""
+
+    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keys")
+        self.setObjectName("keysDialog")
+        self.resize(720, 520)
+        self.backend = backend
+        self.state: KeysState | None = None
+        self.own_title = plain_label("Your public key", name="ownKeyTitle")
+        self.own_key = QLineEdit()
+        self.own_key.setObjectName("ownPublicKey")
+        self.own_key.setReadOnly(True)
+        self.own_fingerprint = plain_label(name="ownFingerprint")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.clicked.connect(self.copy_public_key)
+        self.create_button = QPushButton("Create my signing key")
+        self.create_button.clicked.connect(lambda: self.create_key())
+        self.passphrase = PassphraseField()
+        own_row = QHBoxLayout()
+        own_row.addWidget(self.own_key, 1)
+        own_row.addWidget(self.copy_button)
+        own_row.addWidget(self.create_button)
+
+        self.paste = QPlainTextEdit()
+        self.paste.setObjectName("trustKeyInput")
+        self.paste.setPlaceholderText("Paste a teammate's key line: workstation-ed25519 KEY REVIEWER")
+        self.paste.setMaximumHeight(70)
+        trust_button = QPushButton("Trust")
+        trust_button.clicked.connect(lambda: self.trust())
+        from_file = QPushButton("From file…")
+        from_file.clicked.connect(self.trust_from_file)
+        trust_row = QHBoxLayout()
+        trust_row.addWidget(self.paste, 1)
+        trust_row.addWidget(trust_button)
+        trust_row.addWidget(from_file)
+
+        self.trusted = QTableWidget(0, 2)
+        self.trusted.setObjectName("trustedKeys")
+        self.trusted.setHorizontalHeaderLabels(["Reviewer", "Fingerprint"])
+        self.trusted.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.trusted.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.trusted.horizontalHeader().setStretchLastSection(True)
+        revoke = QPushButton("Stop trusting")
+        revoke.clicked.connect(lambda: self.revoke())
+        self.result = plain_label(name="keysResult")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.own_title)
+        layout.addLayout(own_row)
+        layout.addWidget(self.own_fingerprint)
+        layout.addWidget(self.passphrase)
+        layout.addWidget(plain_label("Trust a teammate's key (check its fingerprint with them)"))
+        layout.addLayout(trust_row)
+        layout.addWidget(plain_label("Keys you trust to sign bundles"))
+        layout.addWidget(self.trusted, 1)
+        layout.addWidget(revoke, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.result)
+        layout.addWidget(buttons)
+        self.reload()
+
+    def _call(self, run: Callable[[Review], KeysState], done_text: Callable[[KeysState], str] | None = None) -> None:
+        def done(state: KeysState) -> None:
+            self._show(state)
+            if done_text is not None:
+                self.result.setText(done_text(state))
+
+        def failed(message: str) -> None:
+            self.result.setText(message)
+            tell(self.backend, message)
+
+        self.backend.call(run, done, failed)
+
+    def reload(self) -> None:
+        """Read the keys again (on the worker)."""
+        self._call(_keys_state)
+
+    def _show(self, state: KeysState) -> None:
+        self.state = state
+        self.own_title.setText(f"Your public key ({state.reviewer_id})")
+        has_key = state.public_key is not None
+        self.own_key.setText(state.public_key or "")
+        self.own_fingerprint.setText(f"Fingerprint: {state.fingerprint}" if has_key else "You have no signing key yet.")
+        self.copy_button.setEnabled(has_key)
+        self.create_button.setVisible(not has_key)
+        self.passphrase.set_storage(state.storage, state.storage_message)
+        self.passphrase.setVisible(not has_key and state.storage == "file")
+        self.trusted.setRowCount(len(state.trusted))
+        for row, (reviewer_id, fingerprint) in enumerate(state.trusted):
+            self.trusted.setItem(row, 0, QTableWidgetItem(reviewer_id))
+            self.trusted.setItem(row, 1, QTableWidgetItem(fingerprint))
+
+    def copy_public_key(self) -> None:
+        """Put your public key line on the clipboard."""
+        if self.own_key.text():
+            QGuiApplication.clipboard().setText(self.own_key.text())
+            self.result.setText("Your public key is on the clipboard; send it to your teammates.")
+
+    def create_key(self) -> None:
+        """Make your signing key (asks for a passphrase where there is no keyring)."""
+        passphrase = self.passphrase.passphrase()
+        self._call(lambda review: _keys_state(review, passphrase, create=True),
+                   lambda s: f"Created your signing key (fingerprint {s.fingerprint}).")
+
+    def trust(self, text: str | None = None) -> None:
+        """Trust a key line (default: the pasted text) or a file holding one."""
+        line = (text if text is not None else self.paste.toPlainText()).strip()
+        if not line:
+            self.result.setText("Paste a teammate's key line first.")
+            return
+
+        def run(review: Review) -> KeysState:
+            from workstation.review_exchange import Exchange
+
+            key = Exchange(review).trust(line)
+            trusted_text.append(f"Trusted {key.reviewer_id}'s key (fingerprint {key.fingerprint}).")
+            return _keys_state(review)
+
+        trusted_text: list[str] = []
+        self._call(run, lambda _s: trusted_text[0])
+        self.paste.clear()
+
+    def trust_from_file(self, path: Path | str | None = None) -> None:
+        """Trust the key in a file (default: pick one with the platform's file dialog)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "A teammate's public key", "", "Public keys (*.pub);;All files (*)")
+        if path:
+            self.trust(str(path))
+
+    def revoke(self, fingerprint: str | None = None) -> None:
+        """Stop trusting a key (default: the selected row's)."""
+        if fingerprint is None:
+            row = self.trusted.currentRow()
+            if row < 0:
+                self.result.setText("Select a key to stop trusting.")
+                return
+            fingerprint = self.trusted.item(row, 1).text()
+        own = self.state.fingerprint if self.state is not None else ""
+
+        def run(review: Review) -> KeysState:
+            from workstation.review_exchange import Exchange
+
+            Exchange(review).trusted.revoke(fingerprint)
+            return _keys_state(review)
+
+        note = " (your own key: your bundles now need trusting again here)" if fingerprint == own else ""
+        self._call(run, lambda _s: f"No longer trusted: {fingerprint}{note}")

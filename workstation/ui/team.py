@@ -1,0 +1,574 @@
+"""The Team view: who labelled what, how far reviewers agree, and the disagreement queue.
+
+Statistics and the queue come from `Exchange.stats()` / `disagreements()` on the worker, as
+plain data; the charts and tables only show them. Reviewer ids, tags, models and step text come
+from people and the model, so they are shown as plain text (Qt Charts renders its axis labels
+as HTML, so they are escaped there). `install_team_menu` adds the Team menu to a window.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QHorizontalBarSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QDockWidget,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workstation.ui.exchange_dialogs import notify, plain_label, tell
+
+if TYPE_CHECKING:
+    from workstation.review import Review
+    from workstation.ui.backend import Backend
+
+LABEL_WORDS = {-1: "wrong", 0: "neutral", 1: "right"}
+LABEL_COLOURS = {-1: QColor("#c62828"), 0: QColor("#9e9e9e"), 1: QColor("#2e7d32")}
+ADJUDICATOR_ROLES = (("expert", "expert"), ("ethics_reviewer", "ethics reviewer"))
+#: Category names longer than this are cut in charts (the tables show them whole).
+CHART_NAME_CHARS = 24
+
+
+def chart_text(text: str) -> str:
+    """A name from the data, made safe for Qt Charts (which renders labels as HTML) and short."""
+    text = " ".join(str(text).split()) or "(none)"
+    if len(text) > CHART_NAME_CHARS:
+        text = text[: CHART_NAME_CHARS - 1] + "…"
+    return html.escape(text)
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "not defined" if value is None else f"{value:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class TeamData:
+    """What the Team view shows, computed on the worker."""
+
+    stats: dict[str, Any]
+    queue: tuple[dict[str, Any], ...]
+    reviewer_id: str
+    role: str
+
+
+def _team_data(review: Review) -> TeamData:
+    from workstation.review_exchange import Exchange
+
+    exchange = Exchange(review)
+    return TeamData(exchange.stats(), tuple(d.to_dict() for d in exchange.disagreements()),
+                    review.reviewer.id, review.reviewer.role)
+
+
+def _adjudicate(review: Review, node_id: str, label: int, reason: str, role: str) -> str:
+    """Adjudicate as the window's reviewer acting in `role` (an expert or ethics reviewer)."""
+    from workstation.core.model import Reviewer
+    from workstation.review_exchange import Exchange
+
+    me = review.reviewer
+    # Only for this job: the worker runs jobs one at a time, so nothing else sees the role.
+    review.reviewer = Reviewer(me.id, role, me.name)
+    try:
+        return Exchange(review).adjudicate(node_id, label, reason).event.id
+    finally:
+        review.reviewer = me
+
+
+class BarChart(QChartView):
+    """A bar chart that is redrawn from plain numbers."""
+
+    def __init__(self, title: str, *, horizontal: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.horizontal = horizontal
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setMinimumHeight(220)
+        self.chart().setTitle(html.escape(title))
+        self.chart().setAnimationOptions(QChart.AnimationOption.NoAnimation)
+        self.categories: list[str] = []
+
+    def show_bars(self, categories: list[str], sets: list[tuple[str, list[float], QColor | None]],
+                  *, percent: bool = False) -> None:
+        """Draw one bar set per (name, values, colour), over `categories` (names from the data)."""
+        chart = self.chart()
+        chart.removeAllSeries()
+        for axis in chart.axes():
+            chart.removeAxis(axis)
+            axis.deleteLater()
+        self.categories = [chart_text(c) for c in categories]
+        chart.legend().setVisible(len(sets) > 1)
+        if not categories:
+            return
+        series = QHorizontalBarSeries() if self.horizontal else QBarSeries()
+        top = 0.0
+        for name, values, colour in sets:
+            bar_set = QBarSet(html.escape(name))
+            if colour is not None:
+                bar_set.setColor(colour)
+            for value in values:
+                bar_set.append(float(value))
+            top = max([top, *values])
+            series.append(bar_set)
+        chart.addSeries(series)
+        names = QBarCategoryAxis()
+        names.append(self.categories)
+        values_axis = QValueAxis()
+        values_axis.setRange(0, 100 if percent else max(1.0, top))
+        values_axis.setLabelFormat("%.0f%%" if percent else "%.0f")
+        if not percent:
+            values_axis.setTickCount(min(int(max(1.0, top)) + 1, 6))
+        name_side, value_side = Qt.AlignmentFlag.AlignBottom, Qt.AlignmentFlag.AlignLeft
+        if self.horizontal:
+            name_side, value_side = value_side, name_side
+        chart.addAxis(names, name_side)
+        chart.addAxis(values_axis, value_side)
+        series.attachAxis(names)
+        series.attachAxis(values_axis)
+
+
+def _table(headers: list[str], name: str) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setObjectName(name)
+    table.setHorizontalHeaderLabels(headers)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
+    table.setRowCount(len(rows))
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            table.setItem(r, c, QTableWidgetItem(value))  # items are plain text
+
+
+class DisagreementModel(QAbstractTableModel):
+    """The disagreement queue (dicts from `Disagreement.to_dict`), one row per step."""
+
+    HEADERS = ("Step", "Labels", "Text", "Session")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.items: list[dict[str, Any]] = []
+
+    def set_items(self, items: list[dict[str, Any]]) -> None:
+        """Replace the queue."""
+        self.beginResetModel()
+        self.items = list(items)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 4:
+            return self.HEADERS[section]
+        return None
+
+    @staticmethod
+    def labels_text(item: dict[str, Any]) -> str:
+        """'alice: right, bob: wrong'."""
+        return ", ".join(f"{rid}: {LABEL_WORDS.get(v['label'], v['label'])}" for rid, v in item["labels"].items())
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.items):
+            return None
+        item = self.items[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            text = item["text"] or ""
+            values = (
+                str(item["position"]),
+                self.labels_text(item),
+                (text.splitlines() or [""])[0][:200] if role == Qt.ItemDataRole.DisplayRole else text,
+                item["session_id"],
+            )
+            return values[index.column()]
+        if role == Qt.ItemDataRole.UserRole:
+            return item["node_id"]
+        return None
+
+
+class AdjudicateForm(QGroupBox):
+    """The selected step in full, each reviewer's label, and the adjudicator's label and reason."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Adjudicate", parent)
+        self.step_text = QPlainTextEdit()
+        self.step_text.setObjectName("adjudicateStepText")
+        self.step_text.setReadOnly(True)
+        self.step_text.setMaximumHeight(110)
+        self.labels = plain_label(name="adjudicateLabels")
+        self.identity = plain_label(name="adjudicateIdentity")
+        self.role = QComboBox()
+        for value, text in ADJUDICATOR_ROLES:
+            self.role.addItem(text, value)
+        self.label_buttons = QButtonGroup(self)
+        row = QHBoxLayout()
+        for value in (-1, 0, 1):
+            button = QRadioButton(LABEL_WORDS[value].capitalize())
+            button.setObjectName(f"adjudicate_{LABEL_WORDS[value]}")
+            self.label_buttons.addButton(button, value + 1)  # ids must not be -1 (Qt's "no id")
+            row.addWidget(button)
+        row.addStretch(1)
+        self.reason = QPlainTextEdit()
+        self.reason.setObjectName("adjudicateReason")
+        self.reason.setPlaceholderText("Why this label is right (required; kept with the adjudication)")
+        self.reason.setMaximumHeight(80)
+        self.submit = QPushButton("Adjudicate")
+        self.submit.setObjectName("adjudicateButton")
+        self.feedback = plain_label(name="adjudicateFeedback")
+        form = QFormLayout(self)
+        form.addRow(self.step_text)
+        form.addRow("Labels", self.labels)
+        form.addRow("As", self.identity)
+        form.addRow("Role", self.role)
+        form.addRow("Label", row)
+        form.addRow("Reason", self.reason)
+        form.addRow(self.submit)
+        form.addRow(self.feedback)
+        self.show_item(None)
+
+    def show_item(self, item: dict[str, Any] | None) -> None:
+        """Show a queued step (None: nothing selected)."""
+        self.setEnabled(item is not None)
+        self.step_text.setPlainText(item["text"] if item else "")
+        self.labels.setText(DisagreementModel.labels_text(item) if item else "Select a step in the queue.")
+        self.label_buttons.setExclusive(False)
+        for button in self.label_buttons.buttons():
+            button.setChecked(False)
+        self.label_buttons.setExclusive(True)
+        self.reason.clear()
+
+    def set_identity(self, reviewer_id: str, role: str) -> None:
+        """Who adjudicates; the role defaults to theirs where they are an expert or ethics reviewer."""
+        self.identity.setText(reviewer_id)
+        index = self.role.findData(role)
+        if index >= 0:
+            self.role.setCurrentIndex(index)
+
+    def chosen_label(self) -> int | None:
+        """-1, 0 or 1, or None when no label is picked."""
+        checked = self.label_buttons.checkedId()
+        return None if checked < 0 else checked - 1
+
+    def set_label(self, label: int) -> None:
+        """Pick a label (as a click would)."""
+        self.label_buttons.button(label + 1).setChecked(True)
+
+
+class TeamView(QWidget):
+    """Reviewer counts and label distributions, agreement, tags and flags, challenged step
+    types, per-model error rates, and the disagreement queue with its adjudication form."""
+
+    refreshed = Signal()
+    adjudicated = Signal(str)  # node id
+
+    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.data: TeamData | None = None
+        self.loading = False
+        self._again = False
+        self.tabs = QTabWidget()
+        self.summary = plain_label(name="teamSummary")
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+        self.labels_chart = BarChart("Labels per reviewer")
+        self.reviewers = _table(["Reviewer", "Role", "Annotations", "Labels", "Wrong", "Neutral", "Right", "Notes"],
+                                "teamReviewers")
+        self.alpha = plain_label(name="teamAlpha")
+        self.kappa = _table(["Reviewer", "Reviewer", "Steps both labelled", "Cohen's kappa"], "teamKappa")
+        self.tabs.addTab(self._page(self.labels_chart, self.reviewers, self.alpha, self.kappa), "Reviewers")
+
+        self.tags_chart = BarChart("Most frequent tags", horizontal=True)
+        self.flags_chart = BarChart("Most frequent flags (automated checks)", horizontal=True)
+        self.tabs.addTab(self._page(self.tags_chart, self.flags_chart), "Tags and flags")
+
+        self.challenged_chart = BarChart("Most challenged step types")
+        self.models_chart = BarChart("Error rate per model (majority label wrong)", horizontal=True)
+        self.models = _table(["Model", "Labelled steps", "Wrong", "Error rate"], "teamModels")
+        self.tabs.addTab(self._page(self.challenged_chart, self.models_chart, self.models), "Steps and models")
+
+        self.queue_model = DisagreementModel(self)
+        self.queue = QTableView()
+        self.queue.setObjectName("disagreementQueue")
+        self.queue.setModel(self.queue_model)
+        self.queue.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.queue.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.queue.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.queue.verticalHeader().hide()
+        self.queue.horizontalHeader().setStretchLastSection(True)
+        self.queue.selectionModel().currentRowChanged.connect(self._on_queue_row)
+        self.form = AdjudicateForm()
+        self.form.submit.clicked.connect(lambda: self.adjudicate())
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.queue)
+        split.addWidget(self.form)
+        self.queue_tab = self.tabs.addTab(split, "Disagreements")
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(400)
+        self._timer.timeout.connect(self.refresh)
+        backend.state_changed.connect(lambda _state: self.schedule_refresh())
+
+    @staticmethod
+    def _page(*widgets: QWidget) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        for widget in widgets:
+            layout.addWidget(widget, 1 if isinstance(widget, (QChartView, QTableWidget)) else 0)
+        return page
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def schedule_refresh(self) -> None:
+        """Refresh soon, once, if the view is shown (labels change often while reviewing)."""
+        if self.isVisible():
+            self._timer.start()
+
+    def refresh(self) -> None:
+        """Compute the statistics and the queue again on the worker."""
+        if self.loading:
+            self._again = True
+            return
+        self.loading = True
+        self.summary.setText("Counting…" if self.data is None else self.summary.text())
+        self.backend.call(_team_data, self._on_data, self._on_failed)
+
+    def _on_failed(self, message: str) -> None:
+        self.loading = False
+        tell(self.backend, message)
+
+    def _on_data(self, data: TeamData) -> None:
+        self.loading = False
+        self.data = data
+        self.show_stats(data.stats)
+        self.show_queue(list(data.queue))
+        self.form.set_identity(data.reviewer_id, data.role)
+        if self._again:
+            self._again = False
+            self.refresh()
+        else:
+            self.refreshed.emit()
+
+    def show_stats(self, stats: dict[str, Any]) -> None:
+        """Fill the charts and tables from `Exchange.stats()`."""
+        reviewers: dict[str, Any] = stats["reviewers"]
+        names = list(reviewers)
+        self.summary.setText(f"{stats['sessions']} session(s), {len(names)} reviewer(s), "
+                             f"{stats['disagreements']} disagreement(s) waiting")
+        self.labels_chart.show_bars(names, [
+            (LABEL_WORDS[v], [reviewers[n]["label_distribution"][str(v)] for n in names], LABEL_COLOURS[v])
+            for v in (-1, 0, 1)
+        ])
+        _fill(self.reviewers, [
+            [n, r["role"], str(r["annotations"]), str(r["labels"]),
+             *(str(r["label_distribution"][str(v)]) for v in (-1, 0, 1)), str(r["notes"])]
+            for n, r in reviewers.items()
+        ])
+        agreement = stats["agreement"]
+        alpha = agreement["krippendorff_alpha_ordinal"]
+        self.alpha.setText(
+            f"Krippendorff's alpha (ordinal): {_number(alpha)} over {agreement['units']} labelled step version(s), "
+            f"{agreement['units_with_two_or_more_labels']} with two or more reviewers"
+            + ("" if alpha is not None else " (it needs two reviewers labelling the same steps, with some variety)")
+        )
+        _fill(self.kappa, [[p["reviewers"][0], p["reviewers"][1], str(p["units"]), _number(p["kappa"])]
+                           for p in agreement["cohen_kappa_pairs"]])
+        self.tags_chart.show_bars([t["tag"] for t in stats["tags"]],
+                                  [("uses", [t["count"] for t in stats["tags"]], None)])
+        self.flags_chart.show_bars([f["check"] for f in stats["flags"]],
+                                   [("flags", [f["count"] for f in stats["flags"]], None)])
+        challenged = stats["challenged_step_types"]
+        self.challenged_chart.show_bars([c["type"] for c in challenged],
+                                        [("challenges", [c["challenges"] for c in challenged], None)])
+        models = stats["models"]
+        self.models_chart.show_bars(list(models), [
+            ("error rate", [100 * (m["error_rate"] or 0.0) for m in models.values()], LABEL_COLOURS[-1])
+        ], percent=True)
+        _fill(self.models, [[name, str(m["labelled_steps"]), str(m["wrong"]),
+                             "—" if m["error_rate"] is None else f"{100 * m['error_rate']:.1f}%"]
+                            for name, m in models.items()])
+
+    def show_queue(self, items: list[dict[str, Any]]) -> None:
+        """Show the disagreement queue, keeping the selected step where it is still there."""
+        selected = self.selected_item()
+        self.queue_model.set_items(items)
+        self.tabs.setTabText(self.queue_tab, f"Disagreements ({len(items)})")
+        row = next((i for i, d in enumerate(items) if selected and d["node_id"] == selected["node_id"]), -1)
+        if row < 0 and items:
+            row = 0
+        if row >= 0:
+            self.queue.selectRow(row)
+            self.queue.setCurrentIndex(self.queue_model.index(row, 0))
+        self.form.show_item(items[row] if row >= 0 else None)
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    def selected_item(self) -> dict[str, Any] | None:
+        """The queued step selected, if any."""
+        index = self.queue.currentIndex()
+        return self.queue_model.items[index.row()] if index.isValid() else None
+
+    def select_node(self, node_id: str) -> None:
+        """Select a queued step by id."""
+        for row, item in enumerate(self.queue_model.items):
+            if item["node_id"] == node_id:
+                self.queue.setCurrentIndex(self.queue_model.index(row, 0))
+                return
+
+    def _on_queue_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.form.show_item(self.queue_model.items[current.row()] if current.isValid() else None)
+
+    def adjudicate(self) -> None:
+        """Settle the selected step with the form's label and reason (on the worker)."""
+        item = self.selected_item()
+        label = self.form.chosen_label()
+        reason = self.form.reason.toPlainText().strip()
+        if item is None or label is None or not reason:
+            self.form.feedback.setText("Pick a label and say why it is right.")
+            return
+        role = str(self.form.role.currentData())
+        node_id, session_id = item["node_id"], item["session_id"]
+        self.form.submit.setEnabled(False)
+        self.form.feedback.setText("Saving…")
+
+        def done(_event_id: str) -> None:
+            self.form.submit.setEnabled(True)
+            self.form.feedback.setText(f"Step {item['position']} settled as {LABEL_WORDS[label]}.")
+            self.adjudicated.emit(node_id)
+            self.refresh()
+
+        def failed(message: str) -> None:
+            self.form.submit.setEnabled(True)
+            self.form.feedback.setText(message)
+            tell(self.backend, message)
+
+        self.backend.call(lambda review: _adjudicate(review, node_id, label, reason, role), done, failed,
+                          refresh=session_id)
+
+
+class TeamDock(QDockWidget):
+    """The Team view in a dock; it refreshes whenever it is shown."""
+
+    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
+        super().__init__("Team", parent)
+        self.setObjectName("teamDock")  # saveState/restoreState find docks by name
+        self.view = TeamView(backend)
+        self.setWidget(self.view)
+        self.visibilityChanged.connect(lambda visible: visible and self.view.refresh())
+
+
+#: name, text, shortcut, tooltip of the Team menu's actions.
+TEAM_ACTIONS = (
+    ("export", "&Export…", "Ctrl+E", "Write training data, a report or a signed bundle"),
+    ("import", "&Import bundles…", "Ctrl+I", "Verify and merge review bundles from teammates"),
+    ("team_view", "&Team view", "Ctrl+Shift+T", "Reviewer statistics, agreement and the disagreement queue"),
+    ("keys", "&Keys…", "Ctrl+Shift+K", "Your public key and the keys you trust"),
+)
+
+
+class TeamMenu(QObject):
+    """The Team menu's actions and what they open; a child of the window."""
+
+    def __init__(self, window: QMainWindow, backend: Backend) -> None:
+        super().__init__(window)
+        self.setObjectName("teamMenu")
+        from workstation.ui.exchange_dialogs import ImportFlow
+
+        self.window, self.backend = window, backend
+        self.dock = TeamDock(backend, window)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+        self.import_flow = ImportFlow(backend, window)
+        self.import_flow.finished.connect(lambda _outcomes: self.dock.view.schedule_refresh())
+        self.export_dialog: Any = None
+        self.keys_dialog: Any = None
+        self.actions: dict[str, QAction] = {}
+        menu = window.menuBar().addMenu("&Team")
+        menu.setObjectName("teamMenuBar")
+        handlers = {"export": self.open_export, "import": lambda: self.import_flow.start(),
+                    "team_view": None, "keys": self.open_keys}
+        for name, text, keys, tip in TEAM_ACTIONS:
+            if name == "team_view":
+                action = self.dock.toggleViewAction()
+                action.setText(text)
+            else:
+                action = QAction(text, window)
+                action.triggered.connect(handlers[name])
+            action.setObjectName(f"team_{name}")
+            action.setShortcut(QKeySequence(keys))
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            menu.addAction(action)
+            self.actions[name] = action
+
+    def open_export(self) -> Any:
+        """Show the Export dialog (one at a time)."""
+        from workstation.ui.exchange_dialogs import ExportDialog
+
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(self.backend, self.window)
+        self.export_dialog.show()
+        self.export_dialog.activateWindow()
+        return self.export_dialog
+
+    def open_keys(self) -> Any:
+        """Show the Keys dialog, read afresh."""
+        from workstation.ui.exchange_dialogs import KeysDialog
+
+        if self.keys_dialog is None:
+            self.keys_dialog = KeysDialog(self.backend, self.window)
+        else:
+            self.keys_dialog.reload()
+        self.keys_dialog.show()
+        self.keys_dialog.activateWindow()
+        return self.keys_dialog
+
+
+def install_team_menu(window: QMainWindow, backend: Backend) -> None:
+    """Add the Team menu (Export…, Import bundles…, Team view, Keys…) and the Team dock to a window.
+
+    Reach them afterwards with `window.findChild(TeamMenu)`.
+    """
+    TeamMenu(window, backend)
