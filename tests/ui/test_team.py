@@ -21,7 +21,7 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
 from workstation import paths
@@ -425,3 +425,34 @@ def test_passphrase_variable_matches_the_cli() -> None:
     from workstation.cli_exchange import PASSPHRASE_VARIABLE as CLI_VARIABLE
 
     assert PASSPHRASE_VARIABLE == CLI_VARIABLE
+
+
+def test_the_thread_guard_sees_store_use_on_the_gui_thread(tmp_path: Path, gui_thread_uses: list[str]) -> None:
+    from workstation.store.store import Store
+
+    store = Store.open(tmp_path / "guard.duckdb")
+    try:
+        store.list_sessions()
+    finally:
+        store.close()
+    assert "Store.list_sessions" in gui_thread_uses
+    gui_thread_uses.clear()
+
+
+def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses: list[str]) -> None:
+    from workstation.ui.main_window import MainWindow
+
+    win: MainWindow = open_window()
+    install_team_menu(win, win.backend)
+    titles = [a.text() for a in win.menuBar().actions()]
+    assert titles[-2:] == ["&Team", "&Help"]
+    # No key of the Team menu is taken already (Redo lists Ctrl+Y twice itself: counted once).
+    shortcuts = [k for a in win.findChildren(QAction) for k in {s.toString() for s in a.shortcuts()}]
+    assert len(shortcuts) == len(set(shortcuts)), sorted(shortcuts)
+    menu = menu_of(win)
+    view = open_team_view(qtbot, win)
+    assert view.data is not None and view.data.reviewer_id == win.reviewer_id
+    dialog = menu.open_export()
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=30_000)
+    assert dialog.sessions.count() == win.sessions.list.topLevelItemCount()
+    assert win.messages.level != "error", win.messages.text()

@@ -194,6 +194,11 @@ class ExportDialog(QDialog):
         self._format_changed()
         self.loaded = False
         self.running = False
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the sessions and where the signing key is kept (on the worker)."""
+        self.loaded = False
         self.backend.call(self._load, self._on_loaded, self._on_failed)
 
     @staticmethod
@@ -203,12 +208,14 @@ class ExportDialog(QDialog):
 
     def _on_loaded(self, loaded: tuple[list[tuple[str, str]], tuple[str, str]]) -> None:
         sessions, (storage, message) = loaded
+        ticked = set(self.selected_sessions())
         self.sessions.clear()
         for session_id, title in sessions:
             item = QListWidgetItem(title.splitlines()[0][:120] if title else session_id)
             item.setData(Qt.ItemDataRole.UserRole, session_id)
+            item.setToolTip(session_id)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if session_id in ticked else Qt.CheckState.Unchecked)
             self.sessions.addItem(item)
         self.passphrase.set_storage(storage, message)
         self._format_changed()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QMainWindow,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -45,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation.ui.exchange_dialogs import notify, plain_label, tell
+from workstation.ui.exchange_dialogs import plain_label, tell
 
 if TYPE_CHECKING:
     from workstation.review import Review
@@ -373,7 +374,9 @@ class TeamView(QWidget):
             return
         self.loading = True
         self.summary.setText("Counting…" if self.data is None else self.summary.text())
-        self.backend.call(_team_data, self._on_data, self._on_failed)
+        # Not quick: over a large database the figures take a moment, which must not pause a
+        # generation's stream; they are computed when the model is idle.
+        self.backend.call(_team_data, self._on_data, self._on_failed, quick=False)
 
     def _on_failed(self, message: str) -> None:
         self.loading = False
@@ -525,8 +528,14 @@ class TeamMenu(QObject):
         self.export_dialog: Any = None
         self.keys_dialog: Any = None
         self.actions: dict[str, QAction] = {}
-        menu = window.menuBar().addMenu("&Team")
+        menu = QMenu("&Team", window)
         menu.setObjectName("teamMenuBar")
+        bar = window.menuBar()
+        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+        if help_menu is not None:  # Help stays last, where people look for it
+            bar.insertMenu(help_menu, menu)
+        else:
+            bar.addMenu(menu)
         handlers = {"export": self.open_export, "import": lambda: self.import_flow.start(),
                     "team_view": None, "keys": self.open_keys}
         for name, text, keys, tip in TEAM_ACTIONS:
@@ -549,6 +558,8 @@ class TeamMenu(QObject):
 
         if self.export_dialog is None:
             self.export_dialog = ExportDialog(self.backend, self.window)
+        else:
+            self.export_dialog.reload()  # sessions may have come and gone
         self.export_dialog.show()
         self.export_dialog.activateWindow()
         return self.export_dialog
