@@ -201,7 +201,10 @@ def test_disagreement_queue_and_adjudication(qtbot, qtmodeltester, window: QMain
     qtmodeltester.check(view.queue_model)
     assert view.queue_model.rowCount() == 1
     assert view.queue_model.items[0]["node_id"] == ids[1]
-    assert view.queue_model.index(0, 1).data() == "alice: right, bob: wrong"
+    assert view.queue_model.index(0, 0).data() == "What is 12 * 4 + 2?"
+    assert view.queue_model.index(0, 1).data() == "2"
+    assert view.queue_model.index(0, 2).data() == "alice: right, bob: wrong"
+    assert view.queue_model.index(0, 3).data() == "48 + 2 = 50."
     form = view.form
     assert form.isEnabled() and form.step_text.toPlainText() == "48 + 2 = 50."
     assert form.identity.text() == "lead" and form.role.currentData() == "expert"
@@ -280,8 +283,16 @@ def test_export_writes_the_file_and_shows_the_summary(qtbot, window: QMainWindow
     manifest = json.loads(Path(str(out) + ".manifest.json").read_text(encoding="utf-8"))
     assert "drop" in json.dumps(manifest) and "strict" in json.dumps(manifest)
 
+    reviewers = {dialog.reviewers.item(i).data(Qt.ItemDataRole.UserRole): dialog.reviewers.item(i)
+                 for i in range(dialog.reviewers.count())}
+    assert {"alice", "bob"} <= set(reviewers)
+    reviewers["alice"].setCheckState(Qt.CheckState.Checked)  # only alice's labels count
+    with qtbot.waitSignal(dialog.exported, timeout=30_000):
+        dialog.export(out)
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["labels"] == [True, True, False]
+
     dialog.set_format("report")
-    assert not dialog.neutral.isEnabled()
+    assert not dialog.neutral.isEnabled() and not dialog.reviewers.isEnabled()
     with qtbot.waitSignal(dialog.exported, timeout=30_000):
         dialog.export(tmp_path / "exports" / "report.html")
     assert (tmp_path / "exports" / "report.html").is_file()
@@ -455,4 +466,14 @@ def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses:
     dialog = menu.open_export()
     qtbot.waitUntil(lambda: dialog.loaded, timeout=30_000)
     assert dialog.sessions.count() == win.sessions.list.topLevelItemCount()
+    dialog.close()
+
+    # A disagreement in the queue opens in the window's tree.
+    session_id, ids = run(qtbot, win, seed)
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        view.refresh()
+    view.select_node(ids[1])
+    view.form.show_step.click()
+    qtbot.waitUntil(lambda: win.state is not None and win.state.session_id == session_id, timeout=30_000)
+    qtbot.waitUntil(lambda: win.current_node_id == ids[1], timeout=30_000)
     assert win.messages.level != "error", win.messages.text()

@@ -129,6 +129,31 @@ def _key_storage(review: Review) -> tuple[str, str]:
 # -- export ----------------------------------------------------------------------------------
 
 
+def _checklist(name: str) -> QListWidget:
+    widget = QListWidget()
+    widget.setObjectName(name)
+    widget.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    return widget
+
+
+def _fill_checklist(widget: QListWidget, entries: list[tuple[str, str]]) -> None:
+    """(id, text) rows with check boxes; what was ticked stays ticked."""
+    ticked = set(_ticked(widget))
+    widget.clear()
+    for key, text in entries:
+        item = QListWidgetItem(text)  # list items show plain text
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setToolTip(key)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if key in ticked else Qt.CheckState.Unchecked)
+        widget.addItem(item)
+
+
+def _ticked(widget: QListWidget) -> list[str]:
+    items = (widget.item(i) for i in range(widget.count()))
+    return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+
 def _run_export(review: Review, fmt: str, out: Path, options: dict[str, Any]) -> str:
     """The export on the worker; returns the summary line."""
     from workstation.review_exchange import Exchange
@@ -148,6 +173,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setObjectName("exportDialog")
+        self.resize(720, 600)
         self.backend = backend
         self.format = QComboBox()
         for name, (text, _, _) in FORMATS.items():
@@ -168,9 +194,9 @@ class ExportDialog(QDialog):
         for value, text in (("majority", "majority"), ("strict", "strict (any wrong is wrong)"),
                             ("unanimous", "unanimous only")):
             self.aggregate.addItem(text, value)
-        self.sessions = QListWidget()
-        self.sessions.setObjectName("exportSessions")
-        self.sessions.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.sessions = _checklist("exportSessions")
+        self.reviewers = _checklist("exportReviewers")
+        self.reviewers.setMaximumHeight(90)
         self.passphrase = PassphraseField()
         self.result = plain_label(name="exportResult")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -185,6 +211,7 @@ class ExportDialog(QDialog):
         form.addRow("A neutral label counts as", self.neutral)
         form.addRow("Several reviewers' labels", self.aggregate)
         form.addRow("Sessions (none ticked: all)", self.sessions)
+        form.addRow("Whose labels count (none ticked: everyone's)", self.reviewers)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.passphrase)
@@ -202,21 +229,15 @@ class ExportDialog(QDialog):
         self.backend.call(self._load, self._on_loaded, self._on_failed)
 
     @staticmethod
-    def _load(review: Review) -> tuple[list[tuple[str, str]], tuple[str, str]]:
-        sessions = [(s.id, s.title or s.question) for s in review.sessions()]
-        return sessions, _key_storage(review)
+    def _load(review: Review) -> tuple[list[tuple[str, str]], list[tuple[str, str]], tuple[str, str]]:
+        sessions = [(s.id, (s.title or s.question or s.id).splitlines()[0][:120]) for s in review.sessions()]
+        reviewers = [(r.id, f"{r.id} ({r.role})") for r in review.store.reviewers()]
+        return sessions, reviewers, _key_storage(review)
 
-    def _on_loaded(self, loaded: tuple[list[tuple[str, str]], tuple[str, str]]) -> None:
-        sessions, (storage, message) = loaded
-        ticked = set(self.selected_sessions())
-        self.sessions.clear()
-        for session_id, title in sessions:
-            item = QListWidgetItem(title.splitlines()[0][:120] if title else session_id)
-            item.setData(Qt.ItemDataRole.UserRole, session_id)
-            item.setToolTip(session_id)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if session_id in ticked else Qt.CheckState.Unchecked)
-            self.sessions.addItem(item)
+    def _on_loaded(self, loaded: tuple[list[tuple[str, str]], list[tuple[str, str]], tuple[str, str]]) -> None:
+        sessions, reviewers, (storage, message) = loaded
+        _fill_checklist(self.sessions, sessions)
+        _fill_checklist(self.reviewers, reviewers)
         self.passphrase.set_storage(storage, message)
         self._format_changed()
         self.loaded = True
@@ -233,6 +254,10 @@ class ExportDialog(QDialog):
         labelled = fmt in LABELLED_FORMATS
         self.neutral.setEnabled(labelled)
         self.aggregate.setEnabled(labelled)
+        self.reviewers.setEnabled(labelled)
+        path = Path(self.path.text().strip())
+        if self.path.text().strip() and path.name in {s for _, s, _ in FORMATS.values()}:
+            self.path.setText(str(path.with_name(FORMATS[fmt][1])))  # our own suggestion: follow the format
         self.sessions.setEnabled(fmt != "parquet")  # parquet copies every table
         self.passphrase.setVisible(fmt == "bundle" and self.passphrase.storage == "file")
 
@@ -246,8 +271,11 @@ class ExportDialog(QDialog):
 
     def selected_sessions(self) -> list[str]:
         """The ticked sessions (empty: all)."""
-        items = (self.sessions.item(i) for i in range(self.sessions.count()))
-        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+        return _ticked(self.sessions)
+
+    def selected_reviewers(self) -> list[str]:
+        """The reviewers whose labels count (empty: everyone's)."""
+        return _ticked(self.reviewers)
 
     def browse(self) -> None:
         """Pick where to write with the platform's file dialog."""
@@ -272,7 +300,8 @@ class ExportDialog(QDialog):
         fmt = self.current_format()
         options: dict[str, Any] = {"sessions": self.selected_sessions() or None}
         if fmt in LABELLED_FORMATS:
-            options.update(neutral=self.neutral.currentData(), aggregate=self.aggregate.currentData())
+            options.update(neutral=self.neutral.currentData(), aggregate=self.aggregate.currentData(),
+                           reviewers=self.selected_reviewers() or None)
         if fmt == "bundle":
             options["passphrase"] = self.passphrase.passphrase()
         target = Path(text)
@@ -347,7 +376,9 @@ class TrustKeyDialog(QDialog):
         key.setObjectName("trustKeyText")
         buttons = QDialogButtonBox()
         self.trust_button = buttons.addButton("Trust and import", QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton("Don't trust", QDialogButtonBox.ButtonRole.RejectRole)
+        self.trust_button.setAutoDefault(False)  # Enter must not trust a key by accident
+        refuse = buttons.addButton("Don't trust", QDialogButtonBox.ButtonRole.RejectRole)
+        refuse.setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

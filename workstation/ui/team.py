@@ -85,8 +85,10 @@ def _team_data(review: Review) -> TeamData:
     from workstation.review_exchange import Exchange
 
     exchange = Exchange(review)
-    return TeamData(exchange.stats(), tuple(d.to_dict() for d in exchange.disagreements()),
-                    review.reviewer.id, review.reviewer.role)
+    titles = {s.id: (s.title or s.question or s.id).splitlines()[0][:120] for s in review.sessions()}
+    queue = tuple({**d.to_dict(), "session_title": titles.get(d.session_id, d.session_id)}
+                  for d in exchange.disagreements())
+    return TeamData(exchange.stats(), queue, review.reviewer.id, review.reviewer.role)
 
 
 def _adjudicate(review: Review, node_id: str, label: int, reason: str, role: str) -> str:
@@ -111,6 +113,7 @@ class BarChart(QChartView):
         self.horizontal = horizontal
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumHeight(220)
+        self.title = title
         self.chart().setTitle(html.escape(title))
         self.chart().setAnimationOptions(QChart.AnimationOption.NoAnimation)
         self.categories: list[str] = []
@@ -125,6 +128,7 @@ class BarChart(QChartView):
             axis.deleteLater()
         self.categories = [chart_text(c) for c in categories]
         chart.legend().setVisible(len(sets) > 1)
+        chart.setTitle(html.escape(self.title if categories else f"{self.title}: none yet"))
         if not categories:
             return
         series = QHorizontalBarSeries() if self.horizontal else QBarSeries()
@@ -175,7 +179,7 @@ def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
 class DisagreementModel(QAbstractTableModel):
     """The disagreement queue (dicts from `Disagreement.to_dict`), one row per step."""
 
-    HEADERS = ("Step", "Labels", "Text", "Session")
+    HEADERS = ("Session", "Step", "Labels", "Text")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -210,10 +214,10 @@ class DisagreementModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             text = item["text"] or ""
             values = (
+                item.get("session_title") or item["session_id"],
                 str(item["position"]),
                 self.labels_text(item),
                 (text.splitlines() or [""])[0][:200] if role == Qt.ItemDataRole.DisplayRole else text,
-                item["session_id"],
             )
             return values[index.column()]
         if role == Qt.ItemDataRole.UserRole:
@@ -249,6 +253,12 @@ class AdjudicateForm(QGroupBox):
         self.reason.setMaximumHeight(80)
         self.submit = QPushButton("Adjudicate")
         self.submit.setObjectName("adjudicateButton")
+        self.show_step = QPushButton("Show in tree")
+        self.show_step.setToolTip("Open the session at this step, to read it in context (or double-click the row)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.submit)
+        buttons.addWidget(self.show_step)
+        buttons.addStretch(1)
         self.feedback = plain_label(name="adjudicateFeedback")
         form = QFormLayout(self)
         form.addRow(self.step_text)
@@ -257,7 +267,7 @@ class AdjudicateForm(QGroupBox):
         form.addRow("Role", self.role)
         form.addRow("Label", row)
         form.addRow("Reason", self.reason)
-        form.addRow(self.submit)
+        form.addRow(buttons)
         form.addRow(self.feedback)
         self.show_item(None)
 
@@ -295,6 +305,7 @@ class TeamView(QWidget):
 
     refreshed = Signal()
     adjudicated = Signal(str)  # node id
+    open_requested = Signal(str, str)  # session id, node id: show the step in the reasoning tree
 
     def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -337,10 +348,17 @@ class TeamView(QWidget):
         self.queue.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.queue.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.queue.verticalHeader().hide()
-        self.queue.horizontalHeader().setStretchLastSection(True)
+        self.queue.setWordWrap(False)
+        header = self.queue.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)  # the step's text takes the room left
+        for column, width in ((0, 180), (1, 50), (2, 220)):
+            self.queue.setColumnWidth(column, width)
         self.queue.selectionModel().currentRowChanged.connect(self._on_queue_row)
+        self.queue.doubleClicked.connect(lambda _index: self.show_in_tree())
         self.form = AdjudicateForm()
         self.form.submit.clicked.connect(lambda: self.adjudicate())
+        self.form.show_step.clicked.connect(self.show_in_tree)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.queue)
         split.addWidget(self.form)
@@ -460,6 +478,12 @@ class TeamView(QWidget):
                 self.queue.setCurrentIndex(self.queue_model.index(row, 0))
                 return
 
+    def show_in_tree(self) -> None:
+        """Ask the window to open the selected step's session at the step."""
+        item = self.selected_item()
+        if item is not None:
+            self.open_requested.emit(item["session_id"], item["node_id"])
+
     def _on_queue_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.form.show_item(self.queue_model.items[current.row()] if current.isValid() else None)
 
@@ -523,6 +547,9 @@ class TeamMenu(QObject):
         self.dock = TeamDock(backend, window)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
+        open_session = getattr(window, "open_session", None)
+        if callable(open_session):  # the workstation window: a queued step opens in its tree
+            self.dock.view.open_requested.connect(open_session)
         self.import_flow = ImportFlow(backend, window)
         self.import_flow.finished.connect(lambda _outcomes: self.dock.view.schedule_refresh())
         self.export_dialog: Any = None
