@@ -97,6 +97,10 @@ class Engine(Protocol):
         """Stream TokenEvents, then one FinishEvent."""
         ...
 
+    def prefill(self, prompt: Prompt, stop: threading.Event | None = None) -> int | None:
+        """Evaluate and snapshot a prompt without sampling; tokens decoded (None: stopped)."""
+        ...
+
     def cache_stats(self) -> CacheStats:
         """The snapshot cache's entries, bytes and budget."""
         ...
@@ -173,9 +177,9 @@ class LlamaEngine:
                     "created; try a smaller context size"
                 ) from None
             raise UnsupportedModelError(
-                f"{path}: llama.cpp {llama_cpp.__version__} cannot load this model "
-                f"(architecture '{self.info.architecture}'); use a model of a supported "
-                "architecture or a newer llama-cpp-python"
+                f"{path}: llama-cpp-python {llama_cpp.__version__} cannot load this model: its "
+                f"architecture '{self.info.architecture}' is not supported by this build or its "
+                "tensors do not match it; use a supported model or a newer llama-cpp-python"
             ) from None
 
         model = self._llm._model
@@ -305,9 +309,8 @@ class LlamaEngine:
         self._busy = True
         inner = None
         try:
-            prepared = self._prepare(tokens, stop)
-            evaluated = prepared if prepared is not None else 0
-            if prepared is not None and not stop.is_set():
+            evaluated, complete = self._prepare(tokens, stop)
+            if complete and not stop.is_set():
                 llm.set_seed(params.seed)
                 inner = llm.generate(
                     tokens.tolist(),
@@ -367,7 +370,8 @@ class LlamaEngine:
         if self._busy:
             raise RuntimeError("LlamaEngine: prefill() called while a generation is running")
         try:
-            return self._prepare(np.asarray(prompt.tokens, dtype=np.intc), stop or threading.Event())
+            evaluated, complete = self._prepare(np.asarray(prompt.tokens, dtype=np.intc), stop or threading.Event())
+            return evaluated if complete else None
         finally:
             self._remember(self._llm)
 
@@ -383,8 +387,8 @@ class LlamaEngine:
 
     # -- state reuse -------------------------------------------------------------------------
 
-    def _prepare(self, tokens: np.ndarray, stop: threading.Event) -> int | None:
-        """Bring the context to `tokens` evaluated; return how many were decoded (None: stopped).
+    def _prepare(self, tokens: np.ndarray, stop: threading.Event) -> tuple[int, bool]:
+        """Bring the context to `tokens` evaluated; return how many were decoded and whether all.
 
         Reuses the longest prefix of the live KV cache, or of a cached snapshot when one goes
         further. At least the last token is decoded so that sampling sees fresh logits.
@@ -406,11 +410,11 @@ class LlamaEngine:
         position = keep
         while position < len(tokens):
             if stop.is_set():
-                return None
+                return position - keep, False
             end = min(len(tokens), position + llm.n_batch)
             llm.eval(tokens[position:end].tolist())
             position = end
-        return len(tokens) - keep
+        return len(tokens) - keep, True
 
     def _snapshot(self) -> Snapshot:
         ctx = self._llm.ctx
