@@ -213,8 +213,11 @@ def test_disagreement_queue_and_adjudication(qtbot, qtmodeltester, window: QMain
     assert "Pick a label" in form.feedback.text()
     form.set_label(1)
     form.reason.setPlainText("48 + 2 is 50; the step is right.")
+    view.tabs.setCurrentIndex(view.queue_tab)
+    window.activateWindow()
+    form.reason.setFocus()
     with qtbot.waitSignal(view.refreshed, timeout=30_000):
-        form.submit.click()
+        qtbot.keyClick(form.reason, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert view.queue_model.rowCount() == 0
     assert "settled as right" in form.feedback.text()
     assert not form.isEnabled()
@@ -391,6 +394,20 @@ def test_import_from_an_unknown_signer_asks_to_trust_the_key(qtbot, window: QMai
     qtbot.waitUntil(lambda: keys.state is not None, timeout=30_000)
     assert ("dana", fingerprint) in keys.state.trusted
     assert window.errors == []
+
+
+def test_a_damaged_bundle_is_refused_and_listed(qtbot, window: QMainWindow, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.wsbundle"
+    damaged.write_bytes(b"not a zip archive")
+    flow = menu_of(window).import_flow
+    with qtbot.waitSignal(flow.finished, timeout=30_000) as done:
+        flow.start([damaged])
+    assert flow.trust_dialog is None
+    (outcome,) = done.args[0]
+    assert outcome.status == "refused" and "damaged.wsbundle" in outcome.error
+    table = flow.results_dialog.table
+    assert table.item(0, 1).text() == "refused" and table.item(0, 6).text() == outcome.error
+    assert "1 refused" in flow.results_dialog.summary.text()
 
 
 def test_keys_dialog_creates_copies_trusts_and_revokes(qtbot, window: QMainWindow, tmp_path: Path) -> None:

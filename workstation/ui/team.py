@@ -22,7 +22,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -249,10 +249,15 @@ class AdjudicateForm(QGroupBox):
         row.addStretch(1)
         self.reason = QPlainTextEdit()
         self.reason.setObjectName("adjudicateReason")
-        self.reason.setPlaceholderText("Why this label is right (required; kept with the adjudication)")
+        self.reason.setPlaceholderText("Why this label is right (required; kept with the adjudication). "
+                                       "Ctrl+Enter adjudicates.")
         self.reason.setMaximumHeight(80)
         self.submit = QPushButton("Adjudicate")
         self.submit.setObjectName("adjudicateButton")
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self.reason)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(self.submit.click)
         self.show_step = QPushButton("Show in tree")
         self.show_step.setToolTip("Open the session at this step, to read it in context (or double-click the row)")
         buttons = QHBoxLayout()
