@@ -175,6 +175,7 @@ class ExportDialog(QDialog):
         self.setObjectName("exportDialog")
         self.resize(720, 600)
         self.backend = backend
+        self.owner = parent
         self.format = QComboBox()
         for name, (text, _, _) in FORMATS.items():
             self.format.addItem(name, name)
@@ -315,7 +316,7 @@ class ExportDialog(QDialog):
         self.running = False
         self.export_button.setEnabled(True)
         self.result.setText(summary)
-        notify(self.parent() if isinstance(self.parent(), QWidget) else None, summary)  # type: ignore[arg-type]
+        notify(self.owner, summary)
         self.exported.emit(summary)
 
 

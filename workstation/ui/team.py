@@ -132,6 +132,10 @@ class BarChart(QChartView):
         if not categories:
             return
         series = QHorizontalBarSeries() if self.horizontal else QBarSeries()
+        shown = list(self.categories)
+        if self.horizontal:  # Qt draws the first category at the bottom: the most frequent goes on top
+            shown.reverse()
+            sets = [(name, list(reversed(values)), colour) for name, values, colour in sets]
         top = 0.0
         for name, values, colour in sets:
             bar_set = QBarSet(html.escape(name))
@@ -143,12 +147,13 @@ class BarChart(QChartView):
             series.append(bar_set)
         chart.addSeries(series)
         names = QBarCategoryAxis()
-        names.append(self.categories)
+        names.append(shown)
         values_axis = QValueAxis()
         values_axis.setRange(0, 100 if percent else max(1.0, top))
         values_axis.setLabelFormat("%.0f%%" if percent else "%.0f")
         if not percent:
             values_axis.setTickCount(min(int(max(1.0, top)) + 1, 6))
+            values_axis.applyNiceNumbers()  # counts: whole, evenly spaced ticks
         name_side, value_side = Qt.AlignmentFlag.AlignBottom, Qt.AlignmentFlag.AlignLeft
         if self.horizontal:
             name_side, value_side = value_side, name_side
