@@ -213,6 +213,9 @@ def test_disagreement_queue_and_adjudication(qtbot, qtmodeltester, window: QMain
     assert "Pick a label" in form.feedback.text()
     form.set_label(1)
     form.reason.setPlainText("48 + 2 is 50; the step is right.")
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        view.refresh()  # as any label anywhere does: what was typed stays
+    assert form.chosen_label() == 1 and form.reason.toPlainText() == "48 + 2 is 50; the step is right."
     view.tabs.setCurrentIndex(view.queue_tab)
     window.activateWindow()
     form.reason.setFocus()

@@ -464,6 +464,8 @@ class TeamView(QWidget):
     def show_queue(self, items: list[dict[str, Any]]) -> None:
         """Show the disagreement queue, keeping the selected step where it is still there."""
         selected = self.selected_item()
+        # A refresh (after any label anywhere) must not wipe a half-written adjudication.
+        typed = (self.form.chosen_label(), self.form.reason.toPlainText())
         self.queue_model.set_items(items)
         self.tabs.setTabText(self.queue_tab, f"Disagreements ({len(items)})")
         row = next((i for i, d in enumerate(items) if selected and d["node_id"] == selected["node_id"]), -1)
@@ -473,6 +475,10 @@ class TeamView(QWidget):
             self.queue.selectRow(row)
             self.queue.setCurrentIndex(self.queue_model.index(row, 0))
         self.form.show_item(items[row] if row >= 0 else None)
+        if selected is not None and row >= 0 and items[row]["node_id"] == selected["node_id"]:
+            if typed[0] is not None:
+                self.form.set_label(typed[0])
+            self.form.reason.setPlainText(typed[1])
 
     # -- the queue -----------------------------------------------------------------------------
 
