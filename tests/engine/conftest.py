@@ -12,8 +12,6 @@ import pytest
 #: Small context and two threads: the machine is shared and tests should stay fast.
 TEST_OPTIONS = dict(n_ctx=1024, n_threads=2, cache_budget_bytes=128 * 1024 * 1024)
 
-QUESTION = [{"role": "user", "content": "A train travels 60 km in 1.5 hours. What is its speed?"}]
-
 
 @pytest.fixture(scope="session")
 def engine(default_model_path: Path) -> Iterator[Any]:

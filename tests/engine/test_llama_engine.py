@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from tests.engine.conftest import QUESTION
 from workstation.engine.errors import ContextOverflowError, EmptyPromptError
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.engine.llama_engine import Engine, LlamaEngine, LoadOptions, gpu_offload_supported
@@ -15,6 +14,7 @@ from workstation.errors import BadInputError
 
 pytestmark = pytest.mark.model
 
+QUESTION = [{"role": "user", "content": "A train travels 60 km in 1.5 hours. What is its speed?"}]
 GREEDY = SamplingParams(temperature=0.0, max_tokens=24, seed=1)
 
 
