@@ -192,9 +192,11 @@ class ExportDialog(QDialog):
         for value, text in (("false", "wrong (false)"), ("true", "right (true)"), ("drop", "left out")):
             self.neutral.addItem(text, value)
         self.aggregate = QComboBox()
-        for value, text in (("majority", "majority"), ("strict", "strict (any wrong is wrong)"),
-                            ("unanimous", "unanimous only")):
+        for value, text in (("majority", "majority (a tie leaves the step unlabelled)"),
+                            ("strict", "strict (the lowest label: one wrong makes it wrong)"),
+                            ("unanimous", "unanimous (any disagreement leaves it unlabelled)")):
             self.aggregate.addItem(text, value)
+        self.aggregate.setToolTip("An adjudication always wins over the reviewers' labels")
         self.sessions = _checklist("exportSessions")
         self.reviewers = _checklist("exportReviewers")
         self.reviewers.setMaximumHeight(90)
