@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,7 +42,17 @@ def test_other_values_take_the_generic_path() -> None:
     # An adjudication carries more than an annotation: never the direct path.
     adj = Event("e", "s", Adjudicated(a, ("b",)), "r", "expert", "t")
     assert writer.event_text(adj) == writer._json(adj.to_dict())
-    # A str subclass is written by json as a str; the direct path leaves it to json.
+    # A str subclass is written as json writes it; a value of another type takes json's path.
     odd = Event(type("S", (str,), {})("e"), "s", Annotated(a), "r", "annotator", "t")
-    assert writer._annotated_text(odd) is None
     assert writer.event_text(odd) == writer._json(odd.to_dict())
+    for changed in (dict(at=5), dict(reverts=3.5)):
+        event = dataclasses.replace(odd, **changed)
+        assert writer._annotated_text(event) is None
+        assert writer.event_text(event) == writer._json(event.to_dict())
+    for changed in (dict(label=True), dict(retracted=1), dict(tags=["x"]), dict(note=None)):
+        annotation = Annotation.__new__(Annotation)
+        for field in dataclasses.fields(Annotation):  # bypass the checks: a malformed object
+            object.__setattr__(annotation, field.name, changed.get(field.name, getattr(a, field.name)))
+        event = dataclasses.replace(odd, op=Annotated(annotation))
+        assert writer._annotated_text(event) is None
+        assert writer.event_text(event) == writer._json(event.to_dict())

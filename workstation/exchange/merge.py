@@ -13,9 +13,11 @@ A target is anything with the three methods of `MergeTarget`: `StoreTarget` wrap
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -251,26 +253,56 @@ def import_bundles(
     """
     trusted = trusted if trusted is not None else TrustedKeys()
     result = ImportResult()
-    for path in paths:
-        path = Path(path)
-        report = BundleReport(path, "refused")
-        result.bundles.append(report)
-        try:
-            bundle = read_bundle(path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
-            report.signer, report.fingerprint = bundle.signer.reviewer_id, bundle.signer.fingerprint
-            if not trusted.is_trusted(bundle.signer):
-                if not trust_new_signers:
-                    report.untrusted_key = bundle.signer
-                    raise UntrustedSignerError(path, bundle.signer.reviewer_id, bundle.signer.fingerprint,
-                                               bundle.signer.to_text().strip())
-                trusted.trust(bundle.signer)
-            merge_bundle(bundle, target, report)
-        except BundleError as exc:
-            report.status, report.error = "refused", str(exc)
-        except WorkstationError as exc:
-            # The database's fault (locked, disk full): the store rolled the bundle back.
-            report.status, report.error = "refused", f"{path}: {exc}; nothing was imported from it"
+    with _collector_paused():
+        for path in paths:
+            _import_one(Path(path), target, trusted, result, trust_new_signers, max_bytes)
     return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while bundles merge.
+
+    A merge makes hundreds of thousands of small objects that all stay alive (events, their
+    annotations, the trees holding them); the collector walked them, and everything else
+    alive, again and again to free nothing: a sixth of an import's CPU time. Reference
+    counting still frees the rest, and the collector runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import_one(
+    path: Path,
+    target: MergeTarget,
+    trusted: TrustedKeys,
+    result: ImportResult,
+    trust_new_signers: bool,
+    max_bytes: int,
+) -> None:
+    """`import_bundles` for one bundle: its report goes into `result`."""
+    report = BundleReport(path, "refused")
+    result.bundles.append(report)
+    try:
+        bundle = read_bundle(path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
+        report.signer, report.fingerprint = bundle.signer.reviewer_id, bundle.signer.fingerprint
+        if not trusted.is_trusted(bundle.signer):
+            if not trust_new_signers:
+                report.untrusted_key = bundle.signer
+                raise UntrustedSignerError(path, bundle.signer.reviewer_id, bundle.signer.fingerprint,
+                                           bundle.signer.to_text().strip())
+            trusted.trust(bundle.signer)
+        merge_bundle(bundle, target, report)
+    except BundleError as exc:
+        report.status, report.error = "refused", str(exc)
+    except WorkstationError as exc:
+        # The database's fault (locked, disk full): the store rolled the bundle back.
+        report.status, report.error = "refused", f"{path}: {exc}; nothing was imported from it"
 
 
 def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | None = None) -> BundleReport:

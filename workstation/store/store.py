@@ -193,12 +193,19 @@ class Store:
         items = list(items)
         texts = [writer.event_text(applied.event) for _, applied in items]
         with self._db.read() as con:
-            stored = dict(
-                con.execute(
-                    "SELECT id, data FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            # Ids first: reading the text of every stored event to find none is the slow way.
+            ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT id FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))",
                     [[applied.event.id for _, applied in items]],
                 ).fetchall()
-            )
+            ]
+            stored = dict(
+                con.execute(
+                    "SELECT id, data FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                ).fetchall()
+            ) if ids else {}
         fresh: list[tuple[Tree, Applied]] = []
         fresh_texts: list[str] = []
         for (tree, applied), text in zip(items, texts):
