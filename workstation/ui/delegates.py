@@ -33,7 +33,9 @@ class ConfidenceDelegate(QStyledItemDelegate):
         self.initStyleOption(opt, index)
         opt.text = ""
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)
-        rect: QRect = option.rect.adjusted(4, 5, -4, -5)
+        # The bar on the left, the number beside it (never under the tick).
+        rect: QRect = option.rect.adjusted(4, 5, -40, -5)
+        label_rect = QRect(rect.right() + 4, option.rect.top(), 34, option.rect.height())
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = option.palette
@@ -49,10 +51,11 @@ class ConfidenceDelegate(QStyledItemDelegate):
             x = rect.left() + int(rect.width() * max(0.0, min(1.0, min_p)))
             painter.setPen(palette.color(palette.ColorRole.Text))
             painter.drawLine(x, rect.top() - 2, x, rect.bottom() + 2)
-        painter.setPen(palette.color(palette.ColorRole.Text))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{mean_p:.0%}")
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(palette.color(palette.ColorRole.HighlightedText if selected else palette.ColorRole.Text))
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{mean_p:.0%}")
         painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
         hint = super().sizeHint(option, index)
-        return QSize(max(hint.width(), 90), hint.height())
+        return QSize(max(hint.width(), 110), hint.height())

@@ -106,6 +106,7 @@ class StepInspector(QWidget):
         versions_page.addWidget(self.version_text)
 
         self.tabs = QTabWidget()
+        self.tabs.setMinimumHeight(110)
         self.tabs.addTab(self.text, "Text")
         self.tabs.addTab(rewrite_page, "Rewrite")
         self.tabs.addTab(versions_page, "Versions")
@@ -118,10 +119,13 @@ class StepInspector(QWidget):
         for name in ("prefer", "compare"):
             alternatives.addWidget(_button(actions[name]))
 
-        model_actions = QHBoxLayout()
-        for name in ("regenerate", "regenerate_with_note", "continue_after", "challenge", "ask", "delete_branch"):
-            model_actions.addWidget(_button(actions[name]))
-        model_actions.addStretch(1)
+        model_actions = QVBoxLayout()
+        for names in (("regenerate", "regenerate_with_note"), ("continue_after", "delete_branch"), ("challenge", "ask")):
+            row = QHBoxLayout()
+            for name in names:
+                row.addWidget(_button(actions[name]))
+            row.addStretch(1)
+            model_actions.addLayout(row)
 
         self.severity = QComboBox()
         self.severity.setObjectName("severity")
@@ -132,7 +136,7 @@ class StepInspector(QWidget):
         self.note = QPlainTextEdit()
         self.note.setObjectName("note")
         self.note.setPlaceholderText("A note (also the critique for 'Regenerate with note')")
-        self.note.setMaximumHeight(90)
+        self.note.setMaximumHeight(64)
         labels = QHBoxLayout()
         for name in ("label_wrong", "label_neutral", "label_right"):
             labels.addWidget(_button(actions[name]))

@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
         self.question = QPlainTextEdit()
         self.question.setObjectName("questionEditor")
         self.question.setPlaceholderText("Ask the model a question to reason about… (Ctrl+Enter or Ctrl+G generates)")
-        self.question.setMaximumHeight(160)
+        self.question.setMaximumHeight(84)
         self.template = QComboBox()
         self.template.setObjectName("templatePicker")
         self.template.setToolTip("The prompt template: how the model is asked to reason")
@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
         header = self.tree_view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_STEP, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((COL_LABEL, 100), (COL_FLAGS, 110), (COL_CONFIDENCE, 100), (COL_ALTERNATIVES, 90)):
+        for column, width in ((COL_LABEL, 90), (COL_FLAGS, 100), (COL_CONFIDENCE, 115), (COL_ALTERNATIVES, 90)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, width)
         self.tree_view.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -302,9 +302,13 @@ class MainWindow(QMainWindow):
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.setObjectName("mainSplit")
         self.main_split.addWidget(self.tree_view)
-        # In scroll areas, so that small screens can still shrink the window.
-        self.main_split.addWidget(_scrolled(self.inspector))
-        self.main_split.setSizes([720, 520])
+        # Not in a scroll area: one would size it by its word-wrapped labels' preferred height
+        # (taller than most screens); its minimum (about 430 x 500) fits a laptop screen.
+        self.main_split.addWidget(self.inspector)
+        self.main_split.setCollapsible(1, False)
+        self.main_split.setStretchFactor(0, 3)
+        self.main_split.setStretchFactor(1, 2)
+        self.main_split.setSizes([700, 520])
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -330,6 +334,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.tabifyDockWidget(self.sessions_dock, dock)
         self.sessions_dock.raise_()
+        self.resizeDocks([self.sessions_dock], [240], Qt.Orientation.Horizontal)  # until a saved layout
 
     def _build_menus(self) -> None:
         menus = (

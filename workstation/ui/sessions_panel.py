@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QSizePolicy,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -55,6 +56,11 @@ class SessionsPanel(QWidget):
         self.list.setObjectName("sessionList")
         self.list.setHeaderLabels(["Session", "Steps", "Labels"])
         self.list.setRootIsDecorated(True)
+        header = self.list.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
         self.list.itemActivated.connect(self._activated)
         self.list.itemClicked.connect(self._activated)
         self._timer = QTimer(self)
@@ -78,8 +84,9 @@ class SessionsPanel(QWidget):
         for name in ("new_session", "rename_session", "delete_session"):
             button = QToolButton()
             button.setDefaultAction(actions[name])
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+            # May shrink below its text: the dock, not the buttons, decides the panel's width.
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(button, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addLayout(buttons)
