@@ -1,0 +1,142 @@
+"""The step inspector (highlighted code, rewrite diff, versions), branch comparison, and the
+sessions browser (search, new, rename) on the real window and database, without the model."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from workstation.ui.compare import CompareDialog, diff_ops
+from workstation.ui.main_window import MainWindow
+from workstation.ui.sessions_panel import NodeRole, SessionRole
+
+pytestmark = pytest.mark.qt
+
+
+def open_sample(qtbot, window: MainWindow, family: str) -> None:
+    items = [window.sessions.list.topLevelItem(i) for i in range(window.sessions.list.topLevelItemCount())]
+    target = next(i for i in items if family in i.text(0)).data(0, SessionRole)
+    window.open_session(target)
+    qtbot.waitUntil(lambda: window.state is not None and window.state.session_id == target)
+
+
+def highlighted(view) -> str:
+    """The text of a plain-text view that carries a background colour (a marked difference)."""
+    out = []
+    block = view.document().firstBlock()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            if fragment.charFormat().background().style() != Qt.BrushStyle.NoBrush:
+                out.append(fragment.text())
+            it += 1
+        block = block.next()
+    return "".join(out)
+
+
+def select(qtbot, window: MainWindow, node_id: str) -> None:
+    window._select(node_id)
+    qtbot.waitUntil(lambda: window.current_node_id == node_id)
+
+
+def test_code_blocks_are_highlighted_and_stay_text(qtbot, open_window) -> None:
+    window = open_window()
+    open_sample(qtbot, window, "code debugging")
+    fix = next(n for n in window.state.tree.shown_path() if n.kind == "step" and "```python" in n.text)
+    select(qtbot, window, fix.id)
+    document = window.inspector.text.document()
+    assert window.inspector.text.toPlainText() == fix.text
+    code_line = next(document.findBlockByNumber(i) for i in range(document.blockCount())
+                     if "if not values" in document.findBlockByNumber(i).text())
+    formats = code_line.layout().formats()
+    assert formats, "the code line has no highlighting"
+    prose = document.firstBlock()
+    assert not prose.layout().formats()
+
+
+def test_rewrite_shows_a_diff_and_keeps_versions(qtbot, open_window) -> None:
+    window = open_window()
+    open_sample(qtbot, window, "math")
+    step = window.state.tree.shown_path()[2]
+    select(qtbot, window, step.id)
+    window.actions["edit"].trigger()
+    fixed = step.text.replace("6.0 km/h", "40 km/h")
+    window.inspector.editor.setPlainText(fixed)
+    qtbot.waitUntil(lambda: "40" in window.inspector.diff.toPlainText())
+    diff_text = window.inspector.diff.toPlainText()
+    assert "6.0" in diff_text and "40" in diff_text  # removed and added words both shown
+    window.rewrite(fixed)
+    qtbot.waitUntil(lambda: window.current_node().current.origin == "rewrite")
+    assert window.inspector.versions.count() == 2
+    assert "(current)" in window.inspector.versions.item(1).text()
+    assert not window.current_node().current.flags  # the arithmetic is right now
+    # Undo restores the model's version.
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: window.current_node().current.origin == "model")
+
+
+def test_compare_highlights_the_differences(qtbot, open_window) -> None:
+    window = open_window()
+    open_sample(qtbot, window, "math")
+    step = window.state.tree.shown_path()[2]
+    select(qtbot, window, step.id)
+    assert window.actions["compare"].isEnabled()
+    window.actions["compare"].trigger()
+    dialog: CompareDialog = window._compare
+    assert "differences" in dialog.summary.text()
+    left, right = dialog.left.toPlainText(), dialog.right.toPlainText()
+    assert "6.0" in left and "40 km/h" in right
+    assert highlighted(dialog.right) and "40" in highlighted(dialog.right)
+    assert "6.0" in highlighted(dialog.left)
+    dialog.close()
+    assert [tag for tag, *_ in diff_ops("a b c", "a x c")] == ["equal", "replace", "equal"]
+
+
+def test_prefer_and_switch_alternatives_with_buttons(qtbot, open_window) -> None:
+    window = open_window()
+    open_sample(qtbot, window, "math")
+    step = window.state.tree.shown_path()[2]
+    select(qtbot, window, step.id)
+    window.actions["next_alternative"].trigger()
+    qtbot.waitUntil(lambda: window.state.tree.shown_path()[2].id != step.id)
+    other = window.state.tree.shown_path()[2].id
+    assert window.current_node_id == other
+    window.actions["prefer"].trigger()
+    qtbot.waitUntil(lambda: window.state.tree.preferred.get(step.parent_id) == other)
+    assert "★" in window.tree_model.data(window.tree_model.index_of_node(other, 4))
+    window.actions["previous_alternative"].trigger()
+    qtbot.waitUntil(lambda: window.state.tree.shown_path()[2].id == step.id)
+
+
+def test_search_new_and_rename(qtbot, open_window) -> None:
+    window = open_window()
+    open_sample(qtbot, window, "math")
+    step = window.state.tree.shown_path()[1]
+    select(qtbot, window, step.id)
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: bool(window.state.tree.current_annotations(step.id)))
+    # Search by text: hits listed under their session; picking one opens it at the step.
+    window.sessions.text.setText("wallet")
+    qtbot.waitUntil(lambda: window.sessions.list.topLevelItemCount() == 1
+                    and "wallet" in window.sessions.list.topLevelItem(0).text(0), timeout=5_000)
+    hit = window.sessions.list.topLevelItem(0).child(0)
+    window.sessions.open_requested.emit(hit.data(0, SessionRole), hit.data(0, NodeRole))
+    qtbot.waitUntil(lambda: window.current_node_id == hit.data(0, NodeRole))
+    # Search by label.
+    window.sessions.text.clear()
+    window.sessions.label.setCurrentIndex(window.sessions.label.findData(-1))
+    qtbot.waitUntil(lambda: window.sessions.list.topLevelItemCount() == 1
+                    and window.sessions.list.topLevelItem(0).child(0) is not None
+                    and window.sessions.list.topLevelItem(0).child(0).data(0, NodeRole) == step.id, timeout=5_000)
+    window.sessions.label.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: window.sessions.list.topLevelItemCount() == 4, timeout=5_000)
+    # Rename the open session; the list and the title follow.
+    window.rename_session("Renamed sample")
+    qtbot.waitUntil(lambda: window.state.tree.session.title == "Renamed sample")
+    qtbot.waitUntil(lambda: any(window.sessions.list.topLevelItem(i).text(0) == "Renamed sample"
+                                for i in range(window.sessions.list.topLevelItemCount())))
+    # New session: an empty tree and the question editor ready.
+    window.actions["new_session"].trigger()
+    assert window.tree_model.rowCount() == 0 and window.current_session is None
+    assert window.question.toPlainText() == ""
