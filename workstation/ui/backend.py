@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import itertools
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -278,6 +279,10 @@ class Backend(QObject):
         self.worker.streamed.connect(self._on_streamed)
         self.worker.state.connect(self.state_changed)
         self.worker.busy.connect(self.busy_changed)
+        # The worker runs Python between tokens (splitting, checks, commits) while holding the
+        # GIL; with the default 5 ms switch interval the GUI thread waited up to 60 ms for it
+        # (bench/ui.py). 1 ms hands the interpreter back to the GUI sooner.
+        sys.setswitchinterval(0.001)
         self._thread.start()
         self.streaming_job: int | None = None
         self._stops: dict[int, threading.Event] = {}
