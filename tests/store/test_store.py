@@ -347,3 +347,30 @@ def test_record_batch_of_a_whole_review_restores_it(tmp_path: Path) -> None:
         assert store.load_session(session_id).to_dict() == live
         assert store.verify_events() == len(events)
         assert store.record_batch(batch) == 0
+
+
+def test_a_large_batch_keeps_every_value(tmp_path: Path) -> None:
+    """Batches of many rows reach DuckDB as NumPy columns: NULLs, lists, flags and numbers
+    come back exactly as the tree holds them, the same as through small statements."""
+    with Store.open(tmp_path / "large.duckdb") as store:
+        history, first = History.start(f.start(), ADA)
+        tree = history.tree
+        items = [(tree, first)]
+        texts = [f"12 * 4 = 46, step {i}" if i % 3 == 0 else f"step {i}" for i in range(150)]
+        op = f.steps(tree, tree.question_id, texts)
+        items.append((tree, history.apply(op, ADA)))
+        for i, node_id in enumerate(op.chain.node_ids):
+            annotation = f.annotate(
+                tree, node_id, BO, (None, -1, 0, 1)[i % 4], note="" if i % 4 else "why?",
+                tags=("logic error", "unclear")[: i % 3], severity=(None, "minor")[i % 2],
+            )  # fmt: skip
+            items.append((tree, history.apply(annotation, BO)))
+        assert store.record_batch(items) == len(items)
+        assert store.load_session(tree.session.id).to_dict() == tree.to_dict()
+        # Undo in a second batch: stored annotations retracted, many rows updated at once.
+        undone = [(tree, history.undo(BO)) for _ in range(70)]
+        assert store.record_batch(undone) == 70
+        restored = store.load_session(tree.session.id)
+        assert restored.to_dict() == tree.to_dict()
+        assert sum(a.retracted for a in restored.annotations.values()) == 70
+        assert store.verify_events() == len(items) + 70

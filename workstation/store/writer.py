@@ -1,9 +1,11 @@
-"""Writing one applied operation: the rows it changed and its event, inside the caller's
+"""Writing applied operations: the rows they changed and their events, inside the caller's
 transaction.
 
-Rows are written column-wise (`INSERT ... SELECT unnest(?)`), so a chain of thousands of
-steps costs a handful of statements, not one per step. The tree is the truth: new objects are
-inserted, and the fields the core lets change are updated on rows already there.
+Rows are written column-wise (`INSERT ... SELECT unnest(?)`, or NumPy columns for large
+batches), so a chain of thousands of steps, or an imported bundle of thousands of events over
+many sessions (`Batch`), costs a handful of statements, not one per row. The tree is the
+truth: new objects are inserted, and the fields the core lets change are updated on rows
+already there.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import duckdb
 import numpy as np
 
 from workstation.core.history import Event
-from workstation.core.model import Annotation, Chain, Node
+from workstation.core.model import Annotation, Node
 from workstation.core.ops import Annotated, Changes
 from workstation.core.tree import Tree
 from workstation.store.records import Generation
