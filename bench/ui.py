@@ -173,7 +173,7 @@ def bench_in_process(folder: Path) -> None:
         "How much hay do the sheep eat in a week? Think step by step."
     )
     tokens = []
-    window.backend.worker.streamed.connect(lambda _job, item: tokens.append(len(item.raw)))
+    window.backend.worker.streamed.connect(lambda _job, update: tokens.append(len(update[0].raw)))
     dog.start()
     window.generate()
     wait_until(app, lambda: window.streaming_job is None)

@@ -71,7 +71,9 @@ def test_rewrite_shows_a_diff_and_keeps_versions(qtbot, open_window) -> None:
     assert window.inspector.versions.count() == 2
     assert "(current)" in window.inspector.versions.item(1).text()
     assert not window.current_node().current.flags  # the arithmetic is right now
-    # Undo restores the model's version.
+    # Undo restores the model's version (the undo entry comes with the job's result).
+    qtbot.waitUntil(lambda: window.actions["undo"].isEnabled())
+    assert "rewrite" in window.actions["undo"].text()
     window.actions["undo"].trigger()
     qtbot.waitUntil(lambda: window.current_node().current.origin == "model")
 
@@ -140,3 +142,35 @@ def test_search_new_and_rename(qtbot, open_window) -> None:
     window.actions["new_session"].trigger()
     assert window.tree_model.rowCount() == 0 and window.current_session is None
     assert window.question.toPlainText() == ""
+
+
+def test_follows_a_dark_palette(qtbot, open_window) -> None:
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from workstation.ui.highlight import dark_palette
+
+    window = open_window()
+    open_sample(qtbot, window, "code debugging")
+    fix = next(n for n in window.state.tree.shown_path() if n.kind == "step" and "```python" in n.text)
+    select(qtbot, window, fix.id)
+    app = QApplication.instance()
+    light = app.palette()
+    dark = QPalette(light)
+    for role, color in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.Base, "#181818"),
+                        (QPalette.ColorRole.Text, "#e8e8e8"), (QPalette.ColorRole.WindowText, "#e8e8e8")):
+        dark.setColor(role, QColor(color))
+    try:
+        app.setPalette(dark)
+        qtbot.waitUntil(dark_palette)
+        document = window.inspector.text.document()
+        block = next(document.findBlockByNumber(i) for i in range(document.blockCount())
+                     if "def average" in document.findBlockByNumber(i).text())
+
+        def colors() -> set[str]:
+            return {f.format.foreground().color().name() for f in block.layout().formats()}
+
+        # Highlighted again with a dark style (monokai): no dark text on the dark base.
+        qtbot.waitUntil(lambda: bool(colors()) and all(QColor(c).lightness() > 90 for c in colors()))
+    finally:
+        app.setPalette(light)

@@ -181,6 +181,7 @@ class ReviewWorker(QObject):
         self._streaming = True
         self.busy.emit(True)
         finished: Finished | None = None
+        tokens = 0
         last_emit = 0.0
         steps_sent = -1
         first = True
@@ -197,9 +198,10 @@ class ReviewWorker(QObject):
                         job.refresh = self.review.sessions()[0].id
                     if job.state_on_start:
                         self._send_state(job)
+                tokens += 1  # the review yields one item per token that carries text
                 now = time.monotonic()
                 if now - last_emit >= STREAM_INTERVAL_S or len(item.steps) != steps_sent:
-                    self.streamed.emit(job.id, item)
+                    self.streamed.emit(job.id, (item, tokens))
                     last_emit, steps_sent = now, len(item.steps)
                 self._drain_quick()
         finally:
@@ -285,6 +287,8 @@ class Backend(QObject):
         sys.setswitchinterval(0.001)
         self._thread.start()
         self.streaming_job: int | None = None
+        #: Tokens the running generation has written so far (for a live tokens/s).
+        self.stream_tokens = 0
         self._stops: dict[int, threading.Event] = {}
         self._closed = False
 
@@ -360,10 +364,11 @@ class Backend(QObject):
             self.error.emit(message)
 
     @Slot(int, object)
-    def _on_streamed(self, job_id: int, item: object) -> None:
+    def _on_streamed(self, job_id: int, update: tuple) -> None:
         _, _, on_item = self._callbacks.get(job_id, (None, None, None))
+        self.stream_tokens = update[1]
         if on_item is not None:
-            on_item(item)
+            on_item(update[0])
 
     # -- closing -------------------------------------------------------------------------
 

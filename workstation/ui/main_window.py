@@ -724,8 +724,9 @@ class MainWindow(QMainWindow):
             if item.pending.strip():
                 texts.append(item.pending.strip())
         self.tree_model.update_stream(texts)
-        elapsed = time.monotonic() - self._stream_started
-        self.speed_status.setText(f"writing… {len(item.raw):,} characters in {elapsed:.1f} s")
+        elapsed = max(time.monotonic() - self._stream_started, 1e-3)
+        tokens = self.backend.stream_tokens
+        self.speed_status.setText(f"writing… {tokens} tokens, {tokens / elapsed:.1f} tokens/s")
 
     def _select(self, node_id: str) -> None:
         index = self.tree_model.index_of_node(node_id)
@@ -955,7 +956,8 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self.inspector.refresh_style()
+            # Next turn of the event loop: by then every palette (and the scheme hint) is updated.
+            QTimer.singleShot(0, self.inspector.refresh_style)
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
