@@ -25,6 +25,18 @@ SessionRole = Qt.ItemDataRole.UserRole + 10
 NodeRole = Qt.ItemDataRole.UserRole + 11
 
 
+def _short_button(action: QAction, text: str) -> QToolButton:
+    """A button for an action with a short caption (the menu keeps the full name)."""
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(action.toolTip())
+    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    button.clicked.connect(action.trigger)
+    button.setEnabled(action.isEnabled())
+    action.changed.connect(lambda: button.setEnabled(action.isEnabled()))
+    return button
+
+
 class SessionsPanel(QWidget):
     """Lists sessions; typing in the search fields lists matching steps under their sessions.
 
@@ -81,12 +93,8 @@ class SessionsPanel(QWidget):
         row.addWidget(self.model)
         filters.addRow(row)
         buttons = QHBoxLayout()
-        for name in ("new_session", "rename_session", "delete_session"):
-            button = QToolButton()
-            button.setDefaultAction(actions[name])
-            # May shrink below its text: the dock, not the buttons, decides the panel's width.
-            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            buttons.addWidget(button, 1)
+        for name, text in (("new_session", "New"), ("rename_session", "Rename"), ("delete_session", "Delete")):
+            buttons.addWidget(_short_button(actions[name], text), 1)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addLayout(buttons)
