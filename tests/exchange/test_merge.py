@@ -148,3 +148,28 @@ def test_merge_into_a_store_without_record_batch(tmp_path: Path, keys, trusted: 
         tree = store.load_session(ada_events[0].session_id)
         assert {r: a.label for r, a in tree.current_annotations(nodes[1]).items()} == {"ada": 1, "bo": -1}
         assert import_bundles(paths, StoreTarget(_StoreWithoutBatch(store)), trusted).bundles[0].status == "unchanged"
+
+
+def test_the_garbage_collector_is_paused_only_while_merging(tmp_path: Path, keys, trusted: TrustedKeys) -> None:
+    import gc
+
+    _, _, ada_events, _ = _team()
+    a = tmp_path / "ada.wsbundle"
+    write_bundle(a, [e.to_dict() for e in ada_events], keys["ada"])
+    trusted.trust(keys["ada"].public)
+    seen = []
+
+    class Watching(MemoryTarget):
+        def commit(self, items, generations, texts):  # noqa: ANN001, ANN201
+            seen.append(gc.isenabled())
+            return super().commit(items, generations, texts)
+
+    assert gc.isenabled()
+    assert import_bundles([a, tmp_path / "missing.wsbundle"], Watching(), trusted).bundles[0].status == "imported"
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # a caller that paused it keeps it paused
+    try:
+        import_bundles([a], Watching(), trusted)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
