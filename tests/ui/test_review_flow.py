@@ -126,3 +126,24 @@ def test_generate_label_rewrite_regenerate_challenge_undo_reopen(qtbot, open_win
     assert any(v.origin == "rewrite" for v in again.state.tree.node(step_id).versions)
     assert not again.state.tree.challenges(challenged)
     assert again.tree_model.rowCount() == len(shown)
+
+
+def test_labelling_stays_live_while_the_model_writes(qtbot, open_window, default_model_path) -> None:
+    """Quick commands run between tokens on the worker: a label lands before the stream ends."""
+    window = open_window(default_model_path, autoload=True, wait_model=True)
+    window.values["sampling.max_tokens"] = 400  # long enough to label while it writes
+    step = window.state.tree.shown_path()[1]
+    last = window.state.tree.shown_path()[-1]
+    select_row(qtbot, window, 2)
+    window.actions["regenerate"].trigger()
+    qtbot.waitUntil(lambda: "stream" in rows(window), timeout=60_000)
+    window._select(step.id)
+    qtbot.waitUntil(lambda: window.current_node_id == step.id)
+    window.tree_view.setFocus()
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_3)
+    qtbot.waitUntil(lambda: bool(window.state.tree.current_annotations(step.id)), timeout=10_000)
+    assert window.streaming_job is not None, "the label waited for the stream to end"
+    assert "stream" in rows(window)  # the rows being written survive the new snapshot
+    window.actions["stop"].trigger()
+    wait_idle(qtbot, window, timeout=10_000)
+    assert last.id in window.state.tree.nodes

@@ -606,6 +606,8 @@ class MainWindow(QMainWindow):
         for name in MODEL_ACTIONS:
             if busy or not loaded or not self.ready:
                 self.actions[name].setEnabled(False)
+        if node is not None and node.kind == "answer":
+            self.actions["continue_after"].setEnabled(False)  # steps follow steps, not the answer
         self.actions["generate"].setEnabled(self.ready and loaded and not busy)
         self.actions["stop"].setEnabled(busy)
         self.actions["rename_session"].setEnabled(self.current_session is not None)
