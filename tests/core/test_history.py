@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from workstation.core import build
 from workstation.core.history import Event, History, NothingToUndoError
 from workstation.core.model import Reviewer, SchemaError
-from workstation.core.ops import BranchShown, SessionRenamed
+from workstation.core.ops import BranchShown, SessionDeleted, SessionRenamed
 from workstation.core.tree import Tree
 
 
@@ -183,3 +183,22 @@ def test_arbitrary_json_is_never_a_tree_or_event(value):
             decode(value)
         except SchemaError:
             pass
+
+
+def test_deleting_a_session_is_an_event_and_undo_restores_it(sample, alice):
+    history = sample.history
+    start_text = json.dumps(sample.events[0].event.to_dict(), sort_keys=True)
+    deleted = sample.do(SessionDeleted())
+    assert deleted.event.type == "session_deleted" and deleted.event.reviewer_id == "alice"
+    assert deleted.event.at and deleted.changes.session
+    assert sample.tree.session.deleted and history.undo_description == "delete session"
+    undo = history.undo(alice)
+    assert undo.event.type == "session_restored" and undo.event.reverts == deleted.event.id
+    assert not sample.tree.session.deleted
+    history.redo(alice)
+    assert sample.tree.session.deleted
+    assert History.replay(_events(sample)).tree.session.deleted
+    assert not History.replay([*_events(sample), undo.event]).tree.session.deleted
+    # A session that was never deleted serializes as it did before the field existed.
+    assert "deleted" not in sample.events[0].event.to_dict()["payload"]["session"]
+    assert json.dumps(sample.events[0].event.to_dict(), sort_keys=True) == start_text

@@ -16,7 +16,9 @@ from workstation.core.ops import (
     BranchRestored,
     BranchShown,
     OperationError,
+    SessionDeleted,
     SessionRenamed,
+    SessionRestored,
     SessionStarted,
     StepRewritten,
     VersionSelected,
@@ -64,6 +66,7 @@ def _every_kind_of_operation(sample, alice):
         ("restore annotation", lambda: AnnotationRestored(next(iter(tree.annotations)))),
         ("delete branch", lambda: BranchDeleted(s2.id)),
         ("delete answer", lambda: BranchDeleted(tree.children(s1.id)[-1].id)),
+        ("delete session", lambda: SessionDeleted()),
     ]
 
 
@@ -277,3 +280,14 @@ def test_describe_names_the_step(sample, alice):
     assert BranchDeleted(answer.id).describe(tree) == "delete answer 3"
     assert isinstance(sample.events[0].event.op, SessionStarted)
     assert isinstance(build.rewrite(tree, s2.id, "x", alice), StepRewritten)
+
+
+def test_deleting_a_session_hides_it_and_restoring_shows_it(sample):
+    tree = sample.tree
+    _refused(sample, SessionRestored(), "not deleted")
+    outcome = apply(tree, SessionDeleted())
+    assert tree.session.deleted and outcome.inverse == SessionRestored() and outcome.changes.session
+    assert tree.to_dict()["session"]["deleted"] is True
+    _refused(sample, SessionDeleted(), "already deleted")
+    assert apply(tree, SessionRestored()).inverse == SessionDeleted()
+    assert not tree.session.deleted and "deleted" not in tree.to_dict()["session"]

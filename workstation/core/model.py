@@ -351,7 +351,11 @@ class Annotation(_Record):
 
 @dataclass(frozen=True)
 class Session(_Record):
-    """A review of one question: who started it, with which prompt template, and when."""
+    """A review of one question: who started it, with which prompt template, and when.
+
+    `deleted` hides the session from lists and searches (`SessionDeleted`); nothing of it is
+    removed, and `SessionRestored` (or undo) shows it again.
+    """
 
     id: str
     title: str
@@ -361,6 +365,16 @@ class Session(_Record):
     created_at: str
     reviewer_id: str
     role: str = "annotator"
+    deleted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `_Record.to_dict`, leaving out `deleted` while it is False: a session starts
+        undeleted, and the `session_started` events written before the field existed must
+        serialize to the same text (the event log's hash chain and bundle imports compare it)."""
+        out = super().to_dict()
+        if not self.deleted:
+            del out["deleted"]
+        return out
 
 
 @dataclass(frozen=True)

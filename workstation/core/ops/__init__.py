@@ -7,7 +7,8 @@ the operation that reverses this one and what changed (for the store to write). 
 the reverse operation as a new event, so history is never deleted; see `core.history`.
 
 Nothing is removed from a tree: deleting a branch hides its nodes, undoing an annotation
-retracts it, undoing a rewrite selects the earlier version again.
+retracts it, undoing a rewrite selects the earlier version again, and deleting a session
+hides it (`SessionDeleted`, reversed by `SessionRestored`).
 """
 
 from workstation.core.ops.base import (
@@ -22,7 +23,12 @@ from workstation.core.ops.base import (
 from workstation.core.ops.branches import BranchDeleted, BranchPreferred, BranchRestored, BranchShown
 from workstation.core.ops.annotations import Adjudicated, Annotated, AnnotationRestored, AnnotationRetracted
 from workstation.core.ops.chains import ChallengeAnswered, ChallengeAsked, StepsAdded
-from workstation.core.ops.session import SessionRenamed, SessionStarted
+from workstation.core.ops.session import (
+    SessionDeleted,
+    SessionRenamed,
+    SessionRestored,
+    SessionStarted,
+)
 from workstation.core.ops.versions import StepRewritten, VersionSelected
 
 __all__ = [
@@ -41,7 +47,9 @@ __all__ = [
     "Operation",
     "OperationError",
     "Outcome",
+    "SessionDeleted",
     "SessionRenamed",
+    "SessionRestored",
     "SessionStarted",
     "StepRewritten",
     "StepsAdded",

@@ -60,3 +60,44 @@ class SessionRenamed(Operation):
 
     def describe(self, tree: Tree) -> str:
         return "rename session"
+
+
+@_register
+@dataclass(frozen=True)
+class SessionDeleted(Operation):
+    """Hides the session from lists, searches and exports of all sessions.
+
+    Nothing is removed: the tree and its event log stay, and the reverse is `SessionRestored`.
+    """
+
+    type: ClassVar[str] = "session_deleted"
+
+    def check(self, tree: Tree) -> None:
+        if tree.session.deleted:
+            _fail(f"session {tree.session.id} is already deleted")
+
+    def _apply(self, tree: Tree) -> Outcome:
+        tree.session = replace(tree.session, deleted=True)
+        return Outcome(SessionRestored(), Changes(session=True))
+
+    def describe(self, tree: Tree) -> str:
+        return "delete session"
+
+
+@_register
+@dataclass(frozen=True)
+class SessionRestored(Operation):
+    """Shows a deleted session again; the reverse of `SessionDeleted`."""
+
+    type: ClassVar[str] = "session_restored"
+
+    def check(self, tree: Tree) -> None:
+        if not tree.session.deleted:
+            _fail(f"session {tree.session.id} is not deleted")
+
+    def _apply(self, tree: Tree) -> Outcome:
+        tree.session = replace(tree.session, deleted=False)
+        return Outcome(SessionDeleted(), Changes(session=True))
+
+    def describe(self, tree: Tree) -> str:
+        return "restore session"
