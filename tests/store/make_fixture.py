@@ -16,7 +16,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import factory as f  # noqa: E402
-from workstation.core.ops import BranchDeleted, BranchPreferred, SessionRenamed  # noqa: E402
+from workstation.core.ops import (  # noqa: E402
+    BranchDeleted,
+    BranchPreferred,
+    SessionDeleted,
+    SessionRenamed,
+)
 from workstation.store import Store, migrations  # noqa: E402
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -47,14 +52,21 @@ def fill(store: Store) -> None:
     store.apply(other, op, f.BO)
     store.apply(other, f.annotate(tree, op.chain.node_ids[0], f.BO, 1, tags=("good insight",)), f.BO)
     store.add_reviewer(f.ADA, public_key="ed25519:fixture")
+    if migrations.CURRENT >= 2:  # v2: a deleted session (hidden from list_sessions)
+        gone = store.start_session(f.start("Is 7 prime?"), f.ADA).event.session_id
+        tree = store.history(gone).tree
+        store.apply(gone, f.steps(tree, tree.question_id, ["7 has no divisors but 1 and 7.", "Answer: yes"]), f.ADA)
+        store.apply(gone, SessionDeleted(), f.ADA)
 
 
 def describe(store: Store) -> dict[str, object]:
     """What a fixture holds, checked again after upgrading it."""
-    sessions = {}
-    for summary in store.list_sessions():
+    sessions: dict[str, dict[str, object]] = {}
+    for summary in store.list_sessions(include_deleted=True):
         tree = store.load_session(summary.id)
         sessions[summary.id] = {
+            # Only deleted sessions (v2 on) have this key, so v1's facts still match.
+            **({"session_deleted": True} if tree.session.deleted else {}),
             "title": summary.title,
             "nodes": len(tree.nodes),
             "deleted": sum(n.deleted for n in tree.nodes.values()),

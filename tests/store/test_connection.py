@@ -194,25 +194,30 @@ def test_file_held_by_another_process(tmp_path: Path) -> None:
 
 
 def test_older_schema_read_only_opens_an_upgraded_snapshot(tmp_path: Path) -> None:
+    # A file written by the version before this one (its released fixture).
+    path = tmp_path / "old.duckdb"
+    fixtures = Path(__file__).with_name("fixtures")
+    shutil.copyfile(fixtures / f"v{migrations.CURRENT - 1}.db", path)
+    before = fingerprint(path)
+    db = Database.open(path, read_only=True)
+    assert db.snapshot_dir is not None
+    with db.read() as con:
+        assert con.execute("SELECT max(version) FROM schema_version").fetchone() == (migrations.CURRENT,)
+    db.close()
+    assert fingerprint(path) == before
+
+
+def test_a_forgotten_schema_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     _make_db(path)
-    # Pretend the file is one version older than it is, by forgetting its last upgrade.
+    # With every version row gone, a file with tables is "not ours", and must be refused.
     con = duckdb.connect(str(path))
-    con.execute("DELETE FROM schema_version WHERE version = ?", [migrations.CURRENT])
+    con.execute("DELETE FROM schema_version")
     con.close()
-    if migrations.CURRENT == 1:
-        # With one version there is nothing to replay on a v1 file; the fixture tests cover
-        # real upgrades. Here v0 with tables means "not ours", which must still be refused.
-        before = fingerprint(path)
-        with pytest.raises(DatabaseCorruptError):
-            Database.open(path, read_only=True)
-        assert fingerprint(path) == before
-        return
-    before = fingerprint(path)  # pragma: no cover - runs once a v2 exists
-    db = Database.open(path, read_only=True)  # pragma: no cover
-    assert db.snapshot_dir is not None  # pragma: no cover
-    db.close()  # pragma: no cover
-    assert fingerprint(path) == before  # pragma: no cover
+    before = fingerprint(path)
+    with pytest.raises(DatabaseCorruptError):
+        Database.open(path, read_only=True)
+    assert fingerprint(path) == before
 
 
 def test_copying_the_database_with_its_log(tmp_path: Path) -> None:

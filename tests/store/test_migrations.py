@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from workstation.core.history import History
+from workstation.core.ops import SessionDeleted
 from workstation.store import Store, migrations
 from workstation.store.connection import Database
 
@@ -104,3 +105,18 @@ def test_a_failing_upgrade_leaves_the_file_as_it_was(
     monkeypatch.undo()
     with Store.open(path) as store:
         store.verify_events()
+
+
+def test_a_v1_file_gets_the_deleted_mark_and_deletes_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "v1.duckdb"
+    shutil.copyfile(FIXTURES / "v1.db", path)
+    facts = json.loads((FIXTURES / "v1.json").read_text())
+    with Store.open(path) as store:
+        listed = [s.id for s in store.list_sessions()]
+        assert set(listed) == set(facts["sessions"])
+        assert not any(store.load_session(s).session.deleted for s in listed)
+        store.apply(listed[0], SessionDeleted(), f.ADA)
+    with Store.open(path) as store:
+        assert [s.id for s in store.list_sessions()] == listed[1:]
+        assert store.load_session(listed[0]).session.deleted
+        assert store.verify_events() == facts["events"] + 1

@@ -10,7 +10,14 @@ import pytest
 
 from workstation.core.history import History
 from workstation.core.model import Annotation, Chain, Flag, Node, Session, TagVocabulary, Version
-from workstation.core.ops import BranchDeleted, BranchPreferred, BranchShown, SessionRenamed
+from workstation.core.ops import (
+    BranchDeleted,
+    BranchPreferred,
+    BranchShown,
+    SessionDeleted,
+    SessionRenamed,
+    SessionRestored,
+)
 from workstation.errors import BadInputError
 from workstation.store import (
     DuplicateEventError,
@@ -19,7 +26,7 @@ from workstation.store import (
     Store,
     UnknownIdError,
 )
-from workstation.store import writer
+from workstation.store import migrations, writer
 
 from . import factory as f
 from .factory import ADA, BO
@@ -258,7 +265,7 @@ def test_export_tables_writes_parquet_while_open(tmp_path: Path) -> None:
     with Store.open(tmp_path / "p.duckdb") as store:
         _review(store)
         counts = store.export_tables(tmp_path / "tables")
-        assert counts["events"] == 16 and counts["schema_version"] == 1
+        assert counts["events"] == 16 and counts["schema_version"] == migrations.CURRENT
         assert {p.stem for p in (tmp_path / "tables").iterdir()} == set(counts)
         con = duckdb.connect()
         try:
@@ -374,3 +381,37 @@ def test_a_large_batch_keeps_every_value(tmp_path: Path) -> None:
         assert restored.to_dict() == tree.to_dict()
         assert sum(a.retracted for a in restored.annotations.values()) == 70
         assert store.verify_events() == len(items) + 70
+
+
+def test_a_deleted_session_is_hidden_kept_and_restored_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "gone.duckdb"
+    with Store.open(path) as store:
+        session_id = _review(store)
+        other = store.start_session(f.start("Is 7 prime?"), ADA).event.session_id
+        assert store.search("12 * 4")
+        deleted = store.apply(session_id, SessionDeleted(), ADA)
+        assert [s.id for s in store.list_sessions()] == [other]
+        assert {s.id for s in store.list_sessions(include_deleted=True)} == {session_id, other}
+        assert store.search("12 * 4") == []
+        assert {h.session_id for h in store.search("12 * 4", include_deleted=True)} == {session_id}
+        assert store.load_session(session_id).session.deleted
+        count = len(store.events())
+    with Store.open(path) as store:
+        # Persisted, and the audit trail keeps every event with who deleted it and when.
+        tree = store.load_session(session_id)
+        assert tree.session.deleted and len(tree.nodes) > 1
+        assert [s.id for s in store.list_sessions()] == [other]
+        event = store.events(session_id)[-1]
+        assert (event.type, event.reviewer_id, event.at) == ("session_deleted", ADA.id, deleted.event.at)
+        assert store.verify_events() == count
+        # Undo after reopening (replayed from the event log) restores it.
+        undo = store.undo(session_id, BO)
+        assert undo.event.type == "session_restored" and undo.event.reverts == deleted.event.id
+        assert {s.id for s in store.list_sessions()} == {session_id, other}
+        assert store.search("12 * 4")
+    with Store.open(path) as store:
+        assert not store.load_session(session_id).session.deleted
+        replayed = History.replay(store.events(session_id)).tree
+        assert store.load_session(session_id).to_dict() == replayed.to_dict()
+        with pytest.raises(BadInputError, match="not deleted"):
+            store.apply(session_id, SessionRestored(), ADA)

@@ -25,9 +25,15 @@ def _to_v1(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def _to_v2(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in schema.V2:
+        con.execute(statement)
+
+
 #: version -> the step that creates it from the version before.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _to_v1,
+    2: _to_v2,
 }
 
 #: The schema version this code reads and writes.

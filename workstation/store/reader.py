@@ -76,7 +76,7 @@ _NODE_NAMES = (
 _FLAG_NAMES = ("check", "message", "start", "end", "severity")
 _SESSION_FIELDS = (
     "id", "title", "question", "template_name", "template_version", "created_at", "reviewer_id",
-    "role",
+    "role", "deleted",
 )  # fmt: skip
 _CHAIN_FIELDS = (
     "id", "session_id", "parent_id", "kind", "raw_text", "splitter_name", "splitter_version",
@@ -98,7 +98,7 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     """
     row = con.execute(
         "SELECT id, title, question, template_name, template_version, created_at, reviewer_id, "
-        "role, question_id FROM sessions WHERE id = ?",
+        "role, coalesce(deleted, false), question_id FROM sessions WHERE id = ?",
         [session_id],
     ).fetchone()
     if row is None:
@@ -107,8 +107,8 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
         (Session, _SESSION_FIELDS), (Flag, _FLAG_NAMES), (Version, _VERSION_NAMES),
         (Node, _NODE_NAMES), (Chain, _CHAIN_FIELDS), (Annotation, _ANNOTATION_NAMES),
     )  # fmt: skip
-    session = make_session(dict(zip(_SESSION_FIELDS, row[:8])))
-    question_id = row[8]
+    session = make_session(dict(zip(_SESSION_FIELDS, row[:9])))
+    question_id = row[9]
 
     flags: dict[str, list[tuple[int, Flag]]] = defaultdict(list)
     for version_id, idx, check, message, start, end, severity in con.execute(
@@ -196,10 +196,12 @@ def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     return tree
 
 
-def list_sessions(con: duckdb.DuckDBPyConnection) -> list[SessionSummary]:
-    """Every session, the most recently changed first."""
+def list_sessions(
+    con: duckdb.DuckDBPyConnection, *, include_deleted: bool = False
+) -> list[SessionSummary]:
+    """Every session not deleted (or every one), the most recently changed first."""
     rows = con.execute(
-        """
+        f"""
         WITH last AS (SELECT session_id, max(created_at) AS at FROM events GROUP BY session_id),
         steps AS (
             SELECT session_id, count(*) AS n FROM nodes
@@ -223,6 +225,7 @@ def list_sessions(con: duckdb.DuckDBPyConnection) -> list[SessionSummary]:
         LEFT JOIN steps ON steps.session_id = s.id
         LEFT JOIN notes ON notes.session_id = s.id
         LEFT JOIN models ON models.session_id = s.id
+        {"" if include_deleted else "WHERE NOT coalesce(s.deleted, false)"}
         ORDER BY 5 DESC, s.ord DESC
         """
     ).fetchall()

@@ -208,3 +208,8 @@ V1: tuple[str, ...] = (
     "CREATE INDEX annotations_session ON annotations (session_id)",
     "CREATE INDEX events_session ON events (session_id)",
 )
+
+# v2: a deleted session stays in the file, hidden from lists and searches (`SessionDeleted`).
+V2: tuple[str, ...] = (
+    "ALTER TABLE sessions ADD COLUMN deleted BOOLEAN DEFAULT false",
+)

@@ -33,9 +33,10 @@ def search(
     `text` matches the current text of questions, steps, answers, challenges and replies
     (case-insensitive substring). `label`, `tag` and `reviewer` match a reviewer's current
     annotation (all given ones on the same annotation). `model` matches part of the model name
-    or file name, or the whole SHA-256, of the generation that produced the node.
+    or file name, or the whole SHA-256, of the generation that produced the node. Nodes of
+    deleted branches and of deleted sessions are left out unless `include_deleted`.
     """
-    where = [] if include_deleted else ["NOT n.deleted"]
+    where = [] if include_deleted else ["NOT n.deleted", "NOT coalesce(s.deleted, false)"]
     params: list[Any] = []
     if text:
         where.append("contains(lower(v.text), lower(?))")

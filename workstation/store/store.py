@@ -444,10 +444,11 @@ class Store:
             raise UnknownIdError(f"no session with id '{session_id}' in {self.path}", self.path)
         return History.replay(event for _, event in found)
 
-    def list_sessions(self) -> list[SessionSummary]:
-        """Every session, the most recently changed first."""
+    def list_sessions(self, *, include_deleted: bool = False) -> list[SessionSummary]:
+        """Every session, the most recently changed first; deleted sessions (`SessionDeleted`)
+        only with `include_deleted`."""
         with self._db.read() as con:
-            return reader.list_sessions(con)
+            return reader.list_sessions(con, include_deleted=include_deleted)
 
     def search(
         self,

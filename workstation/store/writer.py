@@ -170,6 +170,7 @@ _SESSION_COLUMNS = (
     ("reviewer_id", "VARCHAR"),
     ("role", "VARCHAR"),
     ("question_id", "VARCHAR"),
+    ("deleted", "BOOLEAN"),
 )
 _EVENT_COLUMNS = (
     ("seq", "BIGINT"),
@@ -283,7 +284,8 @@ def write_changes(
 ) -> Known:
     """Write every row `changes` names, as it now is in `tree`; returns what it added.
 
-    Only what the core lets change is updated on existing rows: a session's title, a node's
+    Only what the core lets change is updated on existing rows: a session's title and deleted
+    mark, a node's
     current version and deleted mark, an annotation's retracted mark. Versions, flags and
     chains are immutable once written.
     """
@@ -324,12 +326,13 @@ class Batch:
             if known.session:
                 self.session_updates.append(
                     [s.title, s.question, s.template_name, s.template_version, s.created_at,
-                     s.reviewer_id, s.role, s.id]
+                     s.reviewer_id, s.role, s.deleted, s.id]
                 )  # fmt: skip
             else:
                 self.sessions.append(
                     (s.id, counter.take(1)[0], s.title, s.question, s.template_name,
-                     s.template_version, s.created_at, s.reviewer_id, s.role, tree.question_id)
+                     s.template_version, s.created_at, s.reviewer_id, s.role, tree.question_id,
+                     s.deleted)
                 )  # fmt: skip
                 added.session = True
         new_chains = [tree.chains[c] for c in changes.chains if c not in known.chains]
@@ -409,7 +412,8 @@ class Batch:
         for params in self.session_updates:
             con.execute(
                 "UPDATE sessions SET title = ?, question = ?, template_name = ?, "
-                "template_version = ?, created_at = ?, reviewer_id = ?, role = ? WHERE id = ?",
+                "template_version = ?, created_at = ?, reviewer_id = ?, role = ?, deleted = ? "
+                "WHERE id = ?",
                 params,
             )
         _update_nodes(con, _last_per_id(self.node_updates))
