@@ -25,7 +25,7 @@ from workstation.core import build, prompts
 from workstation.core.checks import ConfidenceThresholds, StepConfidence, step_confidences
 from workstation.core.history import Applied
 from workstation.core.model import Reviewer
-from workstation.core.ops import Operation, SessionRenamed
+from workstation.core.ops import Operation, SessionDeleted, SessionRenamed, SessionRestored
 from workstation.core.prompts import PromptTemplate, TemplateError
 from workstation.core.splitter import Step, StreamSplitter, split
 from workstation.core.tree import Tree
@@ -180,9 +180,10 @@ class Review:
 
     # -- queries ---------------------------------------------------------------------------
 
-    def sessions(self) -> list[SessionSummary]:
-        """Every session, newest activity first as the store orders them."""
-        return self.store.list_sessions()
+    def sessions(self, *, include_deleted: bool = False) -> list[SessionSummary]:
+        """Every session (not deleted, unless `include_deleted`), newest activity first as the
+        store orders them."""
+        return self.store.list_sessions(include_deleted=include_deleted)
 
     def tree(self, session_id: str) -> Tree:
         """The live tree of a session (raises UnknownIdError for an unknown id)."""
@@ -262,6 +263,17 @@ class Review:
         if not title.strip():
             raise BadInputError("the title is empty; type a title for the session")
         return self._apply(session_id, SessionRenamed(title.strip()))
+
+    def delete_session(self, session_id: str) -> Applied:
+        """Hide a session from the session list, searches and exports of all sessions.
+
+        Nothing is removed: the deletion is an event (who, when), and `restore_session` or
+        `undo` shows the session again. Raises BadInputError if it is already deleted."""
+        return self._apply(session_id, SessionDeleted())
+
+    def restore_session(self, session_id: str) -> Applied:
+        """Show a deleted session again (BadInputError if it is not deleted)."""
+        return self._apply(session_id, SessionRestored())
 
     def add_steps(self, session_id: str, raw: str, parent_id: str | None = None, *, model: str = "") -> Applied:
         """Steps written outside the engine (a sample, a pasted chain), split and checked like
