@@ -203,7 +203,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _session_id(review: Any, prefix: str) -> str:
-    matches = [s.id for s in review.sessions() if s.id.startswith(prefix)] if prefix else []
+    # Deleted sessions too: they can be shown, undone and restored.
+    sessions = review.sessions(include_deleted=True)
+    matches = [s.id for s in sessions if s.id.startswith(prefix)] if prefix else []
     if prefix in matches:
         return prefix
     if len(matches) == 1:
@@ -211,6 +213,26 @@ def _session_id(review: Any, prefix: str) -> str:
     if not matches:
         raise BadInputError(f"no session with id '{prefix}' in {review.store.path}; see `workstation sessions`")
     raise BadInputError(f"'{prefix}' matches {len(matches)} sessions; give more of the id")
+
+
+def cmd_delete_session(args: argparse.Namespace) -> int:
+    """Hide a session from lists, searches and exports (the audit log keeps it)."""
+    with _review(args) as review:
+        session_id = _session_id(review, args.session)
+        applied = review.delete_session(session_id)
+        title = review.tree(session_id).session.title
+        return _changed(
+            review, applied, args,
+            f"deleted session {session_id} ({title}); `workstation restore-session {session_id}` "
+            "brings it back",
+        )  # fmt: skip
+
+
+def cmd_restore_session(args: argparse.Namespace) -> int:
+    """Show a deleted session again."""
+    with _review(args) as review:
+        session_id = _session_id(review, args.session)
+        return _changed(review, review.restore_session(session_id), args, f"restored session {session_id}")
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
@@ -382,6 +404,14 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, func, text in (("prefer", cmd_prefer, "mark a branch as preferred"), ("delete", cmd_delete, "delete a branch")):
         p = sub.add_parser(name, parents=[*parents, who], help=text)
         p.add_argument("step", metavar="STEP")
+        p.set_defaults(func=func)
+
+    for name, func, text in (
+        ("delete-session", cmd_delete_session, "hide a session (undo or restore-session brings it back)"),
+        ("restore-session", cmd_restore_session, "show a deleted session again"),
+    ):
+        p = sub.add_parser(name, parents=[*parents, who], help=text)
+        p.add_argument("session", metavar="SESSION", help="session id (a unique prefix is enough)")
         p.set_defaults(func=func)
 
     for name, func, text in (("undo", cmd_undo, "undo the latest operation"), ("redo", cmd_redo, "redo")):
