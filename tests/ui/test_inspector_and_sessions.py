@@ -1,5 +1,5 @@
 """The step inspector (highlighted code, rewrite diff, versions), branch comparison, and the
-sessions browser (search, new, rename) on the real window and database, without the model."""
+sessions browser (search, new, rename, delete) on the real window and database, without the model."""
 
 from __future__ import annotations
 
@@ -174,3 +174,44 @@ def test_follows_a_dark_palette(qtbot, open_window) -> None:
         qtbot.waitUntil(lambda: bool(colors()) and all(QColor(c).lightness() > 90 for c in colors()))
     finally:
         app.setPalette(light)
+
+
+def _listed(window: MainWindow) -> set[str]:
+    return {window.sessions.list.topLevelItem(i).data(0, SessionRole)
+            for i in range(window.sessions.list.topLevelItemCount())}
+
+
+def test_delete_session_after_confirmation_and_undo_restores_it(qtbot, open_window, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    window = open_window()
+    open_sample(qtbot, window, "math")
+    sid = window.current_session
+    title = window.state.tree.session.title
+    qtbot.waitUntil(lambda: sid in _listed(window) and window.actions["delete_session"].isEnabled())
+    asked: list[str] = []
+
+    def answer(button):
+        def question(parent, caption, text, *args):
+            asked.append(text)
+            return button
+        return question
+
+    # Cancelled: nothing happens.
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    window.actions["delete_session"].trigger()
+    assert len(asked) == 1 and title[:40] in asked[0]
+    assert not window.state.tree.session.deleted
+    # Confirmed: the session is hidden from the list, but stays open for Undo.
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    window.actions["delete_session"].trigger()
+    qtbot.waitUntil(lambda: window.state.tree.session.deleted and sid not in _listed(window), timeout=5_000)
+    assert not window.actions["delete_session"].isEnabled()
+    assert window.undo_group.undoText().startswith("delete session")
+    # Undo (Ctrl+Z) restores it, and the list shows it again.
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: not window.state.tree.session.deleted and sid in _listed(window), timeout=5_000)
+    assert window.actions["delete_session"].isEnabled()
+    # With no session open there is nothing to delete.
+    window.actions["new_session"].trigger()
+    assert not window.actions["delete_session"].isEnabled()

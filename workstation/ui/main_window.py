@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPlainTextEdit,
     QScrollArea,
     QSizePolicy,
@@ -48,6 +49,7 @@ from workstation.ui.tree_model import (
     LABEL_WORDS,
     ReasoningTreeModel,
     StreamAnchor,
+    one_line,
 )
 from workstation.ui.undo import ReviewCommand
 from workstation.ui.workers import run_task
@@ -86,7 +88,7 @@ ACTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("compare", "Compare…", ("Ctrl+D",), "Compare two alternatives side by side"),
     ("new_session", "&New session", ("Ctrl+N",), "Start a new question"),
     ("rename_session", "Re&name session", ("F2",), "Rename the open session"),
-    ("delete_session", "Delete session", (), "Deleting sessions is not supported by the store yet"),
+    ("delete_session", "Delete session", (), "Hide the open session from the list (undoable; the audit log keeps it)"),
     ("search", "&Find", ("Ctrl+F",), "Search sessions and steps"),
     ("focus_tree", "Go to tree", ("Ctrl+T",), "Move the keyboard focus to the reasoning tree"),
     ("focus_question", "Go to question", ("Ctrl+K",), "Move the keyboard focus to the question"),
@@ -226,7 +228,7 @@ class MainWindow(QMainWindow):
             "compare": self.compare,
             "new_session": self.new_session,
             "rename_session": self.ask_rename_session,
-            "delete_session": lambda: None,
+            "delete_session": self.ask_delete_session,
             "search": lambda: (self.sessions_dock.raise_(), self.sessions.text.setFocus()),
             "focus_tree": lambda: self.tree_view.setFocus(),
             "focus_question": lambda: self.question.setFocus(),
@@ -245,7 +247,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(handlers[name])
             self.addAction(action)
             actions[name] = action
-        actions["delete_session"].setEnabled(False)
+        actions["delete_session"].setEnabled(False)  # until a session is open
         # Ctrl+Enter belongs to the editor that has focus (question: generate; rewrite: save).
         actions["commit_rewrite"].setShortcuts([])
         return actions
@@ -511,6 +513,36 @@ class MainWindow(QMainWindow):
                           lambda _: (self._push(sid, f"rename session to '{title[:40]}'"), self.refresh_sessions()),
                           refresh=sid)
 
+    def ask_delete_session(self) -> None:
+        """Ask for confirmation, naming the open session, then delete it."""
+        if self.state is None or self.current_session is None:
+            return
+        title = self.state.tree.session.title
+        answer = QMessageBox.question(
+            self, "Delete session",
+            f"Delete the session '{one_line(title, 80)}'?\n\nIt disappears from the session list, searches "
+            "and exports; Undo (Ctrl+Z) brings it back, and the audit log keeps everything.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )  # fmt: skip
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_session()
+
+    def delete_session(self) -> None:
+        """Delete (hide) the open session without asking; it stays open, so Undo restores it."""
+        sid = self.current_session
+        if sid is None or self.state is None:
+            return
+        title = self.state.tree.session.title
+        self.backend.call(lambda r: r.delete_session(sid),
+                          lambda _: self._session_deleted(sid, title),
+                          self.show_error, refresh=sid)
+
+    def _session_deleted(self, session_id: str, title: str) -> None:
+        self._push(session_id, f"delete session '{one_line(title, 40)}'")
+        self.refresh_sessions()
+        self.show_info(f"Deleted '{one_line(title, 60)}'. Undo (Ctrl+Z) brings it back.")
+
     def _stack(self, session_id: str) -> QUndoStack:
         stack = self.undo_stacks.get(session_id)
         if stack is None:
@@ -530,7 +562,8 @@ class MainWindow(QMainWindow):
             self._stack(session_id).clear()
             self.show_error(message)
 
-        self.backend.call(run, None, failed, refresh=session_id)
+        # The list follows: an undone rename, deletion or label changes what it shows.
+        self.backend.call(run, lambda _: self.refresh_sessions(), failed, refresh=session_id)
 
     # -- state from the worker -------------------------------------------------------------------
 
@@ -611,6 +644,10 @@ class MainWindow(QMainWindow):
         self.actions["generate"].setEnabled(self.ready and loaded and not busy)
         self.actions["stop"].setEnabled(busy)
         self.actions["rename_session"].setEnabled(self.current_session is not None)
+        deleted = self.state is not None and self.state.tree.session.deleted
+        self.actions["delete_session"].setEnabled(
+            self.current_session is not None and self.state is not None and not deleted and not busy
+        )
         self.actions["load_model"].setEnabled(self.ready and not busy)
         if node is not None and is_step and self.state is not None:
             options = self.state.tree.alternatives(node.id)
