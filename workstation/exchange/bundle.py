@@ -274,7 +274,7 @@ def bundle_from_store(
     chain_ids: Iterable[str] | None = None,
     signer_role: str = "annotator",
 ) -> ExportResult:
-    """Write a bundle of sessions (default: all) or chains from a `workstation.store.Store`."""
+    """Write a bundle of sessions (default: all not deleted) or chains from a `workstation.store.Store`."""
     if session_ids is None:
         session_ids = [s.id for s in store.list_sessions()]
     events = [e.to_dict() for sid in session_ids for e in store.events(sid)]

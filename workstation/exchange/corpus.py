@@ -63,7 +63,8 @@ class ReviewSet:
 
     @classmethod
     def from_store(cls, store: Any, session_ids: Sequence[str] | None = None) -> ReviewSet:
-        """The sessions of a `workstation.store.Store` (all of them when `session_ids` is None)."""
+        """The sessions of a `workstation.store.Store` (every one not deleted when `session_ids` is
+        None)."""
         if session_ids is None:
             session_ids = [s.id for s in store.list_sessions()]
         trees = [store.load_session(sid) for sid in session_ids]
