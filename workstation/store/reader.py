@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -91,6 +92,22 @@ _first = itemgetter(0)
 
 
 def load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
+    """The session's tree exactly as last committed, or None if there is no such session.
+
+    Python's cyclic garbage collector is paused meanwhile: rebuilding a large session makes
+    tens of thousands of small records, none in a cycle, and the collections that their
+    allocation would trigger (scanning the whole heap) cost more than the rebuild itself.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_tree(con, session_id)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     """The session's tree exactly as last committed, or None if there is no such session.
 
     Rows come back unsorted and are ordered here: sorting a few thousand tuples in Python is
