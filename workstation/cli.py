@@ -7,7 +7,6 @@ anything else is a bug, logged with its traceback (see diagnostics) and reported
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,11 +16,6 @@ from workstation import __version__, diagnostics, paths
 from workstation.errors import WorkstationError
 
 Command = Callable[[argparse.Namespace], int]
-
-
-def _print_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
 
 
 def _human_size(size: int) -> str:
@@ -34,6 +28,7 @@ def _human_size(size: int) -> str:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List every discovered model with its GGUF metadata (read from the header only)."""
+    from workstation.cli_review import _print_json
     from workstation.engine import discovery
 
     if args.assemble:
