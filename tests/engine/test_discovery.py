@@ -56,3 +56,15 @@ def test_malformed_catalog_names_the_file(tmp_path: Path) -> None:
 def test_assemble_names_the_choices_for_an_unknown_id() -> None:
     with pytest.raises(BadInputError, match="gemma-3-270m"):
         discovery.assemble("no-such-model")
+
+
+def test_an_assembled_catalog_model_is_listed_as_the_catalogs_after_the_default() -> None:
+    # `workstation models --assemble gemma-3-270m` writes into the user's folder; it must not
+    # displace the default model the way a user's own dropped file does.
+    assembled = write_tiny_gguf(paths.user_models_dir() / "gemma-3-270m-q4_k_m.gguf")
+    found = discovery.discover()
+    ids = [m.catalog_id for m in found]
+    assert ids.index("smollm2-135m-instruct") < ids.index("gemma-3-270m")
+    gemma = found[ids.index("gemma-3-270m")]
+    assert gemma.path == assembled and gemma.title == "Gemma 3 270M base (Q4_K_M)"
+    assert discovery.choose_model().catalog_id == "smollm2-135m-instruct"

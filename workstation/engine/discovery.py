@@ -99,16 +99,15 @@ def load_catalog(path: Path | None = None) -> list[CatalogEntry]:
 
 
 def _package_file(entry: CatalogEntry) -> Path | None:
-    """Where an installed catalog package's GGUF file is, or None if it is not installed."""
+    """Where a catalog model's GGUF file is: inside its installed package, or (for a chunked
+    package) the file it was assembled into; None if the package is not installed."""
+    if entry.assembled_file:  # kept once assembled, even if the chunk packages are removed
+        return paths.user_models_dir() / entry.assembled_file
     try:
         dist = importlib.metadata.distribution(entry.package)
     except importlib.metadata.PackageNotFoundError:
         return None
-    if entry.file:
-        return Path(str(dist.locate_file(entry.file)))
-    if entry.assembled_file:
-        return paths.user_models_dir() / entry.assembled_file
-    return None
+    return Path(str(dist.locate_file(entry.file))) if entry.file else None
 
 
 def _describe(path: Path, source: str, entry: CatalogEntry | None = None) -> DiscoveredModel:
@@ -137,12 +136,19 @@ def discover(explicit: str | Path | None = None) -> list[DiscoveredModel]:
     explicit = explicit or os.environ.get("WORKSTATION_MODEL") or None
     if explicit:
         add(_describe(Path(explicit).expanduser(), "explicit"))
+    catalog = load_catalog()
+    # A catalog model assembled into the user's folder is still the catalog's: it is listed
+    # with its catalog entry, in catalog order, so it never displaces the default model.
+    assembled = {
+        (paths.user_models_dir() / entry.assembled_file).resolve() for entry in catalog if entry.assembled_file
+    }
     folders = [(paths.repo_models_dir(), "repository"), (paths.user_models_dir(), "user")]
     for folder, source in folders:
         if folder and folder.is_dir():
             for file in sorted(folder.glob("*.gguf")):
-                add(_describe(file, source))
-    for entry in load_catalog():
+                if file.resolve() not in assembled:
+                    add(_describe(file, source))
+    for entry in catalog:
         file = _package_file(entry)
         if file is not None and file.exists():
             add(_describe(file, f"package:{entry.package}", entry))
