@@ -25,19 +25,20 @@ def _alternative_or_none(tree: Tree, parent_id: str, node_id: str | None) -> str
     return node_id
 
 
-@_register
 @dataclass(frozen=True)
-class BranchPreferred(Operation):
-    """Marks the alternative `node_id` below `parent_id` as preferred (None clears the mark)."""
-
-    type: ClassVar[str] = "branch_preferred"
+class _BranchChoice(Operation):
+    """Chooses the alternative `node_id` below `parent_id` (None clears the choice) in one of
+    the tree's choice maps; its inverse puts back the previous choice."""
 
     parent_id: str
     node_id: str | None
 
+    def _choices(self, tree: Tree) -> dict[str, str]:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
     @classmethod
-    def of(cls, tree: Tree, node_id: str) -> BranchPreferred:
-        """Prefer the branch that starts at `node_id`."""
+    def of(cls, tree: Tree, node_id: str) -> _BranchChoice:
+        """Choose the branch that starts at `node_id`."""
         parent_id = tree.live_node(node_id).parent_id
         if parent_id is None:
             _fail("the question is not a branch")
@@ -47,9 +48,21 @@ class BranchPreferred(Operation):
         _check_alternative(tree, self.parent_id, self.node_id)
 
     def _apply(self, tree: Tree) -> Outcome:
-        inverse = BranchPreferred(self.parent_id, tree.preferred.get(self.parent_id))
-        _set_choice(tree.preferred, self.parent_id, self.node_id)
+        choices = self._choices(tree)
+        inverse = type(self)(self.parent_id, choices.get(self.parent_id))
+        _set_choice(choices, self.parent_id, self.node_id)
         return Outcome(inverse, Changes(selections=(self.parent_id,)))
+
+
+@_register
+@dataclass(frozen=True)
+class BranchPreferred(_BranchChoice):
+    """Marks the alternative `node_id` below `parent_id` as preferred (None clears the mark)."""
+
+    type: ClassVar[str] = "branch_preferred"
+
+    def _choices(self, tree: Tree) -> dict[str, str]:
+        return tree.preferred
 
     def describe(self, tree: Tree) -> str:
         return "prefer branch" if self.node_id else "clear preferred branch"
@@ -57,31 +70,15 @@ class BranchPreferred(Operation):
 
 @_register
 @dataclass(frozen=True)
-class BranchShown(Operation):
+class BranchShown(_BranchChoice):
     """Shows the alternative `node_id` below `parent_id`. Navigation: recorded so that a
     reopened session shows the same branch, but not put on the undo stack."""
 
     type: ClassVar[str] = "branch_shown"
     undoable: ClassVar[bool] = False
 
-    parent_id: str
-    node_id: str | None
-
-    @classmethod
-    def of(cls, tree: Tree, node_id: str) -> BranchShown:
-        """Show the branch that starts at `node_id`."""
-        parent_id = tree.live_node(node_id).parent_id
-        if parent_id is None:
-            _fail("the question is not a branch")
-        return cls(parent_id, node_id)  # type: ignore[arg-type]
-
-    def check(self, tree: Tree) -> None:
-        _check_alternative(tree, self.parent_id, self.node_id)
-
-    def _apply(self, tree: Tree) -> Outcome:
-        inverse = BranchShown(self.parent_id, tree.shown.get(self.parent_id))
-        _set_choice(tree.shown, self.parent_id, self.node_id)
-        return Outcome(inverse, Changes(selections=(self.parent_id,)))
+    def _choices(self, tree: Tree) -> dict[str, str]:
+        return tree.shown
 
     def describe(self, tree: Tree) -> str:
         return "show branch"
