@@ -3,6 +3,7 @@
 #   make run               create .venv, install, open the workstation on the default model
 #   make test              the same set-up, then the whole test suite (Qt offscreen)
 #   make run GPU=cuda      build llama-cpp-python with CUDA offload instead of the portable CPU build
+#   make test-reliability  the reliability suite (faults, hostile input, offline) at full size
 #   make bench             run every benchmark under bench/
 #
 # GPU=cpu (default, portable: -DGGML_NATIVE=OFF), native, cuda, metal, vulkan.
@@ -36,7 +37,7 @@ WHEEL_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/reasoning-workstation/llama-
 LLAMA_STAMP := $(VENV)/.llama-build
 
 
-.PHONY: setup run test bench clean llama model-gemma screenshot
+.PHONY: setup run test test-reliability bench clean llama model-gemma screenshot
 
 setup: $(VENV)/.installed llama
 
@@ -67,6 +68,10 @@ run: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+# The reliability suite at full size (make test runs a bounded version of it).
+test-reliability: setup
+	WORKSTATION_RELIABILITY=full QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/reliability
 
 bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench
