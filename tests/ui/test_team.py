@@ -26,8 +26,10 @@ from PySide6.QtWidgets import QMainWindow
 
 from workstation import paths
 from workstation.ui.backend import Backend
-from workstation.ui.exchange_dialogs import PASSPHRASE_VARIABLE, ExportDialog, KeysDialog
-from workstation.ui.team import TeamMenu, TeamView, chart_text, install_team_menu
+from workstation.ui.exchange_dialogs import PASSPHRASE_VARIABLE, ExportDialog
+from workstation.ui.keys_dialog import KeysDialog
+from workstation.ui.team import TeamView, chart_text
+from workstation.ui.team_menu import TeamMenu, install_team_menu
 
 pytestmark = pytest.mark.qt
 
@@ -470,6 +472,35 @@ def test_the_thread_guard_sees_store_use_on_the_gui_thread(tmp_path: Path, gui_t
     gui_thread_uses.clear()
 
 
+def test_session_filter_narrows_the_figures_and_the_queue(qtbot, window: QMainWindow) -> None:
+    first, _ = run(qtbot, window, seed)
+    agreed = {"alice": (1, 1, 1), "bob": (1, 1, 1), "carol": (1, 1, 1)}
+    second, _ = run(qtbot, window, lambda review: seed(review, agreed, question="What is 2 + 2?"))
+    view = open_team_view(qtbot, window)
+    assert view.scope.count() == 3  # all sessions, then each session by its title
+    assert {view.scope.itemText(i) for i in range(1, 3)} == {"What is 12 * 4 + 2?", "What is 2 + 2?"}
+    assert "2 session(s), 3 reviewer(s), 1 disagreement(s)" in view.summary.text()
+
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        view.choose_session(second)
+    assert view.data is not None and view.data.scope == second
+    assert "1 session(s), 3 reviewer(s), 0 disagreement(s)" in view.summary.text()
+    assert view.queue_model.rowCount() == 0
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        view.choose_session(first)
+    assert "1 session(s), 2 reviewer(s), 1 disagreement(s)" in view.summary.text()
+    assert view.queue_model.rowCount() == 1
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        view.refresh()  # a refresh keeps the choice
+    assert view.chosen_session() == first and view.data.scope == first
+
+    run(qtbot, window, lambda review: review.delete_session(first))
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        view.refresh()  # the chosen session is gone: the view covers all that are left
+    assert view.chosen_session() == "" and view.scope.count() == 2
+    assert "1 session(s), 3 reviewer(s), 0 disagreement(s)" in view.summary.text()
+
+
 def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses: list[str]) -> None:
     from workstation.ui.main_window import MainWindow
 
@@ -496,4 +527,17 @@ def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses:
     view.form.show_step.click()
     qtbot.waitUntil(lambda: win.state is not None and win.state.session_id == session_id, timeout=30_000)
     qtbot.waitUntil(lambda: win.current_node_id == ids[1], timeout=30_000)
+    assert win.messages.level != "error", win.messages.text()
+
+    # An adjudication in the Team view goes on the window's undo stack for its session.
+    view.form.set_label(1)
+    view.form.reason.setPlainText("48 + 2 is 50.")
+    with qtbot.waitSignal(view.adjudicated, timeout=30_000):
+        view.adjudicate()
+    qtbot.waitUntil(lambda: view.queue_model.rowCount() == 0, timeout=30_000)
+    stack = win.undo_stacks[session_id]
+    assert stack.undoText() == "settle step 2 as right"
+    with qtbot.waitSignal(view.refreshed, timeout=30_000):
+        stack.undo()  # the adjudication is reversed: the step is back in the queue
+    qtbot.waitUntil(lambda: view.queue_model.rowCount() == 1, timeout=30_000)
     assert win.messages.level != "error", win.messages.text()

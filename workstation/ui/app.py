@@ -75,7 +75,7 @@ def run_gui(model: str | None = None, db: Path | None = None) -> int:
     # No style sheet and no fixed palette: the window follows the system's light or dark scheme.
     window = MainWindow(model=model, db=db or paths.default_db())
     window.show()
-    from workstation.ui.team import install_team_menu
+    from workstation.ui.team_menu import install_team_menu
 
     install_team_menu(window, window.backend)  # Export, Import, Team view, Keys
     # However the loop ends (window closed, session logout), the worker closes the database.

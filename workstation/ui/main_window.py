@@ -552,6 +552,11 @@ class MainWindow(QMainWindow):
     def _push(self, session_id: str, text: str, events: int = 1) -> None:
         self._stack(session_id).push(ReviewCommand(text, session_id, events, self._run_undo))
 
+    def remember_undo(self, session_id: str, text: str, events: int = 1) -> None:
+        """Put an edit made elsewhere in the window (the Team view's adjudication) on the
+        session's undo stack; Ctrl+Z then reverses it like the window's own edits."""
+        self._push(session_id, text, events)
+
     def _run_undo(self, kind: str, session_id: str, events: int) -> None:
         def run(review: Review) -> None:
             for _ in range(events):

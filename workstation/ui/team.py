@@ -3,7 +3,8 @@
 Statistics and the queue come from `Exchange.stats()` / `disagreements()` on the worker, as
 plain data; the charts and tables only show them. Reviewer ids, tags, models and step text come
 from people and the model, so they are shown as plain text (Qt Charts renders its axis labels
-as HTML, so they are escaped there). `install_team_menu` adds the Team menu to a window.
+as HTML, so they are escaped there). The view covers every session or the one chosen in its
+session filter. `team_menu.install_team_menu` adds the Team menu and this view to a window.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -32,8 +33,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QMainWindow,
-    QMenu,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -79,16 +78,26 @@ class TeamData:
     queue: tuple[dict[str, Any], ...]
     reviewer_id: str
     role: str
+    sessions: tuple[tuple[str, str], ...] = ()  # (id, title) of every session, for the filter
+    scope: str = ""  # the session the figures cover; "" for all
 
 
-def _team_data(review: Review) -> TeamData:
+def _title(session: Any) -> str:
+    return ((session.title or session.question or session.id).strip().splitlines() or [session.id])[0][:120]
+
+
+def _team_data(review: Review, session_id: str = "") -> TeamData:
+    """The figures and the queue over every session, or over `session_id` where it still exists."""
     from workstation.review_exchange import Exchange
 
     exchange = Exchange(review)
-    titles = {s.id: (s.title or s.question or s.id).splitlines()[0][:120] for s in review.sessions()}
+    titles = {s.id: _title(s) for s in review.sessions()}
+    scope = session_id if session_id in titles else ""
+    only = [scope] if scope else None
     queue = tuple({**d.to_dict(), "session_title": titles.get(d.session_id, d.session_id)}
-                  for d in exchange.disagreements())
-    return TeamData(exchange.stats(), queue, review.reviewer.id, review.reviewer.role)
+                  for d in exchange.disagreements(only))
+    return TeamData(exchange.stats(only), queue, review.reviewer.id, review.reviewer.role,
+                    tuple(titles.items()), scope)
 
 
 def _adjudicate(review: Review, node_id: str, label: int, reason: str, role: str) -> str:
@@ -314,7 +323,7 @@ class TeamView(QWidget):
     types, per-model error rates, and the disagreement queue with its adjudication form."""
 
     refreshed = Signal()
-    adjudicated = Signal(str)  # node id
+    adjudicated = Signal(str, str, str)  # session id, node id, what was done (for the undo stack)
     open_requested = Signal(str, str)  # session id, node id: show the step in the reasoning tree
 
     def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
@@ -325,10 +334,18 @@ class TeamView(QWidget):
         self._again = False
         self.tabs = QTabWidget()
         self.summary = plain_label(name="teamSummary")
+        self.scope = QComboBox()
+        self.scope.setObjectName("teamSessionFilter")
+        self.scope.setToolTip("The session the figures and the queue cover")
+        self.scope.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.scope.setMinimumContentsLength(24)
+        self.scope.addItem("All sessions", "")
+        self.scope.currentIndexChanged.connect(lambda _index: self.refresh())
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
+        top.addWidget(self.scope)
         top.addWidget(refresh)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -404,7 +421,34 @@ class TeamView(QWidget):
         self.summary.setText("Counting…" if self.data is None else self.summary.text())
         # Not quick: over a large database the figures take a moment, which must not pause a
         # generation's stream; they are computed when the model is idle.
-        self.backend.call(_team_data, self._on_data, self._on_failed, quick=False)
+        scope = self.chosen_session()
+        self.backend.call(lambda review: _team_data(review, scope), self._on_data, self._on_failed, quick=False)
+
+    def chosen_session(self) -> str:
+        """The session id the filter names; "" for all sessions."""
+        return str(self.scope.currentData() or "")
+
+    def choose_session(self, session_id: str) -> None:
+        """Cover one session ("" for all); the figures follow on the worker."""
+        row = self.scope.findData(session_id)
+        if row < 0:  # not listed yet (a new session): listed with the next figures
+            self.scope.blockSignals(True)
+            self.scope.addItem(session_id[:8], session_id)
+            self.scope.blockSignals(False)
+            row = self.scope.count() - 1
+        self.scope.setCurrentIndex(row)
+
+    def _show_sessions(self, sessions: tuple[tuple[str, str], ...]) -> None:
+        """List the sessions in the filter, keeping the choice (a deleted one falls back to all)."""
+        chosen = self.chosen_session()
+        self.scope.blockSignals(True)
+        self.scope.clear()
+        self.scope.addItem("All sessions", "")
+        for session_id, title in sessions:
+            self.scope.addItem(title, session_id)
+            self.scope.setItemData(self.scope.count() - 1, title, Qt.ItemDataRole.ToolTipRole)
+        self.scope.setCurrentIndex(max(0, self.scope.findData(chosen)))
+        self.scope.blockSignals(False)
 
     def _on_failed(self, message: str) -> None:
         self.loading = False
@@ -413,6 +457,9 @@ class TeamView(QWidget):
     def _on_data(self, data: TeamData) -> None:
         self.loading = False
         self.data = data
+        self._show_sessions(data.sessions)
+        if data.scope != self.chosen_session():  # the choice changed while counting
+            self._again = True
         self.show_stats(data.stats)
         self.show_queue(list(data.queue))
         self.form.set_identity(data.reviewer_id, data.role)
@@ -519,7 +566,8 @@ class TeamView(QWidget):
         def done(_event_id: str) -> None:
             self.form.submit.setEnabled(True)
             self.form.feedback.setText(f"Step {item['position']} settled as {LABEL_WORDS[label]}.")
-            self.adjudicated.emit(node_id)
+            self.adjudicated.emit(session_id, node_id,
+                                  f"settle step {item['position']} as {LABEL_WORDS[label]}")
             self.refresh()
 
         def failed(message: str) -> None:
@@ -540,89 +588,3 @@ class TeamDock(QDockWidget):
         self.view = TeamView(backend)
         self.setWidget(self.view)
         self.visibilityChanged.connect(lambda visible: visible and self.view.refresh())
-
-
-#: name, text, shortcut, tooltip of the Team menu's actions.
-TEAM_ACTIONS = (
-    ("export", "&Export…", "Ctrl+E", "Write training data, a report or a signed bundle"),
-    ("import", "&Import bundles…", "Ctrl+I", "Verify and merge review bundles from teammates"),
-    ("team_view", "&Team view", "Ctrl+Shift+T", "Reviewer statistics, agreement and the disagreement queue"),
-    ("keys", "&Keys…", "Ctrl+Shift+K", "Your public key and the keys you trust"),
-)
-
-
-class TeamMenu(QObject):
-    """The Team menu's actions and what they open; a child of the window."""
-
-    def __init__(self, window: QMainWindow, backend: Backend) -> None:
-        super().__init__(window)
-        self.setObjectName("teamMenu")
-        from workstation.ui.exchange_dialogs import ImportFlow
-
-        self.window, self.backend = window, backend
-        self.dock = TeamDock(backend, window)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.dock.hide()
-        open_session = getattr(window, "open_session", None)
-        if callable(open_session):  # the workstation window: a queued step opens in its tree
-            self.dock.view.open_requested.connect(open_session)
-        self.import_flow = ImportFlow(backend, window)
-        self.import_flow.finished.connect(lambda _outcomes: self.dock.view.schedule_refresh())
-        self.export_dialog: Any = None
-        self.keys_dialog: Any = None
-        self.actions: dict[str, QAction] = {}
-        menu = QMenu("&Team", window)
-        menu.setObjectName("teamMenuBar")
-        bar = window.menuBar()
-        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
-        if help_menu is not None:  # Help stays last, where people look for it
-            bar.insertMenu(help_menu, menu)
-        else:
-            bar.addMenu(menu)
-        handlers = {"export": self.open_export, "import": lambda: self.import_flow.start(),
-                    "team_view": None, "keys": self.open_keys}
-        for name, text, keys, tip in TEAM_ACTIONS:
-            if name == "team_view":
-                action = self.dock.toggleViewAction()
-                action.setText(text)
-            else:
-                action = QAction(text, window)
-                action.triggered.connect(handlers[name])
-            action.setObjectName(f"team_{name}")
-            action.setShortcut(QKeySequence(keys))
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            menu.addAction(action)
-            self.actions[name] = action
-
-    def open_export(self) -> Any:
-        """Show the Export dialog (one at a time)."""
-        from workstation.ui.exchange_dialogs import ExportDialog
-
-        if self.export_dialog is None:
-            self.export_dialog = ExportDialog(self.backend, self.window)
-        else:
-            self.export_dialog.reload()  # sessions may have come and gone
-        self.export_dialog.show()
-        self.export_dialog.activateWindow()
-        return self.export_dialog
-
-    def open_keys(self) -> Any:
-        """Show the Keys dialog, read afresh."""
-        from workstation.ui.exchange_dialogs import KeysDialog
-
-        if self.keys_dialog is None:
-            self.keys_dialog = KeysDialog(self.backend, self.window)
-        else:
-            self.keys_dialog.reload()
-        self.keys_dialog.show()
-        self.keys_dialog.activateWindow()
-        return self.keys_dialog
-
-
-def install_team_menu(window: QMainWindow, backend: Backend) -> None:
-    """Add the Team menu (Export…, Import bundles…, Team view, Keys…) and the Team dock to a window.
-
-    Reach them afterwards with `window.findChild(TeamMenu)`.
-    """
-    TeamMenu(window, backend)
