@@ -77,6 +77,9 @@ class Database:
         #: Where the private copy lives when this is a snapshot of a file another process holds.
         self.snapshot_dir = snapshot_dir
         self._lock = threading.RLock()
+        # Set when a failed write closed the connection: the next use opens the file again,
+        # so that once the user has freed space (or fixed permissions) the same window goes on.
+        self._failed = False
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -196,9 +199,26 @@ class Database:
         return self._con is None
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None and self._failed:
+            self._reopen()
         if self._con is None:
             raise StoreClosedError(f"{self.path} is closed; open it again", self.path)
         return self._con
+
+    def _reopen(self) -> None:
+        """Open the file again after a failed write closed it (DuckDB replays its log).
+
+        Raises the `StoreError` that says why when it still cannot be opened; the next use
+        tries again.
+        """
+        if self.path in _OPEN_FOR_WRITING:
+            raise DatabaseLockedError(self.path, os.getpid())
+        try:
+            con = _connect(self.path, False)
+        except duckdb.Error as exc:
+            raise _mapped(exc, self.path) from exc
+        self._con, self._failed = con, False
+        _OPEN_FOR_WRITING.add(self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -229,6 +249,7 @@ class Database:
                     raise
                 if isinstance(mapped, StoreWriteError):
                     self.close()
+                    self._failed = True
                 raise mapped from exc
 
     @contextmanager
@@ -249,6 +270,7 @@ class Database:
         """Close the connection (a no-op when already closed) and drop any snapshot copy."""
         with self._lock:
             con, self._con = self._con, None
+            self._failed = False
             if not self.read_only:
                 _OPEN_FOR_WRITING.discard(self.path)
             if con is not None:

@@ -74,7 +74,7 @@ class NewerFormatError(StoreError):
 class StoreWriteError(StoreError):
     """A write failed (disk full, permission denied, I/O error); nothing of it was kept.
 
-    After one of these the open `Store` is closed: open the file again to go on.
+    After one of these the connection is closed; the store's next use opens the file again.
     """
 
 
@@ -139,7 +139,7 @@ def translate(exc: BaseException, path: Path, *, writing: bool = True) -> StoreE
     if any(marker in low for marker in _DISK_FULL_MARKERS):
         return DiskFullError(
             f"could not write to {path}: the disk is full; the last change was not saved: "
-            "free some space, then open the database again",
+            "free some space and try again",
             path,
         )
     if any(marker in low for marker in _PERMISSION_MARKERS):
@@ -155,10 +155,18 @@ def translate(exc: BaseException, path: Path, *, writing: bool = True) -> StoreE
             "left as it was: open or create another database",
             path,
         )
+    if "cannot encode str as utf-8" in low:
+        # A lone surrogate reached the store (the review use cases replace them; a caller that
+        # skips them, or a damaged bundle, does not): the transaction is refused, nothing saved.
+        return StoreError(
+            f"could not save to {path}: the text holds a lone surrogate, which is not valid "
+            "Unicode; nothing was saved",
+            path,
+        )
     if "database has been invalidated" in low:
         return StoreWriteError(
-            f"{path}: an earlier write failed, so this connection was closed; open the "
-            "database again",
+            f"{path}: an earlier write failed, so this connection was closed; try again "
+            "(the file is opened again)",
             path,
         )
     if isinstance(exc, duckdb.IOException):
