@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workstation import __version__, diagnostics, paths
+from workstation.core.text import terminal_safe
 from workstation.errors import WorkstationError
 
 Command = Callable[[argparse.Namespace], int]
@@ -111,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except WorkstationError as exc:
-        print(f"workstation: error: {exc}", file=sys.stderr)
+        # The message may quote a file name or text from a bundle: never terminal commands.
+        print(f"workstation: error: {terminal_safe(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

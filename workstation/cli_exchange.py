@@ -12,6 +12,7 @@ from typing import Any
 
 from workstation.cli_review import _print_json, _review
 from workstation.core.model import ROLES
+from workstation.core.text import terminal_safe
 from workstation.review_exchange import EXPORT_FORMATS, Exchange
 
 PASSPHRASE_VARIABLE = "WORKSTATION_KEY_PASSPHRASE"
@@ -102,7 +103,7 @@ def cmd_disagreements(args: argparse.Namespace) -> int:
             print("no disagreements")
         for d in queue:
             labels = ", ".join(f"{rid}: {lab:+d}" for rid, (lab, _role, _a) in d.labels.items())
-            print(f"{d.node_id}  step {d.position}  {labels}  {d.text.splitlines()[0][:60] if d.text else ''}")
+            print(terminal_safe(f"{d.node_id}  step {d.position}  {labels}  {d.text.splitlines()[0][:60] if d.text else ''}"))
         return 0
 
 
@@ -129,7 +130,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             if not args.key:
                 raise_usage("keys trust needs the key line (or a file holding it)")
             key = exchange.trust(args.key)
-            print(f"trusted {key.reviewer_id}'s key (fingerprint {key.fingerprint})")
+            print(terminal_safe(f"trusted {key.reviewer_id}'s key (fingerprint {key.fingerprint})"))
         elif args.action == "revoke":
             if not args.key or not exchange.trusted.revoke(args.key):
                 raise_usage(f"no trusted key with fingerprint '{args.key}'")
@@ -139,7 +140,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             if args.json:
                 _print_json([{"reviewer_id": k.reviewer_id, "fingerprint": k.fingerprint} for k in keys])
             for k in keys if not args.json else ():
-                print(f"{k.fingerprint}  {k.reviewer_id}")
+                print(terminal_safe(f"{k.fingerprint}  {k.reviewer_id}"))
         return 0
 
 

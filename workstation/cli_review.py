@@ -2,12 +2,17 @@
 
 Every command takes `--db` and `--json`; `--json` prints what the command created or changed,
 with the ids a later command needs. Model output streams to the terminal as plain text.
+
+What the model or a reviewer wrote reaches the terminal through `core.text.terminal_safe`: ESC
+and the other control and bidi characters print as `\\x1b`-style escapes, never as commands;
+`--json` prints the same characters as JSON `\\u` escapes, so the JSON decodes to the exact text.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,13 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from workstation.core.model import ROLES, SEVERITIES, Reviewer
+from workstation.core.text import terminal_safe
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
 
 
 def _print_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    # Outside strings JSON holds none of these characters; inside, a \u escape is the same text.
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     sys.stdout.write("\n")
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _review(args: argparse.Namespace, *, model: bool = False) -> Any:
@@ -60,7 +71,7 @@ def _run(stream: Iterator[Any], args: argparse.Namespace) -> Any:
             if isinstance(item, Finished):
                 finished = item
             elif not args.json:
-                sys.stdout.write(item.text)
+                sys.stdout.write(terminal_safe(item.text))
                 sys.stdout.flush()
     except KeyboardInterrupt:
         raise
@@ -107,7 +118,7 @@ def _report_finished(review: Any, finished: Any, args: argparse.Namespace, what:
         node = tree.node(node_id)
         flags = ", ".join(f.check for f in node.current.flags)
         first_line = node.text.splitlines()[0] if node.text else ""
-        print(f"  {node.id}  {node.kind:<9} {first_line[:70]}" + (f"  [{flags}]" if flags else ""))
+        print(terminal_safe(f"  {node.id}  {node.kind:<9} {first_line[:70]}" + (f"  [{flags}]" if flags else "")))
     return 0
 
 
@@ -261,7 +272,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         if not rows:
             print(f"no sessions in {review.store.path} yet; start one with `workstation generate --prompt ...`")
         for row in rows:
-            print(f"{row.id}  {row.updated_at[:19]}  {row.steps:>4} steps  {row.annotations:>3} labels  {row.title[:60]}")
+            print(f"{row.id}  {row.updated_at[:19]}  {row.steps:>4} steps  {row.annotations:>3} labels  {terminal_safe(row.title[:60])}")
         return 0
 
 
@@ -276,7 +287,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
             for hit in hits:
                 fields = dataclasses.asdict(hit)
-                print("  ".join(str(fields[k])[:70] for k in fields))
+                print(terminal_safe("  ".join(str(fields[k])[:70] for k in fields)))
         return 0
 
 
@@ -308,8 +319,8 @@ _LABELS = {-1: "wrong", 0: "neutral", 1: "right"}
 
 
 def _print_tree(tree: Tree) -> None:
-    print(f"session {tree.session.id}: {tree.session.title}")
-    print(f"question: {tree.question.text}")
+    print(f"session {tree.session.id}: {terminal_safe(tree.session.title)}")
+    print(f"question: {terminal_safe(tree.question.text)}")
     shown = {n.id for n in tree.shown_path()}
 
     def walk(node_id: str, depth: int) -> None:
@@ -329,7 +340,8 @@ def _print_tree(tree: Tree) -> None:
                 extra.append("flags: " + ", ".join(f.check for f in child.current.flags))
             if labels:
                 extra.append(labels)
-            print(f"{'  ' * depth}{marker} {child.id[:12]} {child.kind:<9} {text[:70]}" + (f"  [{'; '.join(extra)}]" if extra else ""))
+            line = f"{'  ' * depth}{marker} {child.id[:12]} {child.kind:<9} {text[:70]}" + (f"  [{'; '.join(extra)}]" if extra else "")
+            print(terminal_safe(line))
             walk(child.id, depth + 1)
 
     walk(tree.question_id, 0)

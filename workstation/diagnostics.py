@@ -2,13 +2,15 @@
 
 Unexpected exceptions are bugs: they are written with their traceback to `crash.log`, and the
 user is told where it is. `faulthandler` writes native crashes (a fault inside a C library) to
-`faults.log`, so even a segfault leaves a trace.
+`faults.log`, so even a segfault leaves a trace. Logs are created readable by the user only
+(0600): a traceback may quote the text under review.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import faulthandler
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -29,11 +31,24 @@ def record_crash(exc_type: type[BaseException], exc: BaseException, tb: Tracebac
     """Append an exception with its traceback to the crash log and return the log's path."""
     log = crash_log()
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    with log.open("a", encoding="utf-8") as handle:
+    with _private_append(log) as handle:
         handle.write(f"--- {stamp}\n")
         handle.write("".join(traceback.format_exception(exc_type, exc, tb)))
-    (paths.log_dir() / "unseen-crash").write_text(stamp, encoding="utf-8")
+    with _private_append(paths.log_dir() / "unseen-crash", truncate=True) as handle:
+        handle.write(stamp)
     return log
+
+
+def _private_append(path: Path, *, truncate: bool = False) -> IO[str]:
+    """`path` opened for appending (or rewriting), created 0600; an older, wider file is narrowed."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass  # a file system without Unix modes
+    # backslashreplace: a lone surrogate in an exception message must not fail the crash log.
+    return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
 
 def apology(log: Path) -> str:
@@ -45,7 +60,7 @@ def install_crash_handlers() -> None:
     """Log unexpected exceptions and native faults instead of showing a traceback."""
     global _fault_file
     if _fault_file is None:
-        _fault_file = (paths.log_dir() / "faults.log").open("a", encoding="utf-8")
+        _fault_file = _private_append(paths.log_dir() / "faults.log")
         faulthandler.enable(_fault_file)
 
     def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

@@ -7,6 +7,10 @@ while the model writes and end with one `Finished`, after the new steps are comm
 
 A `Review` is used from one thread at a time: it owns one engine (llama.cpp state is not
 thread-safe) and one store connection. The GUI keeps it on a worker thread.
+
+Text enters the workstation here (typed, pasted or written by the model), so every use case
+passes it through `core.text.clean`: a lone surrogate, which no UTF-8 file can hold, becomes
+U+FFFD; every other character is kept exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from workstation.core.model import Reviewer
 from workstation.core.ops import Operation, SessionDeleted, SessionRenamed, SessionRestored
 from workstation.core.prompts import PromptTemplate, TemplateError
 from workstation.core.splitter import Step, StreamSplitter, split
+from workstation.core.text import clean
 from workstation.core.tree import Tree
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.errors import BadInputError, WorkstationError
@@ -214,6 +219,7 @@ class Review:
 
     def start(self, question: str, template: str | None = None, title: str | None = None) -> Tree:
         """A new session on `question` with no steps yet."""
+        question, title = clean(question), clean(title) if title is not None else None
         if not question.strip():
             raise BadInputError("the question is empty; type the question for the model to reason about")
         chosen = self.template(template)
@@ -233,11 +239,13 @@ class Review:
         if label is not None and (isinstance(label, bool) or label not in (-1, 0, 1)):
             raise BadInputError(f"label must be -1 (wrong), 0 (neutral) or 1 (right), not {label!r}")
         tree, full_id = self.locate(node_id)
+        note, tags = clean(note), [clean(t) for t in tags]
         op = build.annotate(tree, full_id, self.reviewer, label, note, tuple(tags), severity)
         return self._apply(tree.session.id, op)
 
     def rewrite(self, node_id: str, text: str) -> Applied:
         """A new version of a step written by this reviewer; later prompts use it."""
+        text = clean(text)
         if not text.strip():
             raise BadInputError("the rewrite is empty; type the step's new text")
         tree, full_id = self.locate(node_id)
@@ -260,6 +268,7 @@ class Review:
 
     def rename(self, session_id: str, title: str) -> Applied:
         """Give a session a new title."""
+        title = clean(title)
         if not title.strip():
             raise BadInputError("the title is empty; type a title for the session")
         return self._apply(session_id, SessionRenamed(title.strip()))
@@ -279,6 +288,7 @@ class Review:
         """Steps written outside the engine (a sample, a pasted chain), split and checked like
         the model's, below `parent_id` (default: the question)."""
         tree = self.tree(session_id)
+        raw = clean(raw)
         steps = split(raw)
         if not steps:
             raise BadInputError("the text holds no steps")
@@ -333,6 +343,7 @@ class Review:
         """
         engine = self._engine()
         tree, full_id = self.locate(node_id)
+        critique = clean(critique) if critique is not None else None
         if use_note and critique is None:
             critique = build.critique_from_notes(tree, full_id, self.reviewer.id) or build.critique_from_notes(
                 tree, full_id
@@ -357,6 +368,7 @@ class Review:
         """New steps after step k (say, after rewriting it): a new branch below step k."""
         engine = self._engine()
         tree, full_id = self.locate(node_id)
+        critique = clean(critique) if critique is not None else None
         chosen = self._session_template(tree)
         core_prompt = prompts.continue_after_prompt(chosen, tree, full_id, critique)
         engine_prompt = engine.build_prompt(core_prompt.chat(), core_prompt.assistant_pieces)
@@ -375,7 +387,7 @@ class Review:
         the context of steps 1..k, and the reply never enters later prompts of the chain."""
         engine = self._engine()
         tree, full_id = self.locate(node_id)
-        asked = (question or "").strip() or DEFAULT_CHALLENGE
+        asked = clean(question or "").strip() or DEFAULT_CHALLENGE
         task = self._session_template(tree)
         why = self.template(CHALLENGE_TEMPLATE, kind="challenge")
         core_prompt = prompts.challenge_prompt(task, why, tree, full_id, asked)
@@ -388,7 +400,7 @@ class Review:
         raw, tokens, finish = yield from self._stream(engine_prompt, params, stop)
         confidence = _overall_confidence(tokens)
         op = build.challenge_answered(
-            self.tree(tree.session.id), challenge_id, raw, self.reviewer, why.name, why.version,
+            self.tree(tree.session.id), challenge_id, clean(raw), self.reviewer, why.name, why.version,
             model=Path(engine.info.path).name, finish_reason=finish.finish_reason, confidence=confidence,
         )
         generation = self._generation(op.chain.id, params, finish, [confidence])
@@ -431,6 +443,7 @@ class Review:
     ) -> Iterator[Streaming | Finished]:
         self._engine().check_fits(engine_prompt, params.max_tokens)
         raw, tokens, finish = yield from self._stream(engine_prompt, params, stop)
+        raw = clean(raw)  # one character for one: the steps' offsets still hold
         steps = split(raw)
         if not steps:
             raise WorkstationError(

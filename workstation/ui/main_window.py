@@ -7,6 +7,7 @@ Widgets hold no business state: every change goes to a review use case on the wo
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -520,8 +521,10 @@ class MainWindow(QMainWindow):
         title = self.state.tree.session.title
         answer = QMessageBox.question(
             self, "Delete session",
-            f"Delete the session '{one_line(title, 80)}'?\n\nIt disappears from the session list, searches "
-            "and exports; Undo (Ctrl+Z) brings it back, and the audit log keeps everything.",
+            # Rich text with the title escaped: a title such as "<img src=...>" shows as text.
+            f"<p>Delete the session '{html.escape(one_line(title, 80), quote=False)}'?</p><p>It disappears from "
+            "the session list, searches and exports; Undo (Ctrl+Z) brings it back, and the audit log keeps "
+            "everything.</p>",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )  # fmt: skip

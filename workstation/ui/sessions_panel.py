@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation.ui.tree_model import one_line
+from workstation.ui.tree_model import one_line, plain_tooltip
 
 SessionRole = Qt.ItemDataRole.UserRole + 10
 NodeRole = Qt.ItemDataRole.UserRole + 11
@@ -118,8 +118,10 @@ class SessionsPanel(QWidget):
             item = QTreeWidgetItem([summary.title, str(summary.steps), str(summary.annotations)])
             item.setData(0, SessionRole, summary.id)
             item.setData(0, NodeRole, "")
-            item.setToolTip(0, f"{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
-                               + (f"\nmodels: {', '.join(summary.models)}" if summary.models else ""))
+            item.setToolTip(0, plain_tooltip(
+                f"{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
+                + (f"\nmodels: {', '.join(summary.models)}" if summary.models else "")
+            ))
             self.list.addTopLevelItem(item)
         self.mark_current(self.current_session)
 
@@ -138,7 +140,7 @@ class SessionsPanel(QWidget):
             child = QTreeWidgetItem([f"{hit.position}. {one_line(hit.text, 120)}", "", ""])
             child.setData(0, SessionRole, hit.session_id)
             child.setData(0, NodeRole, hit.node_id)
-            child.setToolTip(0, hit.text[:1000])
+            child.setToolTip(0, plain_tooltip(hit.text[:1000]))
             group.addChild(child)
             group.setText(1, str(group.childCount()))
         self.list.expandAll()

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.ui.exchange_dialogs import plain_label, tell
+from workstation.ui.tree_model import plain_tooltip
 
 if TYPE_CHECKING:
     from workstation.review import Review
@@ -233,7 +234,8 @@ class DisagreementModel(QAbstractTableModel):
                 self.labels_text(item),
                 (text.splitlines() or [""])[0][:200] if role == Qt.ItemDataRole.DisplayRole else text,
             )
-            return values[index.column()]
+            value = values[index.column()]
+            return value if role == Qt.ItemDataRole.DisplayRole else plain_tooltip(value)
         if role == Qt.ItemDataRole.UserRole:
             return item["node_id"]
         return None

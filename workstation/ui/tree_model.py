@@ -13,6 +13,7 @@ pattern), so selection and expansion survive a new snapshot.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,18 @@ class StreamAnchor:
 
     node_id: str
     below: bool = False
+
+
+def plain_tooltip(text: str | None) -> str | None:
+    """A tooltip that shows `text` literally.
+
+    Qt renders a tooltip as rich text whenever it looks like markup (`Qt.mightBeRichText`), so a
+    step saying `<img src=...>` or `<b>` would be drawn, not shown; escaped inside a paragraph
+    it is always text.
+    """
+    if not text:
+        return None
+    return f'<p style="white-space:pre-wrap">{html.escape(text, quote=False)}</p>'
 
 
 def one_line(text: str, limit: int = 240) -> str:
@@ -363,7 +376,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             edited = " ✎" if node.current.origin == "rewrite" else ""
             return f"{prefix}{edited}  {one_line(node.text)}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return node.text[:2000]
+            return plain_tooltip(node.text[:2000])
         if role == Qt.ItemDataRole.FontRole and node.kind in ("question", "answer"):
             font = QFont()
             font.setBold(True)
@@ -391,7 +404,7 @@ class ReasoningTreeModel(QAbstractItemModel):
                 + (f" — {one_line(a.note, 120)}" if a.note else "")
                 for reviewer, a in self.tree.current_annotations(node.id).items()
             ]
-            return "\n".join(notes) or None
+            return plain_tooltip("\n".join(notes))
         return None
 
     def _flag_data(self, node: Node, role: int) -> Any:
@@ -405,7 +418,7 @@ class ReasoningTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return flag_icon("warning" if any(f.severity == "warning" for f in flags) else "info")
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join(f"{f.check} ({f.severity}): {f.message}" for f in flags)
+            return plain_tooltip("\n".join(f"{f.check} ({f.severity}): {f.message}" for f in flags))
         return None
 
     def _confidence_data(self, node: Node, role: int) -> Any:
