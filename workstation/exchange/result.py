@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections import Counter
@@ -89,10 +90,23 @@ def write_manifest(result: ExportResult, **extra: Any) -> Path:
     return path
 
 
+def _replace_surrogates(error: UnicodeError) -> tuple[str, int]:
+    if isinstance(error, UnicodeEncodeError):
+        return "\ufffd" * (error.end - error.start), error.end
+    raise error
+
+
+#: UTF-8 cannot hold a lone surrogate (trees built in memory, not read from a store, may have
+#: one): exports write U+FFFD in its place, the rule `workstation.core.text.clean` states.
+SURROGATES_REPLACED = "workstation.surrogates-replaced"
+codecs.register_error(SURROGATES_REPLACED, _replace_surrogates)
+
+
 class AtomicWriter:
     """A text file written under a temporary name and renamed into place when complete.
 
-    A failed export never leaves a half-written file where a training job would read it.
+    A failed export never leaves a half-written file where a training job would read it. Text
+    is UTF-8; a lone surrogate is written as U+FFFD.
     """
 
     def __init__(self, path: Path) -> None:
@@ -102,7 +116,7 @@ class AtomicWriter:
 
     def __enter__(self) -> IO[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self._tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self.file = open(self._tmp, "w", encoding="utf-8", errors=SURROGATES_REPLACED, newline="\n")  # noqa: SIM115
         return self.file
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
