@@ -121,6 +121,8 @@ class Database:
             if read_only and isinstance(mapped, DatabaseLockedError):
                 return cls._open_snapshot(target)
             raise mapped from exc
+        if not read_only:
+            _protect(target)  # before the schema or any review is written into a new file
         db = cls(con, target, read_only=read_only)
         try:
             found = db._schema_version()
@@ -239,6 +241,7 @@ class Database:
                 con.execute("BEGIN TRANSACTION")
                 yield con
                 con.execute("COMMIT")
+                _protect_wal(self.path)
             except BaseException as exc:
                 try:
                     con.execute("ROLLBACK")
@@ -296,6 +299,27 @@ def _refuse_newer(target: Path) -> None:
         con.close()
     if found > migrations.CURRENT:
         raise NewerSchemaError(target, found, migrations.CURRENT)
+
+
+def _protect(target: Path) -> None:
+    """Make the database file and its write-ahead log readable by the user only (0600).
+
+    DuckDB creates both with the process's umask (often 0644: readable by every local user),
+    and deletes the log at each checkpoint, so the log is protected again after every commit.
+    """
+    _chmod_private(target)
+    _protect_wal(target)
+
+
+def _protect_wal(target: Path) -> None:
+    _chmod_private(target.with_name(target.name + ".wal"))
+
+
+def _chmod_private(path: Path) -> None:
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass  # absent (no log yet), or a file system without Unix modes (FAT, some shares)
 
 
 def _check_file(target: Path) -> bool:
