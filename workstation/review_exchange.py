@@ -126,6 +126,9 @@ class Exchange:
         """Settle a disagreement as an expert or ethics reviewer, with a reason (an event)."""
         from workstation.exchange.agreement import adjudicate
 
+        from workstation.core.text import clean
+
+        reason = clean(reason)
         if not reason.strip():
             raise BadInputError("an adjudication needs a reason; say why this label is right")
         tree, full_id = self.review.locate(node_id)
