@@ -83,19 +83,24 @@ class Exchange:
             raise BadInputError(f"unknown export format '{fmt}' (formats: {', '.join(EXPORT_FORMATS)})")
         if neutral not in ("true", "false", "drop"):
             raise BadInputError(f"--neutral-as must be true, false or drop, not '{neutral}'")
+        from workstation.exchange.errors import ExportWriteError
+
         out = Path(out)
-        if fmt == "parquet":
-            return parquet.export_parquet_from_store(self.store, out)
-        if fmt == "bundle":
-            key = self.signing_key(passphrase)
-            return bundle.bundle_from_store(
-                self.store, out, key, session_ids=list(sessions) if sessions else None,
-                signer_role=self.review.reviewer.role,
+        key = self.signing_key(passphrase) if fmt == "bundle" else None
+        try:
+            if fmt == "parquet":
+                return parquet.export_parquet_from_store(self.store, out)
+            if fmt == "bundle":
+                return bundle.bundle_from_store(
+                    self.store, out, key, session_ids=list(sessions) if sessions else None,
+                    signer_role=self.review.reviewer.role,
+                )
+            return export.export_from_store(
+                self.store, fmt, out, sessions=list(sessions) if sessions else None,
+                neutral=neutral, aggregate=aggregate, reviewers=list(reviewers) if reviewers else None,
             )
-        return export.export_from_store(
-            self.store, fmt, out, sessions=list(sessions) if sessions else None,
-            neutral=neutral, aggregate=aggregate, reviewers=list(reviewers) if reviewers else None,
-        )
+        except OSError as exc:  # the export's own file: the disk, not a bug
+            raise ExportWriteError(out, exc) from exc
 
     def import_bundles(self, files: Sequence[Path | str], *, trust_new_signers: bool = False) -> Any:
         """Verify and merge bundles; each imports wholly or not at all."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from workstation.errors import BadInputError
@@ -49,3 +50,23 @@ class UntrustedSignerError(BundleError):
 
 class SigningKeyError(ExchangeError):
     """A signing key is missing, unreadable, or its passphrase is wrong."""
+
+
+class ExportWriteError(ExchangeError):
+    """An export could not be written (disk full, permission denied); nothing of it was kept
+    under its final name, and the database was not changed."""
+
+    def __init__(self, out: Path | str, exc: OSError) -> None:
+        self.path = Path(out)
+        where = exc.filename if isinstance(exc.filename, str) else str(out)
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            why, action = "the disk is full", "free some space and export again"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why, action = "permission denied", "export to another folder or check its permissions"
+        else:
+            why, action = exc.strerror or str(exc), "check the disk and export again"
+        super().__init__(
+            f"could not write the export {self.path}"
+            + (f" ({where})" if where != str(self.path) else "")
+            + f": {why}; nothing was written under that name and the database was not changed: {action}"
+        )

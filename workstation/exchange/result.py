@@ -85,7 +85,15 @@ def write_manifest(result: ExportResult, **extra: Any) -> Path:
         **extra,
     }
     path = manifest_path(result.path)
-    _atomic_write_text(path, json.dumps(result.manifest, indent=2, ensure_ascii=False) + "\n")
+    try:
+        _atomic_write_text(path, json.dumps(result.manifest, indent=2, ensure_ascii=False) + "\n")
+    except OSError:
+        # An export without its manifest (or beside an older one) is not a finished export:
+        # take back what this export put under its final names.
+        for written in (result.path, *result.files):
+            if written.is_file():
+                written.unlink()
+        raise
     result.files.append(path)
     return path
 
@@ -121,7 +129,11 @@ class AtomicWriter:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self.file is not None
-        self.file.close()
+        try:
+            self.file.close()  # flushes: a full disk may fail here
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         if exc_type is None:
             os.replace(self._tmp, self.path)
         else:

@@ -21,7 +21,13 @@ from workstation.core.tree import Tree
 from workstation.errors import BadInputError
 from workstation.store import reader, writer
 from workstation.store.connection import Database
-from workstation.store.errors import StoreError, UnknownIdError
+from workstation.store.errors import (
+    DiskFullError,
+    StoreError,
+    StorePermissionError,
+    UnknownIdError,
+    translate,
+)
 from workstation.store.records import Generation, SearchHit, SessionSummary
 from workstation.store.search import search as _search
 
@@ -549,24 +555,55 @@ class Store:
         except OSError as exc:
             raise StoreError(f"could not create {folder}: {exc.strerror}", self.path) from exc
         counts: dict[str, int] = {}
-        with self._db.read() as con:
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE database_name = "
-                    "current_database() AND schema_name = 'main' ORDER BY table_name"
-                ).fetchall()
-            ]
-            for table in tables:
-                target = str(folder / f"{table}.parquet").replace("'", "''")
-                con.execute(f"COPY \"{table}\" TO '{target}' (FORMAT parquet)")
-                counts[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+        # Each table goes to a hidden name first; only when all are written are they renamed,
+        # so a full disk never leaves a partial export under the final names.
+        written: list[tuple[Path, Path]] = []
+        try:
+            with self._db.read() as con:
+                tables = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                        "current_database() AND schema_name = 'main' ORDER BY table_name"
+                    ).fetchall()
+                ]
+                for table in tables:
+                    target = folder / f"{table}.parquet"
+                    tmp = folder / f".{table}.parquet.tmp"
+                    written.append((tmp, target))
+                    quoted = str(tmp).replace("'", "''")
+                    try:
+                        con.execute(f"COPY \"{table}\" TO '{quoted}' (FORMAT parquet)")
+                    except duckdb.Error as exc:
+                        raise _export_error(exc, target) from exc
+                    counts[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+            for tmp, target in written:
+                tmp.replace(target)
+        finally:
+            for tmp, _ in written:
+                tmp.unlink(missing_ok=True)
         return counts
 
     def generation(self, chain_id: str) -> Generation | None:
         """The engine's record of the generation that made a chain, if stored."""
         with self._db.read() as con:
             return reader.generation(con, chain_id)
+
+
+def _export_error(exc: duckdb.Error, target: Path) -> StoreError:
+    """What to tell the user when COPY could not write `target` (the database is unchanged)."""
+    mapped = translate(exc, target)
+    if isinstance(mapped, DiskFullError):
+        why, action = "the disk is full", "free some space and export again"
+    elif isinstance(mapped, StorePermissionError):
+        why, action = "permission denied", "export to another folder or check its permissions"
+    else:
+        why, action = str(exc).strip().splitlines()[0][:200], "check the disk and export again"
+    return StoreError(
+        f"could not write the export {target}: {why}; nothing was written under that name and "
+        f"the database was not changed: {action}",
+        target,
+    )
 
 
 def _max_ord(con: duckdb.DuckDBPyConnection) -> int:

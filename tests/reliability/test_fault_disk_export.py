@@ -1,0 +1,104 @@
+"""A full disk during every export format, through the real command line.
+
+Each export goes to a small tmpfs filled to the brim (and, in the full run, filled to leave
+part of the export's size): the command ends with status 2 and one line that names the file,
+says the disk is full and what to do; nothing lies under the export's final names, no
+temporary file is left behind, the database (on another disk) is unchanged; once space is
+back the same export, in the same process, succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from workstation.cli import main
+from workstation.store import Store
+
+from .fault_disk import TinyDisk, counts, mount_tiny_disk, populate
+
+FORMATS = {
+    "trl-stepwise": "s.jsonl",
+    "trl-preference": "p.jsonl",
+    "kto": "k.jsonl",
+    "prm800k": "prm.jsonl",
+    "parquet": "tables",
+    "report": "r.html",
+    "bundle": "b.wsbundle",
+}
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[TinyDisk]:
+    yield from mount_tiny_disk(tmp_path / "tiny", "4m")
+
+
+def _export(db: Path, fmt: str, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    args = ["export", "--db", str(db), "--format", fmt, "--out", str(out)]
+    if fmt == "bundle":
+        args += ["--signer", "ada"]
+    status = main(args)
+    return status, capsys.readouterr().err
+
+
+def _written(out: Path) -> int:
+    """Bytes of an export (a folder's files for parquet), 0 when there is none."""
+    if out.is_dir():
+        return sum(p.stat().st_size for p in out.iterdir())
+    return out.stat().st_size if out.exists() else 0
+
+
+def _assert_nothing_under(disk: TinyDisk, out: Path, before: list[str]) -> None:
+    """No export, manifest or temporary file: the folder holds what it held before."""
+    if out.is_dir():  # parquet's folder may be made before the disk fills; it must stay empty
+        assert disk.names(out) == [], disk.names(out)
+        assert disk.names() == sorted({*before, out.name})
+    else:
+        assert disk.names() == before, disk.names()
+
+
+def _assert_clear(status: int, err: str, out: Path) -> None:
+    lines = err.strip().splitlines()
+    assert status == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert str(out) in lines[0] and "disk is full" in lines[0] and "free some space" in lines[0], err
+
+
+def test_every_export_on_a_full_disk(tmp_path: Path, disk: TinyDisk, capsys, monkeypatch, size, figures) -> None:
+    monkeypatch.setenv("WORKSTATION_KEY_PASSPHRASE", "fault test passphrase")
+    db = tmp_path / "review.duckdb"
+    held = populate(db, sessions=size.pick(6, 24))
+    faults = 0
+    for fmt, name in FORMATS.items():
+        out = disk.root / name
+        before = disk.names()
+        disk.fill(0)
+        status, err = _export(db, fmt, out, capsys)
+        _assert_clear(status, err, out)
+        _assert_nothing_under(disk, out, before)
+        faults += 1
+        # Space back: the same export in the same process works.
+        disk.free()
+        status, err = _export(db, fmt, out, capsys)
+        assert status == 0, err
+        full_size = _written(out)
+        assert full_size > 0
+        # Part of the room it needs (the manifest or a later table may be what fails).
+        for share in (2, 4, 8)[: size.pick(1, 3)]:
+            partial = disk.root / f"partial-{share}-{name}"
+            before = disk.names()
+            disk.fill(full_size // share)
+            status, err = _export(db, fmt, partial, capsys)
+            if status != 0:
+                _assert_clear(status, err, partial)
+                _assert_nothing_under(disk, partial, before)
+                faults += 1
+            else:  # it fitted after all (tmpfs counts whole pages): then it is complete
+                assert _written(partial) == full_size or fmt in ("bundle", "report"), (fmt, share)
+            disk.free()
+    with Store.open(db, read_only=True) as store:
+        assert counts(store) == held
+    figures.add("disk-full faults survived", faults)
