@@ -190,14 +190,17 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
     """Validate a GGUF file's whole header and tensor table and return its metadata.
 
     Raises ModelFileError (one line naming the file and the problem) for a missing path, a
-    directory, an unreadable or empty file, a wrong magic or version, any truncation, and
-    declared counts or tensor extents that the file cannot hold.
+    directory, a pipe or device, an unreadable or empty file, a wrong magic or version, any
+    truncation, and declared counts or tensor extents that the file cannot hold.
     """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file; check the path or run `workstation models`")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a folder, not a GGUF model file; name a .gguf file inside it")
+    if not path.is_file():
+        # A named pipe or a device: opening a pipe would wait for a writer forever.
+        raise ModelFileError(f"{path}: not a regular file (a pipe or a device), so not a GGUF model file")
     try:
         with path.open("rb") as handle:
             size = path.stat().st_size
