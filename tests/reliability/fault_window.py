@@ -1,0 +1,72 @@
+"""Opening the real window offscreen on a given database, and reading what it told the user."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workstation import paths
+from workstation.ui.main_window import MainWindow
+from workstation.ui.tree_model import NodeIdRole
+
+#: As tests/ui/conftest.py: short generations on one thread (a 2-core machine, shared).
+FAST_SETTINGS = {
+    "sampling.max_tokens": 48,
+    "sampling.temperature": 0.7,
+    "sampling.seed": 7,
+    "model.n_threads": 1,
+    "model.n_ctx_cap": 2048,
+    "model.cache_mb": 64,
+}
+
+
+def write_fast_settings() -> None:
+    """Write the fast settings where the window reads them (the home is the test's own)."""
+    folder = paths.config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.json").write_text(json.dumps(FAST_SETTINGS), encoding="utf-8")
+
+
+def open_window(qtbot, db: Path, model: Path | None = None, *, wait_state: bool = True) -> MainWindow:
+    """A shown window on `db` (and `model`, loaded before this returns when given)."""
+    window = MainWindow(model=str(model) if model else None, db=db, autoload=model is not None)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.ready or window.messages.level == "error", timeout=30_000)
+    if wait_state and window.ready:
+        qtbot.waitUntil(lambda: window.state is not None, timeout=30_000)
+    if model is not None and window.ready:
+        qtbot.waitUntil(lambda: window.model_loaded is not None, timeout=120_000)
+    return window
+
+
+def message(window: MainWindow) -> str:
+    """The message bar's text."""
+    return window.messages.label.text()
+
+
+def wait_error(qtbot, window: MainWindow, timeout: int = 30_000) -> str:
+    """Wait for an error in the message bar; return it (after checking it is one clean line)."""
+    qtbot.waitUntil(lambda: window.messages.level == "error" and window.messages.isVisible(), timeout=timeout)
+    text = message(window)
+    assert "Traceback" not in text and "\n" not in text, text
+    return text
+
+
+def clear_message(window: MainWindow) -> None:
+    """Dismiss the message bar, so that the next message is seen as new."""
+    window.messages.hide()
+    window.messages.level = ""
+
+
+def select_row(qtbot, window: MainWindow, row: int) -> str:
+    """Select a row of the tree; returns its node id."""
+    index = window.tree_model.index(row, 0)
+    window.tree_view.setCurrentIndex(index)
+    qtbot.waitUntil(lambda: window.current_node_id == index.data(NodeIdRole))
+    return index.data(NodeIdRole)
+
+
+def wait_idle(qtbot, window: MainWindow, timeout: int = 120_000) -> None:
+    """Wait until no generation runs and the worker has nothing pending."""
+    qtbot.waitUntil(lambda: window.streaming_job is None and window.backend.pending == 0, timeout=timeout)
