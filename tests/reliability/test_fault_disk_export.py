@@ -102,3 +102,42 @@ def test_every_export_on_a_full_disk(tmp_path: Path, disk: TinyDisk, capsys, mon
     with Store.open(db, read_only=True) as store:
         assert counts(store) == held
     figures.add("disk-full faults survived", faults)
+
+
+@pytest.mark.qt
+def test_every_export_from_the_window_on_a_full_disk(qtbot, tmp_path: Path, disk: TinyDisk, monkeypatch, size,
+                                                     figures) -> None:
+    from workstation.ui.exchange_dialogs import ExportDialog
+
+    from .fault_window import clear_message, open_window, wait_error, write_fast_settings
+
+    monkeypatch.setenv("WORKSTATION_KEY_PASSPHRASE", "fault test passphrase")
+    write_fast_settings()
+    db = tmp_path / "review.duckdb"
+    held = populate(db, sessions=size.pick(4, 24))
+    window = open_window(qtbot, db)
+    dialog = ExportDialog(window.backend, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=30_000)
+    faults = 0
+    for fmt, name in FORMATS.items():
+        dialog.set_format(fmt)
+        out = disk.root / name
+        before = disk.names()
+        disk.fill(0)
+        clear_message(window)
+        dialog.export(out)
+        text = wait_error(qtbot, window)
+        qtbot.waitUntil(lambda: not dialog.running)
+        assert str(out) in text and "disk is full" in text and "free some space" in text, text
+        assert dialog.result.text() == f"Export failed: {text}"
+        _assert_nothing_under(disk, out, before)
+        faults += 1
+        disk.free()
+        with qtbot.waitSignal(dialog.exported, timeout=60_000) as done:
+            dialog.export(out)
+        assert str(out) in done.args[0] and _written(out) > 0
+    window.close()
+    with Store.open(db, read_only=True) as store:
+        assert counts(store) == held
+    figures.add("disk-full faults survived", faults)
