@@ -38,6 +38,10 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u206
 def _review(args: argparse.Namespace, *, model: bool = False) -> Any:
     from workstation.review import Review, default_reviewer
 
+    if model and getattr(args, "model", None):
+        from workstation.engine.discovery import choose_model
+
+        choose_model(args.model)  # a bad --model is refused before any database is opened or made
     review = Review.open(args.db)
     try:
         if getattr(args, "reviewer", None) or getattr(args, "role", None):

@@ -270,7 +270,9 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
         if elements % block:
             raise cur.fail(f"tensor '{name}' has {elements} elements, not a multiple of {block}")
         end = data_start + offset + elements // block * type_size
-        if offset % alignment or end > size:
+        if offset % alignment:
+            raise cur.fail(f"tensor '{name}' starts at offset {offset:,}, not a multiple of the alignment {alignment}")
+        if end > size:
             raise cur.fail(
                 f"tensor '{name}' lies outside the file (ends at byte {end:,} of {size:,}); "
                 "the file is truncated or damaged, download it again"
