@@ -179,8 +179,13 @@ class Review:
     def _model_sha256(self) -> str:
         from workstation.engine.fingerprint import model_sha256
 
+        engine = self._engine()
         if self._model_sha is None:
-            self._model_sha = model_sha256(Path(self._engine().info.path))
+            # The engine's own file (held open since loading), not whatever the path holds now.
+            file_sha256 = getattr(engine, "file_sha256", None)
+            self._model_sha = file_sha256() if file_sha256 is not None else model_sha256(Path(engine.info.path))
+        elif hasattr(engine, "check_file"):
+            engine.check_file()
         return self._model_sha
 
     # -- queries ---------------------------------------------------------------------------

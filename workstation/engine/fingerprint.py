@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from workstation import paths
 
@@ -19,10 +20,14 @@ def _cache_file() -> Path:
     return paths.cache_dir() / "model-sha256.json"
 
 
-def model_sha256(path: Path) -> str:
-    """The file's SHA-256 in hex; reads the file only when it changed since last time."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+def model_sha256(path: Path, handle: BinaryIO | None = None) -> str:
+    """The file's SHA-256 in hex; reads the file only when it changed since last time.
+
+    With `handle` (the file opened when the model was loaded) the hash is of that file, even
+    when `path` has since been deleted or names another file.
+    """
+    stat = os.fstat(handle.fileno()) if handle is not None else path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
     cache_file = _cache_file()
     try:
         cache = json.loads(cache_file.read_text(encoding="utf-8"))
@@ -33,9 +38,15 @@ def model_sha256(path: Path) -> str:
     if isinstance(cache.get(key), str):
         return cache[key]
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(4 * 1024 * 1024):
+    if handle is not None:
+        offset = 0
+        while block := os.pread(handle.fileno(), 4 * 1024 * 1024, offset):
             digest.update(block)
+            offset += len(block)
+    else:
+        with path.open("rb") as opened:
+            while block := opened.read(4 * 1024 * 1024):
+                digest.update(block)
     cache[key] = digest.hexdigest()
     tmp = cache_file.with_suffix(".tmp")
     try:

@@ -137,6 +137,20 @@ class LlamaEngine:
         path = Path(options.model_path)
         # Validate the whole header in Python first: llama.cpp trusts what it reads.
         self.info: GGUFInfo = read_gguf_info(path)
+        # The file as loaded, held open: llama.cpp maps it, so the weights in use stay this
+        # file's even when its path is deleted or replaced, and its hash is read from here.
+        try:
+            self._file = path.open("rb")
+        except OSError as exc:
+            raise ModelFileError(f"could not open {path}: {exc.strerror}; check the file and load it again") from exc
+        self._loaded = _identity(os.fstat(self._file.fileno()))
+        try:
+            self._load(path, options)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _load(self, path: Path, options: LoadOptions) -> None:
         self.options = options
         self.notices: list[str] = []
         self.n_ctx = self._choose_n_ctx(options, self.info)
@@ -288,6 +302,7 @@ class LlamaEngine:
         """
         if not isinstance(prompt, Prompt):
             raise BadInputError("generate() takes a Prompt from build_prompt()")
+        self.check_file()
         self.check_fits(prompt, params.max_tokens)
         if self._busy:
             raise RuntimeError("LlamaEngine.generate() called while another generation is running")
@@ -366,6 +381,7 @@ class LlamaEngine:
         Returns how many tokens were decoded (the rest were reused), or None when `stop` was set
         before the prompt was fully evaluated (the part done is kept).
         """
+        self.check_file()
         self.check_fits(prompt, 0)
         if self._busy:
             raise RuntimeError("LlamaEngine: prefill() called while a generation is running")
@@ -456,13 +472,41 @@ class LlamaEngine:
         self._llm._ctx.kv_cache_clear()
         self._cache.clear()
 
+    # -- the model file ----------------------------------------------------------------------
+
+    def check_file(self) -> None:
+        """Raise ModelFileError when the loaded file was changed in place since it was loaded.
+
+        The mapped weights would then be whatever the file holds now (and reading past a
+        truncated end kills the process), so nothing is generated from them. A file deleted, or
+        replaced by another under its name, leaves the loaded one as it was: that is fine.
+        """
+        if _identity(os.fstat(self._file.fileno())) != self._loaded:
+            raise ModelFileError(
+                f"{self.info.path} was changed on disk after the model was loaded, so the loaded "
+                "copy can no longer be used; load the model again"
+            )
+
+    def file_sha256(self) -> str:
+        """The SHA-256 of the file as it was loaded (not of whatever its path holds now)."""
+        from workstation.engine.fingerprint import model_sha256
+
+        self.check_file()
+        return model_sha256(Path(self.info.path), self._file)
+
     def close(self) -> None:
         """Free the model and its context; the engine cannot be used afterwards."""
         self._cache.clear()
         self._llm.close()
+        self._file.close()
 
     def __enter__(self) -> LlamaEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file is rewritten in place: device, inode, size, modification time."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
