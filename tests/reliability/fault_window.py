@@ -70,3 +70,63 @@ def select_row(qtbot, window: MainWindow, row: int) -> str:
 def wait_idle(qtbot, window: MainWindow, timeout: int = 120_000) -> None:
     """Wait until no generation runs and the worker has nothing pending."""
     qtbot.waitUntil(lambda: window.streaming_job is None and window.backend.pending == 0, timeout=timeout)
+
+
+#: A window in a child process, driven by commands on stdin, one JSON line out per command:
+#: `open`, `label VALUE` (row 1 of the shown session: -1, 0 or 1), `close`, `quit`.
+CHILD_WINDOW = r"""
+import json, sys, time
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from workstation.store import Store
+from workstation.ui.main_window import MainWindow
+from workstation.ui.tree_model import COL_LABEL, NodeIdRole
+
+app = QApplication([])
+db = Path(sys.argv[1])
+window = None
+
+def wait(condition, limit=60.0):
+    end = time.monotonic() + limit
+    while not condition():
+        app.processEvents()
+        time.sleep(0.005)
+        if time.monotonic() > end:
+            raise SystemExit("the child window timed out")
+
+def shown():
+    return {"ready": window.ready, "level": window.messages.level if window.messages.isVisible() else "",
+            "text": window.messages.label.text() if window.messages.isVisible() else ""}
+
+for line in sys.stdin:
+    command = line.split()
+    if command[0] == "open":
+        window = MainWindow(model=None, db=db, autoload=False)
+        window.show()
+        wait(lambda: window.ready or window.messages.level == "error")
+        if window.ready:
+            wait(lambda: window.state is not None and window.backend.pending == 0)
+        print(json.dumps(shown()), flush=True)
+    elif command[0] == "label":
+        index = window.tree_model.index(1, 0)
+        window.tree_view.setCurrentIndex(index)
+        wait(lambda: window.current_node_id == index.data(NodeIdRole))
+        window.messages.hide()
+        window.messages.level = ""
+        window.inspector.note.setPlainText("")
+        window.label(int(command[1]))
+        wait(lambda: window.backend.pending == 0)
+        for _ in range(20):
+            app.processEvents()
+        print(json.dumps({**shown(), "label": window.tree_model.index(1, COL_LABEL).data() or "",
+                          "node": index.data(NodeIdRole), "session": window.current_session}), flush=True)
+    elif command[0] == "close":
+        window.close()
+        wait(lambda: window.backend.pending == 0)
+        for _ in range(20):
+            app.processEvents()
+        window = None
+        print(json.dumps({"closed": True}), flush=True)
+    elif command[0] == "quit":
+        break
+"""

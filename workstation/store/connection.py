@@ -230,9 +230,12 @@ class Database:
         denied) closes the connection, because DuckDB may have invalidated it.
         """
         if self.read_only:
+            if self.snapshot_dir is not None:
+                why = "a read-only snapshot (another window holds the file); close the other window"
+            else:
+                why = "open read-only; make the file and its folder writable (or close the other window)"
             raise ReadOnlyStoreError(
-                f"{self.path} is open read-only; close the other window and open it again "
-                "to make changes",
+                f"{self.path} is {why} and open it again to make changes; this change was not saved",
                 self.path,
             )
         with self._lock:

@@ -233,8 +233,16 @@ class ReviewWorker(QObject):
 
         from workstation import settings
 
+        from workstation.store.errors import DatabaseLockedError, StorePermissionError
+
         values, problems = settings.load()
-        self.review = review = Review.open(db, values=values)
+        try:
+            self.review = review = Review.open(db, values=values)
+        except (DatabaseLockedError, StorePermissionError) as exc:
+            # Held by another window, or not writable: still show it, read-only (a snapshot
+            # taken now where another process holds it); changes are refused with a message.
+            self.review = review = Review.open(db, read_only=True, values=values)
+            problems.insert(0, f"{exc} (opened read-only: you can read and export, changes are not saved)")
         problems += [str(e) for e in review.template_errors]
         return Ready(
             reviewer=review.reviewer,

@@ -111,6 +111,8 @@ MODEL_ACTIONS = ("generate", "regenerate", "regenerate_with_note", "continue_aft
 def _seed(review: Review) -> tuple[list[str], list]:
     from workstation.ui.samples import seed_samples
 
+    if review.store.read_only:  # a read-only view shows what is there, and adds nothing
+        return [], review.sessions()
     return seed_samples(review), review.sessions()
 
 
