@@ -41,7 +41,7 @@ def _with_identity(review: Any, args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write training data, a report or a signed bundle."""
-    with _review(args) as review:
+    with _review(args, reading=True) as review:
         _with_identity(review, args)
         exchange = Exchange(review)
         passphrase = _passphrase(exchange) if args.format == "bundle" else None
@@ -83,7 +83,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """Reviewer counts, label distributions and agreement."""
-    with _review(args) as review:
+    with _review(args, reading=True) as review:
         stats = Exchange(review).stats(args.session)
         if args.json:
             _print_json(stats)
@@ -94,7 +94,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_disagreements(args: argparse.Namespace) -> int:
     """Steps whose reviewers disagree, for an expert or ethics reviewer to settle."""
-    with _review(args) as review:
+    with _review(args, reading=True) as review:
         queue = Exchange(review).disagreements(args.session)
         if args.json:
             _print_json([d.to_dict() for d in queue])

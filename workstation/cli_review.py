@@ -35,14 +35,23 @@ def _print_json(data: object) -> None:
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def _review(args: argparse.Namespace, *, model: bool = False) -> Any:
+def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = False) -> Any:
+    """The review for a command; `reading` commands (they change nothing) read a database that
+    another window holds, or that may not be written, read-only instead of failing."""
     from workstation.review import Review, default_reviewer
+    from workstation.store.errors import DatabaseLockedError, StorePermissionError
 
     if model and getattr(args, "model", None):
         from workstation.engine.discovery import choose_model
 
         choose_model(args.model)  # a bad --model is refused before any database is opened or made
-    review = Review.open(args.db)
+    try:
+        review = Review.open(args.db)
+    except (DatabaseLockedError, StorePermissionError) as exc:
+        if not reading:
+            raise
+        review = Review.open(args.db, read_only=True)
+        print(f"workstation: note: {exc}; reading it read-only instead", file=sys.stderr)
     try:
         if getattr(args, "reviewer", None) or getattr(args, "role", None):
             base = default_reviewer(review.values)
@@ -268,7 +277,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     """List the sessions in the database."""
     import dataclasses
 
-    with _review(args) as review:
+    with _review(args, reading=True) as review:
         rows = review.sessions()
         if args.json:
             _print_json([dataclasses.asdict(row) for row in rows])
@@ -284,7 +293,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Search questions and steps across sessions."""
     import dataclasses
 
-    with _review(args) as review:
+    with _review(args, reading=True) as review:
         hits = review.search(text=args.text, label=args.label, tag=args.tag, reviewer=args.by, model=args.model_name)
         if args.json:
             _print_json([dataclasses.asdict(hit) for hit in hits])
@@ -297,7 +306,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Show a session's tree: every branch, version, label and flag."""
-    with _review(args) as review:
+    with _review(args, reading=True) as review:
         session_id = _session_id(review, args.session)
         tree = review.tree(session_id)
         if args.json:

@@ -189,3 +189,74 @@ def test_database_made_read_only_while_a_window_runs(tmp_path: Path, child_windo
         labels = [a.label for a in store.history(first["session"]).tree.current_annotations(first["node"]).values()]
     assert labels == [1], labels
     figures.add("file faults survived", 2)
+
+
+def _cli(*args: str, as_user: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command line in its own process (as a user without root's override, if asked)."""
+    prefix = [SETPRIV, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if as_user else []
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [*prefix, sys.executable, "-m", "workstation", *args], capture_output=True, text=True,
+        env={**child_env(), **(env or {})}, timeout=120, check=False,
+    )
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_cli_on_a_database_another_window_holds(tmp_path: Path, child_windows, figures) -> None:
+    db = tmp_path / "review.duckdb"
+    env = {"WORKSTATION_HOME": str(tmp_path / "home")}
+    window = ChildWindow(db, env=env)
+    child_windows.append(window)
+    assert window.send("open")["ready"]
+    labelled = window.send("label 1")
+    # A change is refused, naming the file and who holds it.
+    done = _cli("annotate", labelled["node"], "--db", str(db), "--label", "-1", env=env)
+    _one_line_error(done, str(db), "another workstation window", str(window.process.pid))
+    # Reading and exporting work, from a snapshot.
+    done = _cli("sessions", "--db", str(db), "--json", env=env)
+    assert done.returncode == 0 and "read-only" in done.stderr, done.stderr
+    assert labelled["session"] in done.stdout
+    out = tmp_path / "held.jsonl"
+    done = _cli("export", "--db", str(db), "--format", "trl-stepwise", "--out", str(out), env=env)
+    assert done.returncode == 0 and out.stat().st_size > 0, done.stderr
+    assert window.send("label -1")["level"] != "error"  # the window's own work goes on
+    window.send("close")
+    with Store.open(db, read_only=True) as store:
+        labels = [a.label for a in store.history(labelled["session"]).tree.current_annotations(labelled["node"]).values()]
+    assert labels == [-1]
+    figures.add("file faults survived", 1)
+
+
+def test_cli_on_a_read_only_database(tmp_path: Path, figures) -> None:
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv, to run without root's file-permission override")
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "review.duckdb"
+    env = {"WORKSTATION_HOME": str(tmp_path / "home")}
+    from .fault_disk import populate
+
+    populate(db, sessions=2)
+    with Store.open(db) as store:
+        session = store.list_sessions()[0].id
+        step = store.history(session).tree.preferred_path()[1].id
+        before = store.verify_events()
+    db.chmod(0o444)
+    data.chmod(0o555)
+    try:
+        done = _cli("annotate", step, "--db", str(db), "--label", "1", as_user=True, env=env)
+        _one_line_error(done, str(db), "permission denied")
+        done = _cli("show", session, "--db", str(db), as_user=True, env=env)
+        assert done.returncode == 0 and "read-only" in done.stderr, done.stderr
+    finally:
+        data.chmod(0o755)
+        db.chmod(0o644)
+    with Store.open(db) as store:
+        assert store.verify_events() == before
+    figures.add("file faults survived", 1)
