@@ -152,3 +152,38 @@ def test_generation_on_a_full_disk_fails_cleanly_and_retries(qtbot, disk: TinyDi
         tree = store.history(session).tree
         assert len(tree.alternatives(step)) == alternatives + 1, "the retried regeneration was not saved"
     figures.add("disk-full faults survived", faults)
+
+
+def test_cli_saves_on_a_full_disk(disk: TinyDisk, capsys, figures) -> None:
+    from workstation.cli import main
+
+    from .fault_disk import counts, populate
+
+    db = disk.root / "review.duckdb"
+    populate(db, sessions=2)
+    with Store.open(db) as store:
+        held = counts(store)
+        session = store.list_sessions()[0].id
+        step = store.history(session).tree.preferred_path()[1].id
+    long = " (longer than a page)" * 400
+    commands = (
+        ["annotate", step, "--db", str(db), "--label", "0", "--note", "full" + long],
+        ["rewrite", step, "--db", str(db), "--text", "Rewritten" + long],
+    )
+    faults = 0
+    for args in commands:
+        disk.fill(0)
+        capsys.readouterr()
+        status = main(args)
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert status == 2 and len(lines) == 1 and "Traceback" not in err, err
+        _assert_disk_full(lines[0], db)
+        faults += 1
+        disk.free()
+        assert main(args) == 0, capsys.readouterr().err  # the same process, once space is back
+    with Store.open(db) as store:
+        assert counts(store)["events"] == held["events"] + 2
+        node = store.history(session).tree.node(step)
+        assert node.text == "Rewritten" + long
+    figures.add("disk-full faults survived", faults)
