@@ -72,6 +72,18 @@ def _regenerate(qtbot, window) -> str:
     return node.chain_id
 
 
+def _generate(qtbot, window) -> str:
+    """Generate on a new question; returns the new chain's id (after checking no error came)."""
+    clear_message(window)
+    window.question.setPlainText("What is 9 - 4?")
+    window.actions["generate"].trigger()
+    wait_idle(qtbot, window)
+    assert window.messages.level != "error", message(window)
+    node = window.current_node()
+    assert node is not None and node.chain_id
+    return node.chain_id
+
+
 def _load(qtbot, window) -> None:
     clear_message(window)
     window.load_model()
@@ -92,6 +104,7 @@ def test_model_file_deleted_replaced_and_truncated_while_loaded(qtbot, tmp_path:
     # Deleted: the loaded model goes on, and says which file it is.
     model.unlink()
     assert _recorded_sha(db, _regenerate(qtbot, window)) == original
+    assert _recorded_sha(db, _generate(qtbot, window)) == original
     _load(qtbot, window)
     text = wait_error(qtbot, window)
     assert str(model) in text, text
