@@ -14,7 +14,7 @@ the window pushes in the operation's done callback, after the commit; an export'
 dialog reports its result).
 
 Stdout (written with os.write, so a SIGKILL loses nothing already "said"), one line each:
-  ready                                   the database is open and the model loaded
+  ready {"session": ...}                  the database is open, the model loaded, this session shown
   reopened {"session": ..., "rows": [...]} the tree of the session asked for, top-level row ids
   phase KIND N                            operation N, of KIND, starts now
   done KIND N SECONDS                     the window acknowledged it (the ack line is on disk)
@@ -160,7 +160,7 @@ class Driver:
                 say(f"error start 0 {message}")
                 os._exit(3)
             return None
-        say("ready")
+        say("ready " + json.dumps({"session": w.state.session_id}))
         if self.args.reopen:
             w.open_session(self.args.reopen)
             self.kind = "reopen"
@@ -182,6 +182,7 @@ class Driver:
 
     def _next(self) -> None:
         self.count += 1
+        self.started = time.monotonic()
         self.window.messages.hide()  # the user dismisses the last message
         # Nothing to work on in the open session (a generation killed before its steps were
         # saved leaves a session with none): open another, as a user would, or ask a question.
@@ -376,7 +377,8 @@ class Driver:
         return check
 
     def _do_export(self) -> Callable[[], Any]:
-        self._begin()
+        # The phase starts when Export is pressed, once the dialog has read the sessions: kills
+        # aimed at an export land while it writes, not while the dialog fills in.
         dialog = self.team.open_export()
         fmt = self.rng.choice(list(EXPORTS))
         out = self.exports / EXPORTS[fmt]
@@ -389,6 +391,7 @@ class Driver:
                     return None
                 dialog.set_format(fmt)
                 dialog.exported.connect(results.append)
+                self._begin()
                 dialog.export(out)
                 phase[0] = "run"
                 return None

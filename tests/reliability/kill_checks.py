@@ -1,7 +1,8 @@
 """What test_kill.py checks after each SIGKILL, and the teammate bundles the app imports.
 
 `missing(store, acks, bundle_events)` names every acknowledged operation the database lacks;
-`broken_exports(folder)` names every file under an export's final name that is not complete.
+`partial_imports(store, bundle_events)` names bundles imported in part; `broken_exports(folder)`
+names every file under an export's final name that is not complete.
 """
 
 from __future__ import annotations
@@ -96,6 +97,17 @@ def missing(store: Store, acks: Iterable[dict[str, Any]], bundle_events: dict[st
         if not ok:
             lost.append(json.dumps(ack, sort_keys=True))
     return lost
+
+
+def partial_imports(store: Store, bundle_events: dict[str, set[str]]) -> list[str]:
+    """Bundles of which some events are in the database but not all (a bundle imports wholly
+    or not at all; the teammate's bundles share no event)."""
+    held = {event.id for event in store.events()}
+    return [
+        f"{Path(path).name}: {len(events & held)} of {len(events)} events"
+        for path, events in sorted(bundle_events.items())
+        if events & held and not events <= held
+    ]
 
 
 def _complete_jsonl(path: Path) -> str | None:

@@ -33,7 +33,7 @@ from workstation.core.history import History
 from workstation.store import Store
 
 from .gui_driver import read_acks
-from .kill_checks import broken_exports, leftovers, missing, teammate_bundles
+from .kill_checks import broken_exports, leftovers, missing, partial_imports, teammate_bundles
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -199,6 +199,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     reopened = 0
     model_errors: list[str] = []
     reopen: tuple[str, list[str]] | None = None  # the session to reopen and the rows it must show
+    latest: str | None = None  # the session changed last, which the window opens by itself
 
     def expected(kind: str) -> float:
         seen = durations.get(kind)
@@ -220,8 +221,13 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         if target == "start" and not last:
             time.sleep(rng.uniform(0.0, expected("start") * 1.2))
         else:
-            at, _ = driver.wait_for("ready")
+            at, line = driver.wait_for("ready")
             durations.setdefault("start", []).append(at - driver.started)
+            if latest is not None:
+                # By itself the window shows the session changed last: where the user was.
+                assert json.loads(line.split(" ", 1)[1])["session"] == latest, (
+                    f"round {round_}: the window opened another session than the one changed last {why}"
+                )
             if reopen is not None:
                 _, line = driver.wait_for("reopened")
                 shown = json.loads(line.split(" ", 1)[1])
@@ -255,6 +261,9 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         with Store.open(db, read_only=True) as store:
             lost = missing(store, acks, bundle_events)
             assert not lost, f"after kill {round_ + 1}, {len(lost)} acknowledged operations are lost {why}: {lost[:5]}"
+            partial = partial_imports(store, bundle_events)
+            assert not partial, f"after kill {round_ + 1}, bundles were imported in part {why}: {partial}"
+            latest = store.list_sessions()[0].id
             sessions = [a["session"] for a in acks if "session" in a]
             if sessions:
                 reopen = (sessions[-1], [n.id for n in store.history(sessions[-1]).tree.shown_path()])
@@ -290,5 +299,5 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
 
     figures.add("kills survived", kills)
     figures.add("acknowledged operations checked after kills", len(acks))
-    for kind in ("generate", "regenerate", "rewrite", "import", "export"):
+    for kind in ("generate", "regenerate", "rewrite", "import", "export", "start"):
         figures.add(f"kills landed during {kind}", landed[kind])
