@@ -59,6 +59,8 @@ class ExportWriteError(ExchangeError):
     def __init__(self, out: Path | str, exc: OSError) -> None:
         self.path = Path(out)
         where = exc.filename if isinstance(exc.filename, str) else str(out)
+        if Path(where).name.startswith(".") and where.endswith(".tmp"):
+            where = str(out)  # the hidden name it was being written under tells the user nothing
         if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             why, action = "the disk is full", "free some space and export again"
         elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
