@@ -15,7 +15,7 @@ import json
 import json.encoder
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -197,6 +197,53 @@ COLUMNS = {
     "annotations": _ANNOTATION_COLUMNS,
     "sessions": _SESSION_COLUMNS,
 }
+
+
+class AnnotationRow(NamedTuple):
+    """An `annotated` event that its caller has already checked against the session (an
+    importer's fast lane), as what the store writes for it: its log row and its annotation row.
+
+    `text` must be the event's `event_text` byte for byte (the hash chain covers it); the
+    annotation is new, not retracted, and belongs to the event's session.
+    """
+
+    event_id: str
+    session_id: str
+    at: str
+    reviewer_id: str
+    role: str
+    text: str
+    annotation_id: str
+    node_id: str
+    version_id: str
+    annotation_reviewer_id: str
+    annotation_role: str
+    created_at: str
+    label: int | None
+    note: str
+    tags: list[str]
+    severity: str | None
+
+    def annotation(self) -> Annotation:
+        """The core's object for it (what `Annotated` puts in a tree)."""
+        return Annotation(self.annotation_id, self.session_id, self.node_id, self.version_id,
+                          self.annotation_reviewer_id, self.annotation_role, self.created_at, self.label,
+                          self.note, tuple(self.tags), self.severity, False)
+
+
+def annotation_rows(rows: Sequence[AnnotationRow], counter: Counter) -> list[tuple[Any, ...]]:
+    """Rows of the annotations table for `rows`, their `ord`s taken in order."""
+    ords = counter.take(len(rows))
+    return [
+        (r.annotation_id, r.session_id, o, r.node_id, r.version_id, r.annotation_reviewer_id,
+         r.annotation_role, r.created_at, r.label, r.note, r.tags, r.severity, False)
+        for r, o in zip(rows, ords)
+    ]  # fmt: skip
+
+
+def write_annotations(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows of the annotations table (from `annotation_rows`) in one statement."""
+    _bulk(con, "annotations", _ANNOTATION_COLUMNS, rows)
 
 
 @dataclass
@@ -571,8 +618,10 @@ class EventLog:
 
     def _current(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
         if self._head is None:
-            row = con.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            self._head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+            # fetchall, not fetchone: DuckDB 2 counts a result not read to its end as unfinished
+            # and then refuses to `register` the NumPy columns of a large insert.
+            rows = con.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchall()
+            self._head = (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)
         return self._head
 
     def append(self, con: duckdb.DuckDBPyConnection, event: Event) -> tuple[int, str]:
@@ -607,6 +656,22 @@ class EventLog:
                          event.role, event.type, text, prev, digest))  # fmt: skip
             prev = digest
         _bulk(con, "events", _EVENT_COLUMNS, rows)
+        return seq, prev
+
+    def append_rows(
+        self, con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str, str, str, str, str]]
+    ) -> tuple[int, str]:
+        """`append_many` for events given as (id, session id, at, reviewer id, role, type,
+        text) rows, `text` being each event's `event_text`; returns the new head."""
+        seq, prev = self._current(con)
+        out = []
+        sha256 = hashlib.sha256
+        for event_id, session_id, at, reviewer_id, role, kind, text in rows:
+            digest = sha256((prev + text).encode("utf-8", "surrogatepass")).hexdigest()
+            seq += 1
+            out.append((seq, event_id, session_id, at, reviewer_id, role, kind, text, prev, digest))
+            prev = digest
+        _bulk(con, "events", _EVENT_COLUMNS, out)
         return seq, prev
 
     def advance(self, head: tuple[int, str]) -> None:
