@@ -8,7 +8,8 @@ session exactly as it was committed.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -186,56 +187,107 @@ class Store:
 
     def record_batch(
         self,
-        items: Sequence[tuple[Tree, Applied]],
+        items: Sequence[tuple[Tree, Applied] | writer.AnnotationRow],
         generations: Sequence[tuple[str, Generation]] = (),
     ) -> int:
         """Commit many events already applied to their trees in ONE transaction: all or none.
 
-        For imports and bulk loads. `generations` are (session id, record) pairs. Events
-        whose id is already stored with the same content are skipped (importing twice changes
-        nothing); one stored with other content raises `DuplicateEventError` and nothing is
-        written. Returns how many events were written.
+        For imports and bulk loads. `items` are, in log order, (tree, applied) pairs and
+        `writer.AnnotationRow`s: `annotated` events an importer checked against the session
+        itself, written without a tree (keep a session's rows and its trees in separate
+        batches: the rows take their `ord`s after the trees' rows). `generations` are
+        (session id, record) pairs. Events whose id is already stored with the same content
+        are skipped (importing twice changes nothing); one stored with other content raises
+        `DuplicateEventError` and nothing is written. Returns how many events were written.
         """
         items = list(items)
-        texts = [writer.event_text(applied.event) for _, applied in items]
+        texts = [
+            item.text if type(item) is writer.AnnotationRow else writer.event_text(item[1].event)  # type: ignore[union-attr,index]
+            for item in items
+        ]
+        try:
+            # Most batches are all new: write them, and let the file's unique ids catch the rest.
+            return self._record_batch(items, texts, generations)
+        except duckdb.ConstraintException as exc:
+            fresh, fresh_texts = self._unstored(items, texts)
+            if not fresh:
+                return 0
+            if len(fresh) == len(items):
+                raise DuplicateEventError(
+                    f"a row of these events is already in {self.path} under another event "
+                    f"({str(exc).splitlines()[0]}); nothing was recorded",
+                    self.path,
+                ) from exc
+        try:
+            return self._record_batch(fresh, fresh_texts, generations)
+        except duckdb.ConstraintException as exc:
+            raise DuplicateEventError(
+                f"a row of these events is already in {self.path} under another event "
+                f"({str(exc).splitlines()[0]}); nothing was recorded",
+                self.path,
+            ) from exc
+
+    def _unstored(
+        self, items: list[tuple[Tree, Applied] | writer.AnnotationRow], texts: list[str]
+    ) -> tuple[list[tuple[Tree, Applied] | writer.AnnotationRow], list[str]]:
+        """The items whose event is not stored yet; DuplicateEventError for one stored with
+        other content."""
+        event_ids = [_event_id(item) for item in items]
         with self._db.read() as con:
-            # Ids first: reading the text of every stored event to find none is the slow way.
-            ids = [
-                r[0]
-                for r in con.execute(
-                    "SELECT id FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                    [[applied.event.id for _, applied in items]],
-                ).fetchall()
-            ]
             stored = dict(
                 con.execute(
-                    "SELECT id, data FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                    "SELECT id, data FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                    [event_ids],
                 ).fetchall()
-            ) if ids else {}
-        fresh: list[tuple[Tree, Applied]] = []
+            )
+        fresh: list[tuple[Tree, Applied] | writer.AnnotationRow] = []
         fresh_texts: list[str] = []
-        for (tree, applied), text in zip(items, texts):
-            event = applied.event
-            if event.id in stored:
-                if stored[event.id] != text:
+        for item, event_id, text in zip(items, event_ids, texts):
+            if event_id in stored:
+                if stored[event_id] != text:
                     raise DuplicateEventError(
-                        f"event {event.id} is already in {self.path} with other content; "
+                        f"event {event_id} is already in {self.path} with other content; "
                         "nothing was recorded",
                         self.path,
                     )
                 continue
-            stored[event.id] = text
-            fresh.append((tree, applied))
+            stored[event_id] = text
+            fresh.append(item)
             fresh_texts.append(text)
+        return fresh, fresh_texts
+
+    def _record_batch(
+        self,
+        items: list[tuple[Tree, Applied] | writer.AnnotationRow],
+        texts: list[str],
+        generations: Sequence[tuple[str, Generation]],
+    ) -> int:
+        """`record_batch` of items none of which is stored (a ConstraintException otherwise)."""
+        rows: list[writer.AnnotationRow] = []
+        log: list[tuple[str, str, str, str, str, str, str]] = []
         trees: dict[int, tuple[Tree, list[Changes]]] = {}
-        for tree, applied in fresh:
+        new_reviewers: dict[str, tuple[str, str]] = {}
+        reviewers = self._reviewers
+        for item, text in zip(items, texts):
+            if type(item) is writer.AnnotationRow:
+                row: writer.AnnotationRow = item  # type: ignore[assignment]
+                rows.append(row)
+                log.append((row.event_id, row.session_id, row.at, row.reviewer_id, row.role,
+                            "annotated", text))  # fmt: skip
+                if row.reviewer_id not in reviewers:
+                    new_reviewers.setdefault(row.reviewer_id, (row.role, row.at))
+                continue
+            tree, applied = item  # type: ignore[misc]
+            event = applied.event
             trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
+            log.append((event.id, event.session_id, event.at, event.reviewer_id, event.role,
+                        event.type, text))  # fmt: skip
+            if event.reviewer_id not in reviewers:
+                new_reviewers.setdefault(event.reviewer_id, (event.role, event.at))
         for tree, _ in trees.values():
             self._forget(tree.session.id)
-        new_reviewers: dict[str, tuple[str, str]] = {}
-        for _, a in fresh:
-            if a.event.reviewer_id not in self._reviewers:
-                new_reviewers.setdefault(a.event.reviewer_id, (a.event.role, a.event.at))
+        for session_id in {r.session_id for r in rows}:
+            self._forget(session_id)  # a cached tree lacks the rows' annotations
         changed = [(tree, writer.merge_changes(changes)) for tree, changes in trees.values()]
         try:
             with self._db.transaction() as con:
@@ -247,21 +299,25 @@ class Store:
                          [r for r, _ in new_reviewers.values()],
                          [at for _, at in new_reviewers.values()]],
                     )  # fmt: skip
-                head = self._log.append_many(con, [a.event for _, a in fresh], fresh_texts)
-                # What the file already holds, asked once for the whole batch.
-                sessions, known = writer.Known.query_many(con, changed)
-                batch = writer.Batch()
-                for tree, merged in changed:
-                    view = writer.Known(
-                        tree.session.id in sessions,
-                        known.nodes, known.versions, known.chains, known.annotations,
-                    )
-                    added = batch.add(tree, merged, self._counter, view)
-                    # The same session twice (two tree objects): the second updates the rows.
-                    known.update(added)
-                    if added.session:
-                        sessions.add(tree.session.id)
-                batch.write(con)
+                # The events go first: an id already stored fails before any other row is written.
+                head = self._log.append_rows(con, log)
+                if changed:
+                    # What the file already holds, asked once for the whole batch.
+                    sessions, known = writer.Known.query_many(con, changed)
+                    batch = writer.Batch()
+                    for tree, merged in changed:
+                        view = writer.Known(
+                            tree.session.id in sessions,
+                            known.nodes, known.versions, known.chains, known.annotations,
+                        )
+                        added = batch.add(tree, merged, self._counter, view)
+                        # The same session twice (two tree objects): the second updates the rows.
+                        known.update(added)
+                        if added.session:
+                            sessions.add(tree.session.id)
+                    batch.write(con)
+                if rows:
+                    writer.write_annotations(con, writer.annotation_rows(rows, self._counter))
                 stored_generations = {
                     r[0]
                     for r in con.execute(
@@ -279,7 +335,33 @@ class Store:
             raise
         self._log.advance(head)
         self._reviewers.update(new_reviewers)
-        return len(fresh)
+        return len(items)
+
+    @contextmanager
+    def deferred_checkpoints(self) -> Iterator[None]:
+        """Many transactions in a row (an import of many bundles): DuckDB folds its
+        write-ahead log into the file once, at the end, not every 16 MiB.
+
+        Each checkpoint rewrites the tables' indexes whole, so checkpointing every few
+        bundles cost more than all the bundles' own writes. Every transaction is still
+        committed (durably, in the log) before `record_batch` returns; if the program stops
+        before the end, DuckDB replays the log when the file is opened next.
+        """
+        if self.read_only:
+            yield
+            return
+        with self._db.read() as con:
+            old = str(con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0])
+            con.execute("SET checkpoint_threshold = '1 TiB'")
+        try:
+            yield
+        finally:
+            try:
+                with self._db.read() as con:
+                    con.execute(f"SET checkpoint_threshold = '{old}'")
+                    con.execute("CHECKPOINT")
+            except StoreError:
+                pass  # a failed write closed the file: its log is replayed when it is opened again
 
     def add_reviewer(self, reviewer: Reviewer, public_key: str | None = None) -> None:
         """Add a reviewer, or update their name, role and public key."""
@@ -501,6 +583,40 @@ class Store:
             ).fetchall()
         return {event_id: (session_id, text) for event_id, session_id, text in rows}
 
+    def annotation_index(
+        self, session_ids: Sequence[str]
+    ) -> dict[str, tuple[dict[str, tuple[str, set[str]]], set[str]]]:
+        """Per stored session of these: node id -> (kind, ids of its versions), and the ids of
+        its annotations. What an importer checks new annotations against, without loading
+        whole trees; sessions not stored are left out."""
+        if not session_ids:
+            return {}
+        ids = list(dict.fromkeys(session_ids))
+        with self._db.read() as con:
+            found = {
+                r[0]: ({}, set())
+                for r in con.execute(
+                    "SELECT id FROM sessions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                ).fetchall()
+            }  # type: dict[str, tuple[dict[str, tuple[str, set[str]]], set[str]]]
+            for sid, node_id, kind, version_id in con.execute(
+                "SELECT n.session_id, n.id, n.kind, v.id FROM nodes n JOIN versions v "
+                "ON v.node_id = n.id WHERE n.session_id IN (SELECT unnest(?::VARCHAR[]))",
+                [ids],
+            ).fetchall():
+                nodes = found[sid][0]
+                if node_id in nodes:
+                    nodes[node_id][1].add(version_id)
+                else:
+                    nodes[node_id] = (kind, {version_id})
+            for sid, annotation_id in con.execute(
+                "SELECT session_id, id FROM annotations "
+                "WHERE session_id IN (SELECT unnest(?::VARCHAR[]))",
+                [ids],
+            ).fetchall():
+                found[sid][1].add(annotation_id)
+        return found
+
     def verify_events(self) -> int:
         """Check the event log's hash chain; returns the number of events.
 
@@ -604,6 +720,12 @@ def _export_error(exc: duckdb.Error, target: Path) -> StoreError:
         f"the database was not changed: {action}",
         target,
     )
+
+
+def _event_id(item: tuple[Tree, Applied] | writer.AnnotationRow) -> str:
+    if type(item) is writer.AnnotationRow:
+        return item.event_id  # type: ignore[union-attr]
+    return item[1].event.id  # type: ignore[index]
 
 
 def _max_ord(con: duckdb.DuckDBPyConnection) -> int:
