@@ -52,6 +52,11 @@ _DATA_MEMBERS = (EVENTS, GENERATIONS)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Zip entries get a fixed time: the same content makes the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+#: Events that change only the database they happen in: deleting a session (and restoring
+#: it) is each reviewer's own housekeeping. Bundles leave them out; importing skips them.
+LOCAL_EVENT_TYPES = frozenset(("session_deleted", "session_restored"))
+#: Why they are left out, as export and import results say it.
+LOCAL_REASON = "session deletion is local to each database"
 
 
 def canonical(data: Mapping[str, Any]) -> str:
@@ -198,15 +203,21 @@ def write_bundle(
     """Write a signed bundle of `events` (event dicts, log order) and generation records.
 
     `chain_ids` narrows the events to those chains (see `select_events`); generation records
-    of chains left out are dropped. Returns what was written; rows = events.
+    of chains left out are dropped. Session deletions and restorations are left out (local to
+    each database; listed in the result's skips). Returns what was written; rows = events.
     """
     out = Path(out)
-    selected = select_events(events, chain_ids)
+    result = ExportResult("bundle", out)
+    selected = []
+    for e in select_events(events, chain_ids):
+        if e["type"] in LOCAL_EVENT_TYPES:
+            result.skip(e["session_id"], e["id"], LOCAL_REASON)
+        else:
+            selected.append(e)
     chains_in = {
         e["payload"]["chain"]["id"] for e in selected if e["type"] in ("steps_added", "challenge_answered")
     }
     gens = [dict(g) for g in generations if g.get("chain_id") in chains_in]
-    result = ExportResult("bundle", out)
     if chain_ids is not None:
         missing = set(chain_ids) - chains_in
         for chain_id in sorted(missing):

@@ -7,8 +7,16 @@ content is skipped, which makes importing the same bundle twice change nothing. 
 does not fit (or one with a known id differs), the bundle is refused before anything is
 written, and the target commits a bundle's events in one transaction.
 
-A target is anything with the three methods of `MergeTarget`: `StoreTarget` wraps a
+A target is anything with the methods of `MergeTarget`: `StoreTarget` wraps a
 `workstation.store.Store`; `MemoryTarget` keeps trees and events in memory.
+
+Plain annotations (most of a bundle) take a fast lane (`fast_lane`): checked against the
+session's nodes without building the core's objects, and handed to the target as rows. A
+session that gets any other new event in a bundle takes the full path for all of that
+bundle's events, so its tree holds everything in order.
+
+Deleting and restoring a session is local housekeeping: a bundle's `session_deleted` and
+`session_restored` events are skipped (see the report's `skipped`), never applied.
 """
 
 from __future__ import annotations
@@ -16,19 +24,22 @@ from __future__ import annotations
 import gc
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from workstation.core import ops
-from workstation.core.history import Applied
+from workstation.core.history import Applied, Event
 from workstation.core.ops import Changes, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError, WorkstationError
+from workstation.exchange import fast_lane
 from workstation.exchange.bundle import (
     EVENTS,
+    LOCAL_EVENT_TYPES,
+    LOCAL_REASON,
     MAX_BUNDLE_BYTES,
     Bundle,
     canonical,
@@ -37,26 +48,41 @@ from workstation.exchange.bundle import (
     read_bundle,
 )
 from workstation.exchange.errors import BundleError, UntrustedSignerError
+from workstation.exchange.fast_lane import SessionView
 from workstation.exchange.keys import PublicKey, TrustedKeys
+from workstation.exchange.result import Skipped
+from workstation.store.writer import AnnotationRow
+
+#: What a merge commits, in log order: events applied to trees, and annotations that the
+#: fast lane checked (`fast_lane`), as rows.
+Item = tuple[Tree, Applied] | AnnotationRow
 
 
 class MergeTarget(Protocol):
     """Where imported events go."""
 
-    def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
-        """Event id -> canonical text of every event already held for these sessions."""
+    def known_events(self, session_ids: Sequence[str]) -> Mapping[str, str]:
+        """Event id -> canonical text of (at least) every event already held for these
+        sessions; the merge only reads it."""
 
     def load_tree(self, session_id: str) -> Tree | None:
         """A fresh copy of the session's tree that the merge may change, or None."""
 
+    def session_view(self, session_id: str) -> SessionView | None:
+        """The session's nodes and annotation ids for the fast lane (None: no such session,
+        or no fast lane for this target); read only."""
+
+    # Optional: `bulk()`, a context manager around a whole import (see StoreTarget.bulk).
+
     def discard(self, session_ids: Sequence[str]) -> None:
         """Forget what a refused merge changed in trees handed out by `load_tree`."""
 
-    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]],
+    def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
                texts: dict[str, str]) -> int:
-        """Write the applied events (and generation records) all together, or nothing.
+        """Write the events (and generation records) all together, or nothing.
 
-        `texts` maps each event id to its line in the bundle (its canonical text, usually).
+        `texts` maps the id of each applied event to its line in the bundle (its canonical
+        text, usually); a row carries its own text.
         """
 
 
@@ -78,13 +104,24 @@ class MemoryTarget:
         tree = self.trees.get(session_id)
         return Tree.from_dict(tree.to_dict()) if tree is not None else None
 
+    def session_view(self, session_id: str) -> SessionView | None:
+        """The held tree's nodes and annotations."""
+        tree = self.trees.get(session_id)
+        return SessionView.of_tree(tree) if tree is not None else None
+
     def discard(self, session_ids: Sequence[str]) -> None:
         """Nothing to forget: `load_tree` hands out copies."""
 
-    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]],
+    def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
                texts: dict[str, str]) -> int:
         """Keep the changed trees and the new events."""
-        for tree, applied in items:
+        for item in items:
+            if type(item) is AnnotationRow:
+                self.trees[item.session_id].annotations[item.annotation_id] = item.annotation()
+                self.events[item.event_id] = item.text
+                self.by_session.setdefault(item.session_id, []).append(item.event_id)
+                continue
+            tree, applied = item  # type: ignore[misc]
             self.trees[tree.session.id] = tree
             event = applied.event
             self.events[event.id] = canonical(event.to_dict())
@@ -98,38 +135,48 @@ class StoreTarget:
     """A `workstation.store.Store` as a merge target.
 
     Uses the store's `record_batch` (one transaction per bundle) when it has one; otherwise
-    falls back to `record` per event, which is only all-or-nothing up to I/O errors.
+    falls back to `record` per event, which is only all-or-nothing up to I/O errors (and
+    takes no fast lane).
 
-    Trees and known event ids are loaded once per session and kept while this target lives
+    Trees and known event texts are loaded once per session and kept while this target lives
     (one import of many bundles), so twenty bundles about the same sessions do not reload
-    them twenty times. Use a new target after the store was changed by other means.
+    them twenty times; annotations committed as rows join a kept tree when it is next handed
+    out. Use a new target after the store was changed by other means.
     """
 
     def __init__(self, store: Any) -> None:
         self.store = store
         self._trees: dict[str, Tree | None] = {}
-        self._known: dict[str, dict[str, str]] = {}
+        self._loaded: set[str] = set()  # sessions whose events are in _texts
+        self._texts: dict[str, str] = {}  # event id -> stored text, of the loaded sessions
+        # Annotations committed as rows after their session's tree was kept, not yet in it.
+        self._pending: dict[str, list[AnnotationRow]] = {}
+        # The fast lane's views, kept up to date as rows are committed (None: no session).
+        self._views: dict[str, SessionView | None] = {}
+        self._index = getattr(store, "annotation_index", None)
+        self._rows = self._index is not None and getattr(store, "record_batch", None) is not None
 
-    def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
-        """Event id -> canonical text from the store's event log."""
-        missing = [sid for sid in dict.fromkeys(session_ids) if sid not in self._known]
+    def known_events(self, session_ids: Sequence[str]) -> Mapping[str, str]:
+        """Event id -> text from the store's event log, for these sessions and any loaded
+        before (one mapping, not copied: the merge only reads it)."""
+        missing = [sid for sid in dict.fromkeys(session_ids) if sid not in self._loaded]
         if missing:
             texts = getattr(self.store, "event_texts", None)
             if texts is not None:
                 # The stored text as it is: no parsing of every event (asked of the store).
-                found = texts(missing)
-                for sid in missing:
-                    self._known[sid] = {}
-                for event_id, (sid, text) in found.items():
-                    self._known.setdefault(sid, {})[event_id] = text
+                for event_id, (_sid, text) in texts(missing).items():
+                    self._texts[event_id] = text
             else:
                 for sid in missing:
                     events = self.store.events(sid) if self.store.has_session(sid) else []
-                    self._known[sid] = {e.id: canonical(e.to_dict()) for e in events}
-        out: dict[str, str] = {}
-        for sid in session_ids:
-            out.update(self._known[sid])
-        return out
+                    self._texts.update((e.id, canonical(e.to_dict())) for e in events)
+            self._loaded.update(missing)
+        return self._texts
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """Around an import of many bundles: the store's `deferred_checkpoints`, if it has them."""
+        deferred = getattr(self.store, "deferred_checkpoints", None)
+        return deferred() if deferred is not None else nullcontext()
 
     def load_tree(self, session_id: str) -> Tree | None:
         """The stored tree (loaded once; `discard` drops a copy a refused bundle changed)."""
@@ -137,14 +184,41 @@ class StoreTarget:
             self._trees[session_id] = (
                 self.store.load_session(session_id) if self.store.has_session(session_id) else None
             )
-        return self._trees[session_id]
+        tree = self._trees[session_id]
+        for row in self._pending.pop(session_id, ()):  # what `Annotated` would have done, in order
+            tree.annotations[row.annotation_id] = row.annotation()  # type: ignore[union-attr]
+        self._views.pop(session_id, None)  # the merge may change the tree now
+        return tree
+
+    def session_view(self, session_id: str) -> SessionView | None:
+        """The session's annotatable nodes and annotation ids, committed rows included."""
+        if not self._rows:
+            return None
+        if session_id not in self._views:
+            if session_id in self._trees:
+                tree = self._trees[session_id]
+                if tree is None:
+                    return None
+                ids = set(tree.annotations)
+                ids.update(row.annotation_id for row in self._pending.get(session_id, ()))
+                self._views[session_id] = SessionView.of_tree(tree, ids)
+            else:
+                # Every session of the bundles read so far that has no view yet, in one go.
+                wanted = [s for s in self._loaded | {session_id} if s not in self._views and s not in self._trees]
+                found = self._index(wanted)  # type: ignore[misc]
+                for sid in wanted:
+                    entry = found.get(sid)
+                    self._views[sid] = SessionView.of_index(*entry) if entry is not None else None
+        return self._views[session_id]
 
     def discard(self, session_ids: Sequence[str]) -> None:
         """Forget trees a refused bundle may have changed in memory; reload them next time."""
         for sid in session_ids:
             self._trees.pop(sid, None)
+            self._pending.pop(sid, None)
+            self._views.pop(sid, None)
 
-    def commit(self, items: list[tuple[Tree, Applied]], generations: list[tuple[str, dict[str, Any]]],
+    def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
                texts: dict[str, str]) -> int:
         """Record the events (and generations) in the store."""
         from workstation.store.records import Generation
@@ -157,17 +231,33 @@ class StoreTarget:
             else:
                 written = 0
                 by_chain = {g.chain_id: g for _, g in records}
-                for tree, applied in items:
+                for tree, applied in items:  # type: ignore[misc]  # no rows without record_batch
                     chain = getattr(applied.event.op, "chain", None)
                     generation = by_chain.get(chain.id) if chain is not None else None
                     written += bool(self.store.record(tree, applied, generation=generation))
         except BaseException:
-            self.discard([tree.session.id for tree, _ in items])
+            self.discard(list({_session_of(item) for item in items}))
             raise
-        for tree, applied in items:
-            self._trees[tree.session.id] = tree
-            self._known.setdefault(tree.session.id, {})[applied.event.id] = texts[applied.event.id]
+        for item in items:
+            if type(item) is AnnotationRow:
+                if self._trees.get(item.session_id) is not None:
+                    self._pending.setdefault(item.session_id, []).append(item)
+                view = self._views.get(item.session_id)
+                if view is not None:
+                    view.annotation_ids.add(item.annotation_id)  # type: ignore[attr-defined]
+                self._texts[item.event_id] = item.text
+            else:
+                tree, applied = item  # type: ignore[misc]
+                self._trees[tree.session.id] = tree
+                self._views.pop(tree.session.id, None)
+                self._texts[applied.event.id] = texts[applied.event.id]
         return written
+
+
+def _session_of(item: Item) -> str:
+    if type(item) is AnnotationRow:
+        return item.session_id
+    return item[0].session.id  # type: ignore[index]
 
 
 def _generation(cls: Any, data: dict[str, Any]) -> Any:
@@ -193,6 +283,8 @@ class BundleReport:
     error: str = ""
     #: Set when refused only because the signer's key is not trusted: the key to offer.
     untrusted_key: PublicKey | None = None
+    #: Events read and left out on purpose (a session's deletion: local to each database).
+    skipped: list[Skipped] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-able data."""
@@ -200,6 +292,7 @@ class BundleReport:
             "path": str(self.path), "status": self.status, "new_events": self.new_events,
             "known_events": self.known_events, "sessions": self.sessions, "signer": self.signer,
             "fingerprint": self.fingerprint, "error": self.error,
+            "skipped": [s.to_dict() for s in self.skipped],
         }  # fmt: skip
 
 
@@ -219,6 +312,11 @@ class ImportResult:
         """Events added in all."""
         return sum(b.new_events for b in self.bundles)
 
+    @property
+    def skipped(self) -> list[Skipped]:
+        """Events of imported bundles left out on purpose, and why."""
+        return [s for b in self.bundles if b.status != "refused" for s in b.skipped]
+
     def summary(self) -> str:
         """One line per bundle for the user."""
         lines = []
@@ -230,11 +328,15 @@ class ImportResult:
             else:
                 lines.append(f"{b.path}: imported {b.new_events} new events from {b.signer} "
                              f"({b.known_events} already present)")
+            if b.status != "refused" and b.skipped:
+                reasons = sorted({s.reason for s in b.skipped})
+                lines.append(f"{b.path}: left out {len(b.skipped)} events ({'; '.join(reasons)})")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-able data (what `import --json` prints)."""
-        return {"ok": self.ok, "new_events": self.new_events, "bundles": [b.to_dict() for b in self.bundles]}
+        return {"ok": self.ok, "new_events": self.new_events, "bundles": [b.to_dict() for b in self.bundles],
+                "skipped": [s.to_dict() for s in self.skipped]}
 
 
 def import_bundles(
@@ -253,7 +355,8 @@ def import_bundles(
     """
     trusted = trusted if trusted is not None else TrustedKeys()
     result = ImportResult()
-    with _collector_paused():
+    bulk = getattr(target, "bulk", None)
+    with _collector_paused(), (bulk() if bulk is not None else nullcontext()):
         for path in paths:
             _import_one(Path(path), target, trusted, result, trust_new_signers, max_bytes)
     return result
@@ -309,10 +412,11 @@ def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | Non
     """Merge one checked bundle into `target`, or raise BundleError having written nothing."""
     report = report if report is not None else BundleReport(bundle.path, "refused")
     report.sessions = bundle.session_ids
+    touched = set(report.sessions)
     try:
-        return _merge(bundle, target, report)
+        return _merge(bundle, target, report, touched)
     except BaseException:
-        target.discard(report.sessions)
+        target.discard(sorted(touched))
         raise
 
 
@@ -320,32 +424,58 @@ def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | Non
 _LINE_ID = re.compile(r'\{"at":"[^"\\]*","id":"([^"\\]+)"')
 
 
-def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport) -> BundleReport:
+def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: set[str]) -> BundleReport:
+    """`merge_bundle`; `sessions` (the manifest's) gets every session the bundle touches."""
     path = bundle.path
-    sessions = set(bundle.session_ids)
-    known = dict(target.known_events(list(sessions)))
+    known = target.known_events(list(sessions))
     seen: dict[str, tuple[int, str]] = {}
     trees: dict[str, Tree | None] = {}
-    items: list[tuple[Tree, Applied]] = []
+    items: list[Item] = []
     texts: dict[str, str] = {}
+    view_of = getattr(target, "session_view", None)
+    views: dict[str, SessionView | None] = {}
+    fast: dict[str, list[int]] = {}  # session -> where its fast-lane rows are in `items`
+    fresh: set[str] = set()  # annotation ids the fast lane took from this bundle
+    full: set[str] = set()  # sessions that take the full path for all of this bundle
     for number, text in enumerate(bundle.lines, start=1):
-        # A line byte for byte the same as a stored event is that event, valid and present:
-        # skip it without parsing (a re-import, or the chains everyone already has).
         m = _LINE_ID.match(text)
-        if m is not None and known.get(m.group(1)) == text:
-            first = seen.setdefault(m.group(1), (number, text))
-            if first[1] != text:
-                raise BundleError(path, f"event id {m.group(1)} appears again with other content (first on line "
-                                  f"{first[0]})", member=EVENTS, line=number)
-            report.known_events += 1
-            continue
+        if m is not None:
+            event_id = m.group(1)
+            stored = known.get(event_id)
+            # A line byte for byte the same as a stored event is that event, valid and present:
+            # skip it without parsing (a re-import, or the chains everyone already has).
+            if stored == text:
+                first = seen.setdefault(event_id, (number, text))
+                if first[1] != text:
+                    raise BundleError(path, f"event id {event_id} appears again with other content (first on "
+                                      f"line {first[0]})", member=EVENTS, line=number)
+                report.known_events += 1
+                continue
+            if stored is None and event_id not in seen and view_of is not None:
+                found = fast_lane.match(text)
+                sid = found.group(fast_lane.SESSION_GROUP) if found is not None else None
+                if sid is not None and sid not in sessions:
+                    known = _learn(target, sid, sessions, known)
+                    if event_id in known:
+                        sid = None  # the full path says whether it is the same event
+                if sid is not None and sid not in full:
+                    view = views[sid] if sid in views else views.setdefault(sid, view_of(sid))
+                    row = fast_lane.annotation_row(found, view, fresh) if view is not None else None  # type: ignore[arg-type]
+                    if row is not None:
+                        seen[event_id] = (number, text)
+                        fresh.add(row.annotation_id)
+                        fast.setdefault(sid, []).append(len(items))
+                        items.append(row)
+                        continue
         _value, event = parse_event(path, number, text)
         if check_duplicate(path, seen, event, number, text):
             continue
+        if event.type in LOCAL_EVENT_TYPES:
+            report.skipped.append(Skipped(event.session_id, event.id, LOCAL_REASON))
+            continue
         sid = event.session_id
-        if sid not in sessions:  # the manifest did not list it: learn what the target holds
-            sessions.add(sid)
-            known.update(target.known_events([sid]))
+        if sid not in sessions:
+            known = _learn(target, sid, sessions, known)
         stored = known.get(event.id)
         if stored is not None:
             if stored != text and stored != canonical(event.to_dict()):
@@ -353,27 +483,22 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport) -> BundleR
                                   "(a duplicate id)", member=EVENTS, line=number)
             report.known_events += 1
             continue
-        if sid not in trees:
+        if sid not in full:
+            full.add(sid)
             trees[sid] = target.load_tree(sid)
-        tree = trees[sid]
-        try:
-            if isinstance(event.op, SessionStarted):
-                if tree is not None:
-                    raise BadInputError(f"session {sid} already exists with another first event")
-                tree = trees[sid] = event.op.start()
-                changes = Changes(nodes=(tree.question_id,), session=True)
-            else:
-                if tree is None:
-                    raise BadInputError(f"session {sid} is neither in the database nor started in the bundle")
-                changes = ops.apply(tree, event.op).changes
-        except BadInputError as exc:
-            raise BundleError(path, f"event {event.id} ({event.type} by {event.reviewer_id}) does not fit the "
-                              f"review it merges into: {exc}", member=EVENTS, line=number) from exc
-        items.append((tree, Applied(event, changes)))
+            # What the fast lane took of this session goes the full way too, where it was in
+            # the log: the tree must hold it for what follows.
+            for index in fast.pop(sid, ()):
+                row = items[index]
+                line = seen[row.event_id][0]  # type: ignore[union-attr]
+                _value, earlier = parse_event(path, line, row.text)  # type: ignore[union-attr]
+                items[index] = _apply(path, line, earlier, trees)
+                texts[earlier.id] = row.text  # type: ignore[union-attr]
+        items.append(_apply(path, number, event, trees))
         texts[event.id] = text
-    new_chains = {getattr(a.event.op, "chain").id: a.event.session_id for _, a in items
-                  if hasattr(a.event.op, "chain")}
-    generations = [(new_chains[g["chain_id"]], g) for g in bundle.generations if g["chain_id"] in new_chains]
+    chains = {getattr(i[1].event.op, "chain").id: i[1].event.session_id for i in items
+              if type(i) is not AnnotationRow and hasattr(i[1].event.op, "chain")}  # type: ignore[index]
+    generations = [(chains[g["chain_id"]], g) for g in bundle.generations if g["chain_id"] in chains]
     if items:
         try:
             target.commit(items, generations, texts)
@@ -382,6 +507,33 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport) -> BundleR
     report.new_events = len(items)
     report.status = "imported" if items else "unchanged"
     return report
+
+
+def _learn(target: MergeTarget, sid: str, sessions: set[str], known: Mapping[str, str]) -> Mapping[str, str]:
+    """A session the manifest did not list: what the target holds of it joins `known`."""
+    sessions.add(sid)
+    more = target.known_events([sid])
+    return known if more is known else {**known, **more}
+
+
+def _apply(path: Path, number: int, event: Event, trees: dict[str, Tree | None]) -> tuple[Tree, Applied]:
+    """Apply an event to its session's tree in `trees` (started here for `session_started`)."""
+    sid = event.session_id
+    tree = trees[sid]
+    try:
+        if isinstance(event.op, SessionStarted):
+            if tree is not None:
+                raise BadInputError(f"session {sid} already exists with another first event")
+            tree = trees[sid] = event.op.start()
+            changes = Changes(nodes=(tree.question_id,), session=True)
+        else:
+            if tree is None:
+                raise BadInputError(f"session {sid} is neither in the database nor started in the bundle")
+            changes = ops.apply(tree, event.op).changes
+    except BadInputError as exc:
+        raise BundleError(path, f"event {event.id} ({event.type} by {event.reviewer_id}) does not fit the "
+                          f"review it merges into: {exc}", member=EVENTS, line=number) from exc
+    return tree, Applied(event, changes)
 
 
 def events_of(target: MemoryTarget) -> list[dict[str, Any]]:

@@ -1,0 +1,104 @@
+"""The import's fast lane for `annotated` events, most of any bundle.
+
+The full path parses a line's JSON, builds the core's objects and applies the operation to a
+copy of the tree; for a plain annotation that is most of an import's time, and all it decides
+is whether a handful of fields are well formed and name a step version of the session. Here a
+line written exactly as the store's writer writes an annotation (`writer.event_text`: sorted
+keys, no spaces, strings without escapes) is read with one regular expression and checked
+against the session's nodes and annotation ids directly, giving the rows the store writes.
+
+The lane never refuses anything: a line it is not sure of (another shape, an escape, a check
+that fails) takes the full path, which accepts or refuses it with its own message. So the lane
+accepts a subset of what the full path accepts, with the same result (tests compare the two).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Mapping
+from typing import NamedTuple
+
+from workstation.core.model import ROLES, SEVERITIES
+from workstation.core.tree import Tree
+from workstation.store.writer import AnnotationRow
+
+# A JSON string that json.dumps(ensure_ascii=False) writes as it is: no quote, backslash or
+# control character, so the text between the quotes is the value itself.
+_PLAIN = r'"[^"\\\x00-\x1f]*"'
+_S = r'"([^"\\\x00-\x1f]*)"'
+_ANNOTATED = re.compile(
+    r'\{"at":' + _S + r',"id":' + _S + r',"payload":\{"annotation":\{"created_at":' + _S
+    + r',"id":' + _S + r',"label":(-1|0|1|null),"node_id":' + _S + r',"note":' + _S
+    + r',"retracted":false,"reviewer_id":' + _S + r',"role":' + _S + r',"session_id":' + _S
+    + r',"severity":(null|' + _PLAIN + r'),"tags":\[((?:' + _PLAIN + r'(?:,' + _PLAIN + r')*)?)\]'
+    + r',"version_id":' + _S + r'\}\},"reverts":null,"reviewer_id":' + _S + r',"role":' + _S
+    + r',"session_id":' + _S + r',"type":"annotated"\}'
+)
+#: The group holding the event's session id.
+SESSION_GROUP = 16
+
+_ROLES = frozenset(ROLES)
+_SEVERITIES = frozenset(SEVERITIES)
+#: The kinds of node an annotation may name (as `Annotated.check`).
+ANNOTATABLE = frozenset(("step", "answer", "reply"))
+_LABELS = {"-1": -1, "0": 0, "1": 1, "null": None}
+
+
+class SessionView(NamedTuple):
+    """What the lane checks an annotation against: the session's nodes that take annotations
+    (node id -> ids of its versions) and the ids of the annotations it holds."""
+
+    versions: Mapping[str, Container[str]]
+    annotation_ids: Container[str]
+
+    @classmethod
+    def of_tree(cls, tree: Tree, annotation_ids: Container[str] | None = None) -> SessionView:
+        """The view of a tree (its own annotations unless `annotation_ids` is given)."""
+        return cls(
+            {n.id: {v.id for v in n.versions} for n in tree.nodes.values() if n.kind in ANNOTATABLE},
+            tree.annotations if annotation_ids is None else annotation_ids,
+        )
+
+    @classmethod
+    def of_index(cls, nodes: Mapping[str, tuple[str, Container[str]]], annotation_ids: Container[str]) -> SessionView:
+        """The view of a store's `annotation_index` entry."""
+        return cls({nid: versions for nid, (kind, versions) in nodes.items() if kind in ANNOTATABLE}, annotation_ids)
+
+
+def match(text: str) -> re.Match[str] | None:
+    """The line's fields when it has the exact shape the writer gives an annotation, else None."""
+    return _ANNOTATED.fullmatch(text)
+
+
+def annotation_row(found: re.Match[str], view: SessionView, fresh: Container[str]) -> AnnotationRow | None:
+    """The rows for a matched line when the full path would accept it (and write just this),
+    else None. `view` is the event's session; `fresh` the annotation ids the bundle added so far.
+
+    The checks are those of `bundle.parse_event`, `Annotation` and `Annotated.check`.
+    """
+    (at, event_id, created_at, annotation_id, label, node_id, note, a_reviewer, a_role, a_session,
+     severity, tags, version_id, reviewer_id, role, session_id) = found.groups()  # fmt: skip
+    if not (event_id and session_id and reviewer_id and at) or role not in _ROLES or a_role not in _ROLES:
+        return None
+    if a_session != session_id:
+        return None
+    if severity == "null":
+        severity = None
+    else:
+        severity = severity[1:-1]
+        if severity not in _SEVERITIES:
+            return None
+    tag_list = tags[1:-1].split('","') if tags else []
+    for tag in tag_list:
+        if not tag.strip():
+            return None
+    value = _LABELS[label]
+    if value is None and severity is None and not tag_list and not note.strip():
+        return None
+    if annotation_id in view.annotation_ids or annotation_id in fresh:
+        return None
+    versions = view.versions.get(node_id)
+    if versions is None or version_id not in versions:
+        return None
+    return AnnotationRow(event_id, session_id, at, reviewer_id, role, found.string, annotation_id, node_id,
+                         version_id, a_reviewer, a_role, created_at, value, note, tag_list, severity)
