@@ -61,7 +61,8 @@ class Zygote:
     """The driver's zygote (`gui_driver.py --zygote`): it forks one app per `launch`; its stdout
     (every app's lines between `pid N` and `reaped N STATUS`) is read on a thread."""
 
-    def __init__(self, env: dict[str, str], err: Path) -> None:
+    def __init__(self, env: dict[str, str], err: Path, why: str) -> None:
+        self.why = why  # the seed, for every failure message
         self._err = err.open("wb")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "tests.reliability.gui_driver", "--zygote"],
@@ -148,7 +149,7 @@ class App:
 
     def tail(self) -> str:
         err = self.err.read_text(errors="replace")[-3000:] if self.err.exists() else ""
-        return f"stdout: {self.seen[-8:]}; stderr: {err}"
+        return f"{self.zygote.why}; stdout: {self.seen[-8:]}; stderr: {err}"
 
 
 def _phase_at_kill(seen: list[str]) -> str:
@@ -205,7 +206,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         seen = durations.get(kind)
         return statistics.median(seen) if seen else EXPECTED_S[kind]
 
-    zygote = Zygote(env, logs / "zygote.err")
+    zygote = Zygote(env, logs / "zygote.err", why)
     request.addfinalizer(zygote.close)
     for round_ in range(kills + 1):
         last = round_ == kills
@@ -251,7 +252,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
                 durations.setdefault(parts[1], []).append(float(parts[3]))
             elif parts[0] == "error":
                 message = parts[3] if len(parts) > 3 else line
-                assert any(m in message for m in MODEL_ERRORS), f"round {round_}: {line} {why}; {driver.tail()}"
+                assert any(m in message for m in MODEL_ERRORS), f"round {round_}: {line}; {driver.tail()}"
                 model_errors.append(message)
         if not last:
             landed[_phase_at_kill(driver.seen)] += 1
@@ -285,17 +286,18 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         [sys.executable, "-m", "workstation", "sessions", "--db", str(db), "--json"],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
     )
-    assert listed.returncode == 0, listed.stderr
+    assert listed.returncode == 0, f"{why}: {listed.stderr}"
     listed_ids = {row["id"] for row in json.loads(listed.stdout)}
     assert {a["session"] for a in acks if "session" in a} <= listed_ids, why
     with Store.open(db) as store:
         assert not missing(store, acks, bundle_events), why
         stored = list(store.events())
-        assert store.verify_events() == len(stored)
+        assert store.verify_events() == len(stored), why
         for summary in store.list_sessions():
             replayed = History.replay(store.events(summary.id)).tree
             assert store.load_session(summary.id).to_dict() == replayed.to_dict(), why
-    assert not (isolated_home / "logs" / "crash.log").exists(), (isolated_home / "logs" / "crash.log").read_text()
+    crash_log = isolated_home / "logs" / "crash.log"
+    assert not crash_log.exists(), f"{why}: {crash_log.read_text()}"
 
     figures.add("kills survived", kills)
     figures.add("acknowledged operations checked after kills", len(acks))
