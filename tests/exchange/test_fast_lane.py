@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.exchange.factory import ADA, BO, LEAD, Review, rich_review
+from tests.exchange.factory import ADA, BO, Review, rich_review
 from workstation.core import ops
 from workstation.core.history import History
 from workstation.core.ops import AnnotationRetracted, Annotated

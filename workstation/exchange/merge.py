@@ -25,6 +25,7 @@ import gc
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,10 +356,23 @@ def import_bundles(
     """
     trusted = trusted if trusted is not None else TrustedKeys()
     result = ImportResult()
+    files = [Path(p) for p in paths]
     bulk = getattr(target, "bulk", None)
-    with _collector_paused(), (bulk() if bulk is not None else nullcontext()):
-        for path in paths:
-            _import_one(Path(path), target, trusted, result, trust_new_signers, max_bytes)
+    with (
+        _collector_paused(),
+        (bulk() if bulk is not None else nullcontext()),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-reader") as reader,
+    ):
+        # The next bundle is read (unzipped, checksummed, its signature checked) while this one
+        # merges: zlib, hashlib and DuckDB let go of the GIL, so the two overlap. Reading
+        # depends on nothing a merge changes; its errors are raised where they were.
+        def read(path: Path) -> Future[Bundle]:
+            return reader.submit(read_bundle, path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
+
+        ahead = read(files[0]) if files else None
+        for i, path in enumerate(files):
+            current, ahead = ahead, (read(files[i + 1]) if i + 1 < len(files) else None)
+            _import_one(path, current, target, trusted, result, trust_new_signers)  # type: ignore[arg-type]
     return result
 
 
@@ -382,17 +396,17 @@ def _collector_paused() -> Iterator[None]:
 
 def _import_one(
     path: Path,
+    reading: Future[Bundle],
     target: MergeTarget,
     trusted: TrustedKeys,
     result: ImportResult,
     trust_new_signers: bool,
-    max_bytes: int,
 ) -> None:
-    """`import_bundles` for one bundle: its report goes into `result`."""
+    """`import_bundles` for one bundle (being read by `reading`): its report goes into `result`."""
     report = BundleReport(path, "refused")
     result.bundles.append(report)
     try:
-        bundle = read_bundle(path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
+        bundle = reading.result()
         report.signer, report.fingerprint = bundle.signer.reviewer_id, bundle.signer.fingerprint
         if not trusted.is_trusted(bundle.signer):
             if not trust_new_signers:
@@ -460,7 +474,7 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
                         sid = None  # the full path says whether it is the same event
                 if sid is not None and sid not in full:
                     view = views[sid] if sid in views else views.setdefault(sid, view_of(sid))
-                    row = fast_lane.annotation_row(found, view, fresh) if view is not None else None  # type: ignore[arg-type]
+                    row = None if view is None else fast_lane.annotation_row(found, view, fresh)  # type: ignore[arg-type]
                     if row is not None:
                         seen[event_id] = (number, text)
                         fresh.add(row.annotation_id)
@@ -469,9 +483,6 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
                         continue
         _value, event = parse_event(path, number, text)
         if check_duplicate(path, seen, event, number, text):
-            continue
-        if event.type in LOCAL_EVENT_TYPES:
-            report.skipped.append(Skipped(event.session_id, event.id, LOCAL_REASON))
             continue
         sid = event.session_id
         if sid not in sessions:
@@ -482,6 +493,9 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
                 raise BundleError(path, f"event {event.id} is already in the database with other content "
                                   "(a duplicate id)", member=EVENTS, line=number)
             report.known_events += 1
+            continue
+        if event.type in LOCAL_EVENT_TYPES:
+            report.skipped.append(Skipped(sid, event.id, LOCAL_REASON))
             continue
         if sid not in full:
             full.add(sid)

@@ -202,7 +202,9 @@ class Store:
         """
         items = list(items)
         texts = [
-            item.text if type(item) is writer.AnnotationRow else writer.event_text(item[1].event)  # type: ignore[union-attr,index]
+            item.text  # type: ignore[union-attr]
+            if type(item) is writer.AnnotationRow
+            else writer.event_text(item[1].event)  # type: ignore[index]
             for item in items
         ]
         try:
