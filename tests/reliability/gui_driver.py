@@ -134,11 +134,11 @@ class Driver:
             return
         try:
             result = self.check()
-        except Exception as exc:  # the driver's own fault: say so, and stop
+        except Exception:  # the driver's own fault: say so, and stop (an exception in a slot would not)
             import traceback
 
             say(f"error {self.kind} {self.count} driver: {traceback.format_exc()}")
-            raise SystemExit(4) from exc
+            os._exit(4)
         if result is None:
             if time.monotonic() - self.started > STUCK_S:
                 say(f"error {self.kind} {self.count} stuck for {STUCK_S:.0f} s")

@@ -67,6 +67,9 @@ class SessionState:
     undo_text: str = ""
     can_redo: bool = False
     redo_text: str = ""
+    #: The job that sent it: a state still on its way from an earlier job is not the new
+    #: session a generation started.
+    job_id: int = 0
 
     @property
     def session_id(self) -> str:
@@ -223,6 +226,7 @@ class ReviewWorker(QObject):
                 history.undo_description,
                 history.can_redo,
                 history.redo_description,
+                job.id,
             )
         )
 

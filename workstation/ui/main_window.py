@@ -578,7 +578,9 @@ class MainWindow(QMainWindow):
     # -- state from the worker -------------------------------------------------------------------
 
     def _on_state(self, state: SessionState) -> None:
-        if self._awaiting_new and state.session_id != self.current_session:
+        # Only the generation's own state names the new session (one still on its way from an
+        # earlier job, say opening a session just before New session, names an old one).
+        if self._awaiting_new and state.job_id == self.streaming_job and state.session_id != self.current_session:
             self._awaiting_new = False
             self.current_session = state.session_id
         if state.session_id != self.current_session:
