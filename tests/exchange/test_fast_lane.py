@@ -246,3 +246,6 @@ def test_a_reopened_store_takes_a_large_batch(tmp_path: Path, keystore: KeyStore
         assert result.ok, result.summary()
         assert result.new_events == 2 * len(steps) and db.verify_events() == len(r.events)
         assert db.load_session(r.tree.session.id).to_dict() == r.tree.to_dict()
+        # The import ends with a checkpoint: its write-ahead log is folded into the file.
+        wal = tmp_path / "lead.duckdb.wal"
+        assert not wal.exists() or wal.stat().st_size == 0

@@ -361,7 +361,13 @@ class Store:
             try:
                 with self._db.read() as con:
                     con.execute(f"SET checkpoint_threshold = '{old}'")
-                    con.execute("CHECKPOINT")
+                    # A checkpoint of seconds would draw DuckDB's progress bar on the terminal.
+                    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+                    con.execute("SET enable_progress_bar = false")
+                    try:
+                        con.execute("CHECKPOINT")
+                    finally:
+                        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
             except StoreError:
                 pass  # a failed write closed the file: its log is replayed when it is opened again
 
