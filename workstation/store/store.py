@@ -17,10 +17,10 @@ import duckdb
 
 from workstation.core.history import Applied, Event, History
 from workstation.core.model import DEFAULT_TAGS, Reviewer, TagVocabulary, now_iso
-from workstation.core.ops import Changes, Operation, SessionStarted
+from workstation.core.ops import Operation, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
-from workstation.store import reader, writer
+from workstation.store import batch, reader, writer
 from workstation.store.connection import Database
 from workstation.store.errors import (
     DiskFullError,
@@ -187,7 +187,7 @@ class Store:
 
     def record_batch(
         self,
-        items: Sequence[tuple[Tree, Applied] | writer.AnnotationRow],
+        items: Sequence[batch.Item],
         generations: Sequence[tuple[str, Generation]] = (),
     ) -> int:
         """Commit many events already applied to their trees in ONE transaction: all or none.
@@ -229,20 +229,13 @@ class Store:
                 self.path,
             ) from exc
 
-    def _unstored(
-        self, items: list[tuple[Tree, Applied] | writer.AnnotationRow], texts: list[str]
-    ) -> tuple[list[tuple[Tree, Applied] | writer.AnnotationRow], list[str]]:
+    def _unstored(self, items: list[batch.Item], texts: list[str]) -> tuple[list[batch.Item], list[str]]:
         """The items whose event is not stored yet; DuplicateEventError for one stored with
         other content."""
-        event_ids = [_event_id(item) for item in items]
+        event_ids = [batch.event_id(item) for item in items]
         with self._db.read() as con:
-            stored = dict(
-                con.execute(
-                    "SELECT id, data FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                    [event_ids],
-                ).fetchall()
-            )
-        fresh: list[tuple[Tree, Applied] | writer.AnnotationRow] = []
+            stored = batch.stored_texts(con, event_ids)
+        fresh: list[batch.Item] = []
         fresh_texts: list[str] = []
         for item, event_id, text in zip(items, event_ids, texts):
             if event_id in stored:
@@ -259,84 +252,20 @@ class Store:
         return fresh, fresh_texts
 
     def _record_batch(
-        self,
-        items: list[tuple[Tree, Applied] | writer.AnnotationRow],
-        texts: list[str],
-        generations: Sequence[tuple[str, Generation]],
+        self, items: list[batch.Item], texts: list[str], generations: Sequence[tuple[str, Generation]]
     ) -> int:
         """`record_batch` of items none of which is stored (a ConstraintException otherwise)."""
-        rows: list[writer.AnnotationRow] = []
-        log: list[tuple[str, str, str, str, str, str, str]] = []
-        trees: dict[int, tuple[Tree, list[Changes]]] = {}
-        new_reviewers: dict[str, tuple[str, str]] = {}
-        reviewers = self._reviewers
-        for item, text in zip(items, texts):
-            if type(item) is writer.AnnotationRow:
-                row: writer.AnnotationRow = item  # type: ignore[assignment]
-                rows.append(row)
-                log.append((row.event_id, row.session_id, row.at, row.reviewer_id, row.role,
-                            "annotated", text))  # fmt: skip
-                if row.reviewer_id not in reviewers:
-                    new_reviewers.setdefault(row.reviewer_id, (row.role, row.at))
-                continue
-            tree, applied = item  # type: ignore[misc]
-            event = applied.event
-            trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
-            log.append((event.id, event.session_id, event.at, event.reviewer_id, event.role,
-                        event.type, text))  # fmt: skip
-            if event.reviewer_id not in reviewers:
-                new_reviewers.setdefault(event.reviewer_id, (event.role, event.at))
-        for tree, _ in trees.values():
-            self._forget(tree.session.id)
-        for session_id in {r.session_id for r in rows}:
-            self._forget(session_id)  # a cached tree lacks the rows' annotations
-        changed = [(tree, writer.merge_changes(changes)) for tree, changes in trees.values()]
+        planned = batch.plan(items, texts, self._reviewers)
+        for session_id in planned.sessions:
+            self._forget(session_id)  # a cached tree lacks what the batch brings
         try:
             with self._db.transaction() as con:
-                if new_reviewers:
-                    con.execute(
-                        "INSERT INTO reviewers SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-                        "unnest(?::VARCHAR[]), NULL, unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
-                        [list(new_reviewers), list(new_reviewers),
-                         [r for r, _ in new_reviewers.values()],
-                         [at for _, at in new_reviewers.values()]],
-                    )  # fmt: skip
-                # The events go first: an id already stored fails before any other row is written.
-                head = self._log.append_rows(con, log)
-                if changed:
-                    # What the file already holds, asked once for the whole batch.
-                    sessions, known = writer.Known.query_many(con, changed)
-                    batch = writer.Batch()
-                    for tree, merged in changed:
-                        view = writer.Known(
-                            tree.session.id in sessions,
-                            known.nodes, known.versions, known.chains, known.annotations,
-                        )
-                        added = batch.add(tree, merged, self._counter, view)
-                        # The same session twice (two tree objects): the second updates the rows.
-                        known.update(added)
-                        if added.session:
-                            sessions.add(tree.session.id)
-                    batch.write(con)
-                if rows:
-                    writer.write_annotations(con, writer.annotation_rows(rows, self._counter))
-                stored_generations = {
-                    r[0]
-                    for r in con.execute(
-                        "SELECT chain_id FROM generations "
-                        "WHERE chain_id IN (SELECT unnest(?::VARCHAR[]))",
-                        [[g.chain_id for _, g in generations]],
-                    ).fetchall()
-                } if generations else set()
-                for session_id, generation in generations:
-                    if generation.chain_id not in stored_generations:
-                        writer.write_generation(con, session_id, generation)
-                        stored_generations.add(generation.chain_id)
+                head = batch.write(con, planned, self._log, self._counter, generations)
         except BaseException:
             self._log.reset()
             raise
         self._log.advance(head)
-        self._reviewers.update(new_reviewers)
+        self._reviewers.update(planned.reviewers)
         return len(items)
 
     @contextmanager
@@ -728,12 +657,6 @@ def _export_error(exc: duckdb.Error, target: Path) -> StoreError:
         f"the database was not changed: {action}",
         target,
     )
-
-
-def _event_id(item: tuple[Tree, Applied] | writer.AnnotationRow) -> str:
-    if type(item) is writer.AnnotationRow:
-        return item.event_id  # type: ignore[union-attr]
-    return item[1].event.id  # type: ignore[index]
 
 
 def _max_ord(con: duckdb.DuckDBPyConnection) -> int:
