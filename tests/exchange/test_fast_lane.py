@@ -114,8 +114,9 @@ def _full_path(text: str, tree: Tree) -> Any:
 @given(_mutated())
 def test_the_fast_lane_accepts_only_what_the_full_path_accepts_alike(text: str) -> None:
     tree = Tree.from_dict(_TREE.to_dict())
-    found = fast_lane.match(text)
-    row = fast_lane.annotation_row(found, SessionView.of_tree(tree), set()) if found is not None else None
+    row = fast_lane.candidate(text)
+    if row is not None and not fast_lane.fits(row, SessionView.of_tree(tree), set()):
+        row = None
     full = _full_path(text, tree)
     if row is None:
         return  # the full path decides alone, as before
@@ -136,13 +137,12 @@ def test_the_fast_lane_takes_plain_annotations() -> None:
             continue
         text = canonical(e.to_dict())
         before = Tree.from_dict(History.replay(_REVIEW.events[: _REVIEW.events.index(e)]).tree.to_dict())
-        found = fast_lane.match(text)
-        assert found is not None
-        row = fast_lane.annotation_row(found, SessionView.of_tree(before), set())
+        row = fast_lane.candidate(text)
         assert row is not None and row.annotation() == e.op.annotation
+        assert fast_lane.fits(row, SessionView.of_tree(before), set())
         # Already in the session (or taken earlier in the bundle): the full path decides.
-        assert fast_lane.annotation_row(found, SessionView.of_tree(before), {row.annotation_id}) is None
-        assert fast_lane.annotation_row(found, SessionView.of_tree(_TREE), set()) is None
+        assert not fast_lane.fits(row, SessionView.of_tree(before), {row.annotation_id})
+        assert not fast_lane.fits(row, SessionView.of_tree(_TREE), set())
 
 
 def _mixed_bundles() -> tuple[list[Any], list[list[dict[str, Any]]]]:

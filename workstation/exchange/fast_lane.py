@@ -15,7 +15,7 @@ accepts a subset of what the full path accepts, with the same result (tests comp
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import NamedTuple
 
 from workstation.core.model import ROLES, SEVERITIES
@@ -34,9 +34,6 @@ _ANNOTATED = re.compile(
     + r',"version_id":' + _S + r'\}\},"reverts":null,"reviewer_id":' + _S + r',"role":' + _S
     + r',"session_id":' + _S + r',"type":"annotated"\}'
 )
-#: The group holding the event's session id.
-SESSION_GROUP = 16
-
 _ROLES = frozenset(ROLES)
 _SEVERITIES = frozenset(SEVERITIES)
 #: The kinds of node an annotation may name (as `Annotated.check`).
@@ -65,17 +62,17 @@ class SessionView(NamedTuple):
         return cls({nid: versions for nid, (kind, versions) in nodes.items() if kind in ANNOTATABLE}, annotation_ids)
 
 
-def match(text: str) -> re.Match[str] | None:
-    """The line's fields when it has the exact shape the writer gives an annotation, else None."""
-    return _ANNOTATED.fullmatch(text)
+def candidate(text: str) -> AnnotationRow | None:
+    """The rows for a line written exactly as the writer writes an annotation whose fields
+    are all well formed, else None. Whether it fits its session is `fits`'s to say.
 
-
-def annotation_row(found: re.Match[str], view: SessionView, fresh: Container[str]) -> AnnotationRow | None:
-    """The rows for a matched line when the full path would accept it (and write just this),
-    else None. `view` is the event's session; `fresh` the annotation ids the bundle added so far.
-
-    The checks are those of `bundle.parse_event`, `Annotation` and `Annotated.check`.
+    Depends on nothing but the line, so a bundle's lines can be read ahead (`candidates`).
+    The checks are those of `bundle.parse_event` and `Annotation`; with `fits`, those of
+    `Annotated.check` too.
     """
+    found = _ANNOTATED.fullmatch(text)
+    if found is None:
+        return None
     (at, event_id, created_at, annotation_id, label, node_id, note, a_reviewer, a_role, a_session,
      severity, tags, version_id, reviewer_id, role, session_id) = found.groups()  # fmt: skip
     if not (event_id and session_id and reviewer_id and at) or role not in _ROLES or a_role not in _ROLES:
@@ -95,10 +92,20 @@ def annotation_row(found: re.Match[str], view: SessionView, fresh: Container[str
     value = _LABELS[label]
     if value is None and severity is None and not tag_list and not note.strip():
         return None
-    if annotation_id in view.annotation_ids or annotation_id in fresh:
-        return None
-    versions = view.versions.get(node_id)
-    if versions is None or version_id not in versions:
-        return None
-    return AnnotationRow(event_id, session_id, at, reviewer_id, role, found.string, annotation_id, node_id,
+    return AnnotationRow(event_id, session_id, at, reviewer_id, role, text, annotation_id, node_id,
                          version_id, a_reviewer, a_role, created_at, value, note, tag_list, severity)
+
+
+def candidates(lines: Iterable[str]) -> list[AnnotationRow | None]:
+    """`candidate` of every line."""
+    return [candidate(text) for text in lines]
+
+
+def fits(row: AnnotationRow, view: SessionView, fresh: Container[str]) -> bool:
+    """Whether a candidate fits its session as the full path would find it: a new annotation
+    (not in `view`, nor in `fresh`: those the bundle added so far) of a version of a step,
+    answer or reply of the session."""
+    if row.annotation_id in view.annotation_ids or row.annotation_id in fresh:
+        return False
+    versions = view.versions.get(row.node_id)
+    return versions is not None and row.version_id in versions

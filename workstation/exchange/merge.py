@@ -363,11 +363,12 @@ def import_bundles(
         (bulk() if bulk is not None else nullcontext()),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-reader") as reader,
     ):
-        # The next bundle is read (unzipped, checksummed, its signature checked) while this one
-        # merges: zlib, hashlib and DuckDB let go of the GIL, so the two overlap. Reading
-        # depends on nothing a merge changes; its errors are raised where they were.
-        def read(path: Path) -> Future[Bundle]:
-            return reader.submit(read_bundle, path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
+        # The next bundle is read (unzipped, checksummed, its signature checked, its lines
+        # matched for the fast lane) while this one merges: zlib, hashlib and DuckDB let go of
+        # the GIL, so the two overlap. Reading depends on nothing a merge changes; its errors
+        # are raised where they were.
+        def read(path: Path) -> Future[tuple[Bundle, list[AnnotationRow | None]]]:
+            return reader.submit(_read, path, max_bytes)
 
         ahead = read(files[0]) if files else None
         for i, path in enumerate(files):
@@ -394,9 +395,14 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _read(path: Path, max_bytes: int) -> tuple[Bundle, list[AnnotationRow | None]]:
+    bundle = read_bundle(path, max_bytes=max_bytes, parse=False)  # lines are checked as merged
+    return bundle, fast_lane.candidates(bundle.lines)
+
+
 def _import_one(
     path: Path,
-    reading: Future[Bundle],
+    reading: Future[tuple[Bundle, list[AnnotationRow | None]]],
     target: MergeTarget,
     trusted: TrustedKeys,
     result: ImportResult,
@@ -406,7 +412,7 @@ def _import_one(
     report = BundleReport(path, "refused")
     result.bundles.append(report)
     try:
-        bundle = reading.result()
+        bundle, candidates = reading.result()
         report.signer, report.fingerprint = bundle.signer.reviewer_id, bundle.signer.fingerprint
         if not trusted.is_trusted(bundle.signer):
             if not trust_new_signers:
@@ -414,7 +420,7 @@ def _import_one(
                 raise UntrustedSignerError(path, bundle.signer.reviewer_id, bundle.signer.fingerprint,
                                            bundle.signer.to_text().strip())
             trusted.trust(bundle.signer)
-        merge_bundle(bundle, target, report)
+        merge_bundle(bundle, target, report, candidates=candidates)
     except BundleError as exc:
         report.status, report.error = "refused", str(exc)
     except WorkstationError as exc:
@@ -422,13 +428,17 @@ def _import_one(
         report.status, report.error = "refused", f"{path}: {exc}; nothing was imported from it"
 
 
-def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | None = None) -> BundleReport:
-    """Merge one checked bundle into `target`, or raise BundleError having written nothing."""
+def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | None = None, *,
+                 candidates: Sequence[AnnotationRow | None] | None = None) -> BundleReport:
+    """Merge one checked bundle into `target`, or raise BundleError having written nothing.
+
+    `candidates` are `fast_lane.candidates(bundle.lines)` when the caller made them already.
+    """
     report = report if report is not None else BundleReport(bundle.path, "refused")
     report.sessions = bundle.session_ids
     touched = set(report.sessions)
     try:
-        return _merge(bundle, target, report, touched)
+        return _merge(bundle, target, report, touched, candidates)
     except BaseException:
         target.discard(sorted(touched))
         raise
@@ -438,7 +448,8 @@ def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | Non
 _LINE_ID = re.compile(r'\{"at":"[^"\\]*","id":"([^"\\]+)"')
 
 
-def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: set[str]) -> BundleReport:
+def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: set[str],
+           candidates: Sequence[AnnotationRow | None] | None) -> BundleReport:
     """`merge_bundle`; `sessions` (the manifest's) gets every session the bundle touches."""
     path = bundle.path
     known = target.known_events(list(sessions))
@@ -466,20 +477,19 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
                 report.known_events += 1
                 continue
             if stored is None and event_id not in seen and view_of is not None:
-                found = fast_lane.match(text)
-                sid = found.group(fast_lane.SESSION_GROUP) if found is not None else None
+                row = candidates[number - 1] if candidates is not None else fast_lane.candidate(text)
+                sid = row.session_id if row is not None else None
                 if sid is not None and sid not in sessions:
                     known = _learn(target, sid, sessions, known)
                     if event_id in known:
                         sid = None  # the full path says whether it is the same event
                 if sid is not None and sid not in full:
                     view = views[sid] if sid in views else views.setdefault(sid, view_of(sid))
-                    row = None if view is None else fast_lane.annotation_row(found, view, fresh)  # type: ignore[arg-type]
-                    if row is not None:
+                    if view is not None and fast_lane.fits(row, view, fresh):  # type: ignore[arg-type]
                         seen[event_id] = (number, text)
-                        fresh.add(row.annotation_id)
+                        fresh.add(row.annotation_id)  # type: ignore[union-attr]
                         fast.setdefault(sid, []).append(len(items))
-                        items.append(row)
+                        items.append(row)  # type: ignore[arg-type]
                         continue
         _value, event = parse_event(path, number, text)
         if check_duplicate(path, seen, event, number, text):
