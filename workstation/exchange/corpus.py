@@ -8,19 +8,19 @@ engine's record of each chain's model (file name, SHA-256). Build one from a sto
 
 from __future__ import annotations
 
-import json
-import json.encoder
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from workstation.core.model import Node, Version
+from workstation.core.tree import CHAIN_NODE_KINDS, Tree
+from workstation.exchange.result import json_str
 
 
 def _escape(text: str) -> str:
-    """The inside of a JSON string literal for `text` (UTF-8 kept as is)."""
-    return json.encoder.encode_basestring(text)[1:-1]
-from workstation.core.tree import CHAIN_NODE_KINDS, Tree
+    """The inside of a JSON string literal for `text` (UTF-8 kept as is, as `dumps_line` writes it)."""
+    return json_str(text)[1:-1]
+
 
 #: What joins the question and the earlier steps into a prompt, and steps into a completion.
 #: TRL's PRMTrainer joins steps with "\n" by default, so the same default keeps them aligned.

@@ -183,8 +183,9 @@ def _html_text(text: str) -> str:
 
 
 _BACKTICKS = re.compile(r"`+")
-#: Every character Markdown (or HTML inside it) could read as markup, backslash-escaped.
-_MD_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|~-"} | {"\n": " "})
+#: Every character Markdown (or HTML inside it) could read as markup, backslash-escaped; line
+#: endings (CommonMark counts a lone CR as one) become spaces, so a title cannot start a line.
+_MD_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|~-"} | {"\n": " ", "\r": " "})
 
 
 def _md_block(text: str) -> str:
@@ -222,13 +223,13 @@ class _Markdown:
         for flag in node.current.flags:
             out.append(f"\n- flag {_md_inline(flag.check)}: {_md_inline(flag.message)}")
         for a in index.by_node.get(node.id, ()):
-            bits = [f"- **{_md_inline(a.reviewer_id)}** ({ROLE_NAMES.get(a.role, a.role)})"]
+            bits = [f"- **{_md_inline(a.reviewer_id)}** ({_md_inline(ROLE_NAMES.get(a.role, a.role))})"]
             if a.label is not None:
                 bits.append(_LABEL_WORDS[a.label])
             if a.version_id != node.current_version_id:
                 bits.append("(on an earlier version)")
             if a.severity:
-                bits.append(f"severity {a.severity}")
+                bits.append(f"severity {_md_inline(a.severity)}")
             if a.tags:
                 bits.append("tags: " + _md_inline(", ".join(a.tags)))
             if a.note:

@@ -98,9 +98,10 @@ def write_manifest(result: ExportResult, **extra: Any) -> Path:
     return path
 
 
-def _replace_surrogates(error: UnicodeError) -> tuple[str, int]:
+def _replace_surrogates(error: UnicodeError) -> tuple[bytes, int]:
+    # Bytes, not "\ufffd": CPython's UTF-8 encoder accepts only ASCII text from a handler.
     if isinstance(error, UnicodeEncodeError):
-        return "\ufffd" * (error.end - error.start), error.end
+        return "\ufffd".encode() * (error.end - error.start), error.end
     raise error
 
 
@@ -147,8 +148,24 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 #: One encoder for every row: `json.dumps` with options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode_str = json.encoder.encode_basestring
+
+#: Characters JSON leaves as they are but that Python's `str.splitlines` (and JavaScript before
+#: ES2019) reads as line breaks: escaped, so that a row is one line for every reader.
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _one_line(text: str) -> str:
+    if "\u0085" in text or "\u2028" in text or "\u2029" in text:
+        return text.translate(_LINE_BREAKS)
+    return text
 
 
 def dumps_line(row: dict[str, Any]) -> str:
-    """One JSON Lines row (UTF-8 as is, no spaces)."""
-    return _ENCODER.encode(row) + "\n"
+    """One JSON Lines row (UTF-8 as is, no spaces; Unicode line breaks escaped)."""
+    return _one_line(_ENCODER.encode(row)) + "\n"
+
+
+def json_str(text: str) -> str:
+    """`text` as a JSON string literal, as `dumps_line` writes it (for rows built by hand)."""
+    return _one_line(_encode_str(text))

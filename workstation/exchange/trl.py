@@ -10,7 +10,6 @@ and provenance go to the manifest beside the file instead.
 
 from __future__ import annotations
 
-import json.encoder
 from pathlib import Path
 
 from workstation.core.tree import CHAIN_NODE_KINDS
@@ -24,7 +23,7 @@ from workstation.exchange.corpus import (
     model_version,
 )
 from workstation.exchange.labels import LabelIndex, LabelPolicy
-from workstation.exchange.result import AtomicWriter, ExportResult, dumps_line, write_manifest
+from workstation.exchange.result import AtomicWriter, ExportResult, dumps_line, json_str, write_manifest
 
 
 def export_stepwise(
@@ -140,7 +139,7 @@ def export_kto(
 
 
 def _json_str(text: str) -> str:
-    return json.encoder.encode_basestring(text)
+    return json_str(text)
 
 
 def _provenance(reviews: ReviewSet) -> dict[str, object]:

@@ -6,8 +6,10 @@ cases. Every text view is plain text.
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -42,6 +44,47 @@ def _plain_label(text: str = "") -> QLabel:
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
+
+
+#: Qt's word wrap takes minutes over a long run without a space (a 1 MB line: about three, the
+#: window frozen); text holding such a run wraps anywhere instead, which takes about a second.
+_UNBROKEN = re.compile(r"\S{2000}")
+
+
+def _fit_wrap(view: QPlainTextEdit, text: str) -> None:
+    """Choose how `view` wraps before it shows `text` (see _UNBROKEN)."""
+    wrap = QTextOption.WrapMode
+    mode = wrap.WrapAnywhere if _UNBROKEN.search(text) else wrap.WrapAtWordBoundaryOrAnywhere
+    if view.wordWrapMode() != mode:
+        view.setWordWrapMode(mode)
+
+
+def set_plain(view: QPlainTextEdit, text: str) -> None:
+    """Show `text` in `view` as plain text, wrapped in a way that stays fast.
+
+    The wrap mode changes while the view holds the shorter text: switching a view that holds
+    a megabyte line back to word wrap would lay that line out the slow way first.
+    """
+    if _UNBROKEN.search(text):
+        _fit_wrap(view, text)
+        view.setPlainText(text)
+    else:
+        view.setPlainText(text)
+        _fit_wrap(view, text)
+
+
+#: Read-only views show at most this much of a text: Qt lays a paragraph out whole, so a 1 MB
+#: step would cost seconds on every resize. The rest is said to be there (and is kept, rewritten
+#: from and exported in full).
+SHOWN_LIMIT = 100_000
+
+
+def shown_text(text: str) -> str:
+    """`text` as a read-only view shows it: whole, or its first SHOWN_LIMIT characters and a note."""
+    if len(text) <= SHOWN_LIMIT:
+        return text
+    rest = len(text) - SHOWN_LIMIT
+    return text[:SHOWN_LIMIT] + f"\n\n[… {rest:,} more characters are not shown here; the full text is kept]"
 
 
 def _button(action: QAction) -> QToolButton:
@@ -197,11 +240,11 @@ class StepInspector(QWidget):
         model = f" · {chain.model}" if chain and chain.model else ""
         tokens = f" · {version.token_count} tokens" if version.token_count else ""
         self.header.setText(f"{kind} · {origin}{model}{tokens} · id {node.id[:10]}")
-        if self.text.toPlainText() != version.text:
-            self.text.setPlainText(version.text)
+        if self.text.toPlainText() != shown_text(version.text):
+            set_plain(self.text, shown_text(version.text))
         editor_untouched = previous is None or self.editor.toPlainText() == previous.text
         if not same or editor_untouched:
-            self.editor.setPlainText(version.text)
+            set_plain(self.editor, version.text)
         self._update_diff()
         self.flags.setText(
             "\n".join(f"⚠ {f.check}: {f.message}" if f.severity == "warning" else f"ℹ {f.check}: {f.message}"
@@ -226,7 +269,7 @@ class StepInspector(QWidget):
         mine = tree.current_annotations(node.id).get(self.reviewer_id)
         loaded = (mine.note, ", ".join(mine.tags), mine.severity) if mine else ("", "", None)
         if not same or self._note_values() == self._loaded_note:
-            self.note.setPlainText(loaded[0])
+            set_plain(self.note, loaded[0])
             self.tags.setText(loaded[1])
             self.severity.setCurrentIndex(max(0, self.severity.findData(loaded[2] or "")))
         self._loaded_note = loaded
@@ -251,10 +294,13 @@ class StepInspector(QWidget):
             return
         from workstation.ui.compare import show_inline_diff  # difflib: loaded when first needed
 
-        show_inline_diff(self.diff, self.node.original.text, self.editor.toPlainText())
+        old, new = shown_text(self.node.original.text), shown_text(self.editor.toPlainText())
+        self.diff.clear()  # before the wrap mode changes (see set_plain)
+        _fit_wrap(self.diff, old + new)
+        show_inline_diff(self.diff, old, new)
 
     def _show_version(self, item: QListWidgetItem | None) -> None:
-        self.version_text.setPlainText(item.data(Qt.ItemDataRole.UserRole) if item else "")
+        set_plain(self.version_text, shown_text(item.data(Qt.ItemDataRole.UserRole)) if item else "")
 
     def refresh_style(self) -> None:
         """Follow a palette change (light/dark) in highlighted code and diffs."""

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from workstation import paths, settings
 from workstation.ui.backend import Backend, Ready, SessionState
 from workstation.ui.delegates import ConfidenceDelegate
-from workstation.ui.inspector import StepInspector
+from workstation.ui.inspector import StepInspector, set_plain
 from workstation.ui.messages import MessageBar
 from workstation.ui.model_panel import ModelPanel
 from workstation.ui.sessions_panel import SessionsPanel
@@ -600,7 +600,7 @@ class MainWindow(QMainWindow):
             self.sessions.mark_current(state.session_id)
             self.setWindowTitle(f"{state.tree.session.title} — Reasoning Workstation")
             if self.question.toPlainText() != state.tree.session.question:
-                self.question.setPlainText(state.tree.session.question)
+                set_plain(self.question, state.tree.session.question)
             for index in self.tree_model.parents():  # not expandAll: it walks every row
                 self.tree_view.expand(index)
             if self._select_after is None:

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.ui.exchange_dialogs import plain_label, tell
+from workstation.ui.inspector import set_plain, shown_text
 from workstation.ui.tree_model import plain_tooltip
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ class AdjudicateForm(QGroupBox):
     def show_item(self, item: dict[str, Any] | None) -> None:
         """Show a queued step (None: nothing selected)."""
         self.setEnabled(item is not None)
-        self.step_text.setPlainText(item["text"] if item else "")
+        set_plain(self.step_text, shown_text(item["text"]) if item else "")
         self.labels.setText(DisagreementModel.labels_text(item) if item else "Select a step in the queue.")
         self.label_buttons.setExclusive(False)
         for button in self.label_buttons.buttons():

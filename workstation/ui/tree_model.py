@@ -79,13 +79,19 @@ def plain_tooltip(text: str | None) -> str | None:
     """
     if not text:
         return None
+    # Qt's rich text breaks a line at CR and again at LF: a Windows line end is one break.
+    text = text.replace("\r\n", "\n")
     return f'<p style="white-space:pre-wrap">{html.escape(text, quote=False)}</p>'
 
 
 def one_line(text: str, limit: int = 240) -> str:
     """The text on one line (rows show a summary; the inspector shows all of it)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    # Only the start is read: rows are painted often, and a step may be a megabyte long.
+    head = text if len(text) <= limit * 8 else text[: limit * 8]
+    flat = " ".join(head.split())
+    if len(flat) > limit:
+        return flat[: limit - 1] + "…"
+    return flat if head is text else flat + "…"
 
 
 def label_summary(labels: list[int]) -> tuple[str, int | None]:
