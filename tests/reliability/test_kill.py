@@ -166,6 +166,7 @@ def _phase_at_kill(seen: list[str]) -> str:
 
 @pytest.mark.model
 @pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the driver's zygote forks and reads /proc")
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     tmp_path: Path, isolated_home: Path, default_model_path: Path, size, figures, request: pytest.FixtureRequest
 ) -> None:
