@@ -19,7 +19,9 @@ from typing import IO
 
 from workstation import paths
 
-_fault_file: IO[str] | None = None
+#: The descriptor of faults.log, kept open for faulthandler for the life of the process (a bare
+#: descriptor: a file object would be collected, and warned about, at exit).
+_fault_fd: int | None = None
 
 
 def crash_log() -> Path:
@@ -39,14 +41,19 @@ def record_crash(exc_type: type[BaseException], exc: BaseException, tb: Tracebac
     return log
 
 
-def _private_append(path: Path, *, truncate: bool = False) -> IO[str]:
-    """`path` opened for appending (or rewriting), created 0600; an older, wider file is narrowed."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND)
-    fd = os.open(path, flags, 0o600)
+def _narrow(path: Path) -> None:
+    """Make a log the user's only (a file made by an older version had the umask's mode)."""
     try:
         os.chmod(path, 0o600)
     except OSError:
         pass  # a file system without Unix modes
+
+
+def _private_append(path: Path, *, truncate: bool = False) -> IO[str]:
+    """`path` opened for appending (or rewriting), created 0600; an older, wider file is narrowed."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND)
+    fd = os.open(path, flags, 0o600)
+    _narrow(path)
     # backslashreplace: a lone surrogate in an exception message must not fail the crash log.
     return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
@@ -58,10 +65,12 @@ def apology(log: Path) -> str:
 
 def install_crash_handlers() -> None:
     """Log unexpected exceptions and native faults instead of showing a traceback."""
-    global _fault_file
-    if _fault_file is None:
-        _fault_file = _private_append(paths.log_dir() / "faults.log")
-        faulthandler.enable(_fault_file)
+    global _fault_fd
+    if _fault_fd is None:
+        path = paths.log_dir() / "faults.log"
+        _fault_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _narrow(path)
+        faulthandler.enable(_fault_fd)
 
     def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
