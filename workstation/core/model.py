@@ -114,6 +114,10 @@ class _Record:
                     value = tuple(sub.from_dict(v) for v in value)  # type: ignore[attr-defined]
                 elif value is not None:
                     value = sub.from_dict(value)  # type: ignore[attr-defined]
+                elif "None" not in str(f.type):
+                    # A required object given as null (a damaged or hostile bundle) is refused
+                    # here, not found missing later by code that relies on it.
+                    raise SchemaError(f"{cls.__name__}.{f.name}: expected an object, got null")
             else:
                 check = _TYPE_CHECKS.get(str(f.type))
                 if check is not None and not check(value):
