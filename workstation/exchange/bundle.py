@@ -514,6 +514,7 @@ def parse_event(path: Path, number: int, text: str) -> tuple[dict[str, Any], Eve
 
 
 _ANNOTATION_KEYS = frozenset(f.name for f in fields(Annotation))
+_ANNOTATION_TEXT = ("id", "session_id", "node_id", "version_id", "reviewer_id", "role", "created_at", "note")
 _EVENT_KEYS = frozenset(("id", "session_id", "type", "payload", "reviewer_id", "role", "at", "reverts"))
 
 
@@ -529,6 +530,8 @@ def _fast_event(value: dict[str, Any]) -> Event | None:
         return None
     if not isinstance(a["tags"], list) or (value["reverts"] is not None and not isinstance(value["reverts"], str)):
         return None
+    if any(type(a[k]) is not str for k in _ANNOTATION_TEXT) or type(a["retracted"]) is not bool:
+        return None  # the generic path says which field is wrong
     annotation = Annotation(a["id"], a["session_id"], a["node_id"], a["version_id"], a["reviewer_id"], a["role"],
                             a["created_at"], a["label"], a["note"], tuple(a["tags"]), a["severity"], a["retracted"])
     return Event(value["id"], value["session_id"], Annotated(annotation), value["reviewer_id"], value["role"],
