@@ -42,6 +42,7 @@ def test_generate_streams_then_commits_what_it_streamed(review: Review, default_
     streamed = [i for i in items if isinstance(i, Streaming)]
     finished = items[-1]
     assert isinstance(finished, Finished) and len(streamed) > 10
+    assert {i.session_id for i in streamed} == {finished.session_id}  # the new session, named from the start
     tree = review.tree(finished.session_id)
     chain = tree.chain(tree.node(finished.node_ids[0]).chain_id)
     assert "".join(s.text for s in streamed) == streamed[-1].raw == chain.raw_text

@@ -52,6 +52,7 @@ class Streaming:
     raw: str
     steps: tuple[Step, ...]
     pending: str
+    session_id: str = ""  # the session being written (a new one for generate)
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,7 @@ class Review:
         asked_op = build.ask_challenge(tree, full_id, asked, self.reviewer)
         self._apply(tree.session.id, asked_op)
         challenge_id = asked_op.node.id
-        raw, tokens, finish = yield from self._stream(engine_prompt, params, stop)
+        raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
         confidence = _overall_confidence(tokens)
         op = build.challenge_answered(
             self.tree(tree.session.id), challenge_id, clean(raw), self.reviewer, why.name, why.version,
@@ -418,7 +419,7 @@ class Review:
         return self.template(tree.session.template_name)
 
     def _stream(
-        self, engine_prompt: Any, params: SamplingParams, stop: threading.Event | None
+        self, session_id: str, engine_prompt: Any, params: SamplingParams, stop: threading.Event | None
     ) -> Iterator[Streaming]:
         """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
         splitter = StreamSplitter()
@@ -430,7 +431,7 @@ class Review:
                 tokens.append((event.text, event.logprob))
                 if event.text:
                     done += splitter.feed(event.text)
-                    yield Streaming(event.text, splitter.text, tuple(done), splitter.pending)
+                    yield Streaming(event.text, splitter.text, tuple(done), splitter.pending, session_id)
             else:
                 finish = event
         assert finish is not None  # the engine always ends with a FinishEvent
@@ -447,7 +448,7 @@ class Review:
         critique: str | None,
     ) -> Iterator[Streaming | Finished]:
         self._engine().check_fits(engine_prompt, params.max_tokens)
-        raw, tokens, finish = yield from self._stream(engine_prompt, params, stop)
+        raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
         raw = clean(raw)  # one character for one: the steps' offsets still hold
         steps = split(raw)
         if not steps:

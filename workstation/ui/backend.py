@@ -196,9 +196,10 @@ class ReviewWorker(QObject):
                     continue
                 if first:
                     first = False
-                    if job.new_session and self.review is not None:
-                        # generate() has just committed the new session: the latest one.
-                        job.refresh = self.review.sessions()[0].id
+                    if job.new_session:
+                        # generate() has just committed the new session; its stream names it
+                        # (not "the latest session": imported events carry teammates' clocks).
+                        job.refresh = item.session_id
                     if job.state_on_start:
                         self._send_state(job)
                 tokens += 1  # the review yields one item per token that carries text
