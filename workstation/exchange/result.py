@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import glob
 import json
 import os
 from collections import Counter
@@ -111,6 +112,16 @@ SURROGATES_REPLACED = "workstation.surrogates-replaced"
 codecs.register_error(SURROGATES_REPLACED, _replace_surrogates)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (PermissionError): alive
+        return True
+    return True
+
+
 class AtomicWriter:
     """A text file written under a temporary name and renamed into place when complete.
 
@@ -125,8 +136,18 @@ class AtomicWriter:
 
     def __enter__(self) -> IO[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_stale()
         self.file = open(self._tmp, "w", encoding="utf-8", errors=SURROGATES_REPLACED, newline="\n")  # noqa: SIM115
         return self.file
+
+    def _remove_stale(self) -> None:
+        """Take away what an export of the same file left when its process was killed."""
+        if os.name != "posix":  # os.kill(pid, 0) asks about a process only on POSIX
+            return
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            pid = stale.name[len(self.path.name) + 2 : -len(".tmp")]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                stale.unlink(missing_ok=True)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self.file is not None
