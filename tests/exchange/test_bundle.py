@@ -203,6 +203,16 @@ def test_not_a_bundle(tmp_path: Path, trusted: TrustedKeys) -> None:
     assert "unexpected member" in _refused(tmp_path / "z.zip", trusted)
 
 
+def test_damaged_zip_directory(good: Path, tmp_path: Path, trusted: TrustedKeys) -> None:
+    """A flipped "version needed to extract" byte made zipfile raise NotImplementedError,
+    which escaped the importer (found by the fuzz test below)."""
+    data = bytearray(good.read_bytes())
+    data[data.index(b"PK\x01\x02") + 6] = 0xFF  # the first central directory entry's field
+    path = tmp_path / "damaged.wsbundle"
+    path.write_bytes(bytes(data))
+    assert "is not a review bundle, or is damaged" in _refused(path, trusted)
+
+
 def test_event_that_does_not_fit_refuses_the_whole_bundle(tmp_path: Path, key: SigningKey, events: list[dict],
                                                           trusted: TrustedKeys) -> None:
     bad = json.loads(json.dumps(events))

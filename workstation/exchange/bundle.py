@@ -372,6 +372,8 @@ def _read_members(path: Path, max_bytes: int) -> dict[str, bytes]:
         raise BundleError(path, "is not a review bundle, or is truncated (no complete zip archive)") from exc
     except OSError as exc:
         raise BundleError(path, f"cannot be read ({exc})") from exc
+    except (NotImplementedError, ValueError, EOFError) as exc:  # e.g. a damaged "version needed" field
+        raise BundleError(path, f"is not a review bundle, or is damaged ({exc})") from exc
     members: dict[str, bytes] = {}
     with zf:
         for info in zf.infolist():
