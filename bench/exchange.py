@@ -121,7 +121,10 @@ def _texts(rng: random.Random, n: int, tag: str) -> list[str]:
 
 
 def export_corpus(steps: int) -> ReviewSet:
-    """Sessions holding `steps` labelled steps (two reviewers each), rewrites and branches."""
+    """Sessions holding `steps` labelled steps (two reviewers each), rewrites and branches.
+
+    The two reviewers agree: where they tie, a stepwise chain ends at that step, and an export
+    of "100,000 labelled steps" would write only the steps before the first tie."""
     rng = random.Random(7)
     reviewers = [Reviewer("ada", "annotator"), Reviewer("bo", "annotator")]
     trees = []
@@ -136,8 +139,9 @@ def export_corpus(steps: int) -> ReviewSet:
                 text = f"Step {k + 1}: corrected by a reviewer"
                 b.do(StepRewritten(nid, Version(ids.version_id(nid, "rewrite", "ada", at, text), nid, text, text,
                                                 "rewrite", "ada", "annotator", at)), reviewers[0])
+            value = rng.choice((1, 1, 1, 0, -1))
             for r in reviewers:
-                b.label(nid, r, rng.choice((1, 1, 1, 0, -1)), ("arithmetic error",) if k % 7 == 0 else ())
+                b.label(nid, r, value, ("arithmetic error",) if k % 7 == 0 else ())
         trees.append(b.tree)
     return ReviewSet.from_trees(trees)
 
