@@ -305,30 +305,3 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     figures.add("acknowledged operations checked after kills", len(acks))
     for kind in ("generate", "regenerate", "rewrite", "import", "export", "start"):
         figures.add(f"kills landed during {kind}", landed[kind])
-
-
-@pytest.mark.model
-@pytest.mark.qt
-def test_a_state_still_on_its_way_is_not_taken_for_the_new_session(qtbot, tmp_path: Path, default_model_path: Path) -> None:
-    """Found by the kill test: the restarted window had opened a session, the driver pressed New
-    session and Generate before that session's state arrived, and the window took the old
-    session for the new one (the generated steps were saved but not shown)."""
-    from workstation import paths
-    from workstation.ui.main_window import MainWindow
-
-    (paths.config_dir() / "settings.json").write_text(json.dumps(SETTINGS), encoding="utf-8")
-    window = MainWindow(model=str(default_model_path), db=tmp_path / "review.duckdb")
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.state is not None and window.model_loaded is not None, timeout=60_000)
-    before = window.current_session
-    window.open_session(before)  # its state is on the way
-    window.new_session()
-    window.question.setPlainText("What is 6 * 7?")
-    window.generate()
-    qtbot.waitUntil(lambda: window.streaming_job is None, timeout=90_000)
-    assert window.messages.level != "error", window.messages.label.text()
-    assert window.current_session != before
-    assert window.state is not None and window.state.tree.session.question == "What is 6 * 7?"
-    assert any(n.kind != "question" for n in window.state.tree.nodes.values())
-    window.close()

@@ -147,3 +147,21 @@ def test_labelling_stays_live_while_the_model_writes(qtbot, open_window, default
     window.actions["stop"].trigger()
     wait_idle(qtbot, window, timeout=10_000)
     assert last.id in window.state.tree.nodes
+
+
+def test_a_state_still_on_its_way_is_not_taken_for_the_new_session(qtbot, open_window, default_model_path) -> None:
+    """Found by the kill test (tests/reliability/test_kill.py): the window had opened a
+    session, New session and Generate came before that session's state arrived, and the
+    window took the old session for the new one (the generated steps were saved, not shown)."""
+    window = open_window(default_model_path, autoload=True, wait_model=True)
+    before = window.current_session
+    assert before
+    window.open_session(before)  # its state is on the way
+    window.new_session()
+    window.question.setPlainText("What is 6 * 7?")
+    window.generate()
+    qtbot.waitUntil(lambda: window.streaming_job is None, timeout=90_000)
+    assert window.messages.level != "error", window.messages.label.text()
+    assert window.current_session != before
+    assert window.state is not None and window.state.tree.session.question == "What is 6 * 7?"
+    assert any(n.kind != "question" for n in window.state.tree.nodes.values())
