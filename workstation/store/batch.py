@@ -40,11 +40,16 @@ def stored_texts(con: duckdb.DuckDBPyConnection, event_ids: list[str]) -> dict[s
     )
 
 
+#: The event log's columns of a batch: ids, session ids, times, reviewer ids, roles, types, texts.
+LogColumns = tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str], Sequence[str], Sequence[str], Sequence[str]]
+
+
 @dataclass
 class Plan:
-    """A batch sorted out: its log rows in order, annotation rows, changed trees, new reviewers."""
+    """A batch sorted out: its log rows in order (as columns), annotation rows, changed
+    trees, new reviewers."""
 
-    log: list[tuple[str, str, str, str, str, str, str]] = field(default_factory=list)
+    log: LogColumns = ((), (), (), (), (), (), ())
     rows: list[writer.AnnotationRow] = field(default_factory=list)
     changed: list[tuple[Tree, Changes]] = field(default_factory=list)
     #: reviewer id -> (role, time of their first event here)
@@ -59,24 +64,36 @@ class Plan:
 def plan(items: Sequence[Item], texts: Sequence[str], known_reviewers: set[str]) -> Plan:
     """Sort `items` (with their event texts) out for `write`."""
     out = Plan()
-    trees: dict[int, tuple[Tree, list[Changes]]] = {}
-    for item, text in zip(items, texts):
-        if type(item) is writer.AnnotationRow:
-            row: writer.AnnotationRow = item  # type: ignore[assignment]
-            out.rows.append(row)
-            out.log.append((row.event_id, row.session_id, row.at, row.reviewer_id, row.role,
-                            "annotated", text))  # fmt: skip
-            if row.reviewer_id not in known_reviewers:
-                out.reviewers.setdefault(row.reviewer_id, (row.role, row.at))
-            continue
-        tree, applied = item  # type: ignore[misc]
-        event = applied.event
-        trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
-        out.log.append((event.id, event.session_id, event.at, event.reviewer_id, event.role,
-                        event.type, text))  # fmt: skip
-        if event.reviewer_id not in known_reviewers:
-            out.reviewers.setdefault(event.reviewer_id, (event.role, event.at))
-    out.changed = [(tree, writer.merge_changes(changes)) for tree, changes in trees.values()]
+    row_type = writer.AnnotationRow
+    out.rows = [item for item in items if type(item) is row_type]  # type: ignore[misc]
+    if len(out.rows) == len(items):
+        # Rows only (most of an import): the log's columns are the rows' first five fields,
+        # transposed in C.
+        n = len(items)
+        if n:
+            ids, sessions, ats, reviewer_ids, roles = list(zip(*out.rows))[:5]
+            out.log = (ids, sessions, ats, reviewer_ids, roles, ("annotated",) * n, texts)
+    else:
+        trees: dict[int, tuple[Tree, list[Changes]]] = {}
+        log = []
+        for item, text in zip(items, texts):
+            if type(item) is row_type:
+                row: writer.AnnotationRow = item  # type: ignore[assignment]
+                log.append((row.event_id, row.session_id, row.at, row.reviewer_id, row.role, "annotated", text))
+                continue
+            tree, applied = item  # type: ignore[misc]
+            event = applied.event
+            trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
+            log.append((event.id, event.session_id, event.at, event.reviewer_id, event.role, event.type, text))
+        out.log = tuple(zip(*log))  # type: ignore[assignment]
+        out.changed = [(tree, writer.merge_changes(changes)) for tree, changes in trees.values()]
+    _, _, ats, reviewer_ids, roles, _, _ = out.log
+    # Each reviewer's first event: the first index of each id, found in C (the later ones are
+    # overwritten walking backwards).
+    first = dict(zip(reversed(reviewer_ids), range(len(reviewer_ids) - 1, -1, -1)))
+    for reviewer_id, i in sorted(first.items(), key=lambda pair: pair[1]):
+        if reviewer_id not in known_reviewers:
+            out.reviewers[reviewer_id] = (roles[i], ats[i])
     return out
 
 
@@ -97,7 +114,7 @@ def write(
              [at for _, at in batch.reviewers.values()]],
         )  # fmt: skip
     # The events go first: an id already stored fails before any other row is written.
-    head = log.append_rows(con, batch.log)
+    head = log.append_columns(con, *batch.log)
     if batch.changed:
         # What the file already holds, asked once for the whole batch.
         sessions, known = writer.Known.query_many(con, batch.changed)
@@ -114,7 +131,7 @@ def write(
                 sessions.add(tree.session.id)
         rows.write(con)
     if batch.rows:
-        writer.write_annotations(con, writer.annotation_rows(batch.rows, counter))
+        writer.write_annotation_rows(con, batch.rows, counter)
     _write_generations(con, generations)
     return head
 

@@ -62,22 +62,37 @@ def _bulk(
     """Insert `rows` into `table` in one statement; `columns` are (name, SQL type)."""
     if not rows:
         return
-    names = ", ".join(name for name, _ in columns)
     if len(rows) < _ARRAY_ROWS:
+        names = ", ".join(name for name, _ in columns)
         selects = ", ".join(f"unnest(?::{kind}[])" for _, kind in columns)
         con.execute(f"INSERT INTO {table} ({names}) SELECT {selects}", _columns(rows, len(columns)))
         return
-    # Many rows: DuckDB scans NumPy object arrays (no pandas needed) two to three times as
-    # fast as it converts list parameters. Each column is cast to its type, so a column of
-    # None or of ints is read the same as the unnest above reads it.
+    _bulk_columns(con, table, columns, list(zip(*rows)), len(rows))
+
+
+def _bulk_columns(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    values: Sequence[Sequence[Any]],
+    n: int,
+) -> None:
+    """`_bulk` of `n` rows given as columns (`values`, one sequence per column), many rows.
+
+    DuckDB scans NumPy object arrays (no pandas needed) two to three times as fast as it
+    converts list parameters, and faster here than Arrow tables built from Python objects
+    (pyarrow also imports pandas on first use, half a second). Each column is cast to its
+    type, so a column of None or of ints is read the same as `unnest` reads it.
+    """
+    names = ", ".join(name for name, _ in columns)
     arrays: dict[str, np.ndarray] = {}
-    for (name, kind), values in zip(columns, zip(*rows)):
-        array = np.empty(len(rows), dtype=object)
+    for (name, kind), column in zip(columns, values):
         if kind.endswith("[]"):
-            for j, value in enumerate(values):  # element by element: NumPy would nest lists
-                array[j] = value
+            # One object per element: NumPy would nest lists given as a slice.
+            array = np.fromiter(column, dtype=object, count=n)
         else:
-            array[:] = values
+            array = np.empty(n, dtype=object)
+            array[:] = column
         arrays[name] = array
     view = f"_{table}_rows"
     con.register(view, arrays)
@@ -231,19 +246,26 @@ class AnnotationRow(NamedTuple):
                           self.note, tuple(self.tags), self.severity, False)
 
 
-def annotation_rows(rows: Sequence[AnnotationRow], counter: Counter) -> list[tuple[Any, ...]]:
-    """Rows of the annotations table for `rows`, their `ord`s taken in order."""
-    ords = counter.take(len(rows))
-    return [
-        (r.annotation_id, r.session_id, o, r.node_id, r.version_id, r.annotation_reviewer_id,
-         r.annotation_role, r.created_at, r.label, r.note, r.tags, r.severity, False)
-        for r, o in zip(rows, ords)
-    ]  # fmt: skip
-
-
-def write_annotations(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert rows of the annotations table (from `annotation_rows`) in one statement."""
-    _bulk(con, "annotations", _ANNOTATION_COLUMNS, rows)
+def write_annotation_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AnnotationRow], counter: Counter) -> None:
+    """Insert the annotations of `rows` in one statement, their `ord`s taken in order."""
+    n = len(rows)
+    if not n:
+        return
+    ords = counter.take(n)
+    if n < _ARRAY_ROWS:
+        _bulk(con, "annotations", _ANNOTATION_COLUMNS, [
+            (r.annotation_id, r.session_id, o, r.node_id, r.version_id, r.annotation_reviewer_id,
+             r.annotation_role, r.created_at, r.label, r.note, r.tags, r.severity, False)
+            for r, o in zip(rows, ords)
+        ])  # fmt: skip
+        return
+    # Column by column (a transpose in C): rows are most of an import.
+    (_event_id, session_id, _at, _reviewer_id, _role, _text, annotation_id, node_id, version_id,
+     reviewer_id, role, created_at, label, note, tags, severity) = zip(*rows)  # fmt: skip
+    _bulk_columns(con, "annotations", _ANNOTATION_COLUMNS, (
+        annotation_id, session_id, ords, node_id, version_id, reviewer_id, role, created_at, label,
+        note, tags, severity, (False,) * n,
+    ), n)  # fmt: skip
 
 
 @dataclass
@@ -658,21 +680,37 @@ class EventLog:
         _bulk(con, "events", _EVENT_COLUMNS, rows)
         return seq, prev
 
-    def append_rows(
-        self, con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str, str, str, str, str]]
+    def append_columns(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ids: Sequence[str],
+        session_ids: Sequence[str],
+        ats: Sequence[str],
+        reviewer_ids: Sequence[str],
+        roles: Sequence[str],
+        kinds: Sequence[str],
+        texts: Sequence[str],
     ) -> tuple[int, str]:
-        """`append_many` for events given as (id, session id, at, reviewer id, role, type,
-        text) rows, `text` being each event's `event_text`; returns the new head."""
-        seq, prev = self._current(con)
-        out = []
+        """`append_many` for events given column by column (`texts` being each event's
+        `event_text`); returns the new head."""
+        seq, head = self._current(con)
+        n = len(ids)
+        if not n:
+            return seq, head
+        prev = head
+        hashes = []
         sha256 = hashlib.sha256
-        for event_id, session_id, at, reviewer_id, role, kind, text in rows:
-            digest = sha256((prev + text).encode("utf-8", "surrogatepass")).hexdigest()
-            seq += 1
-            out.append((seq, event_id, session_id, at, reviewer_id, role, kind, text, prev, digest))
-            prev = digest
-        _bulk(con, "events", _EVENT_COLUMNS, out)
-        return seq, prev
+        for text in texts:
+            prev = sha256((prev + text).encode("utf-8", "surrogatepass")).hexdigest()
+            hashes.append(prev)
+        prevs = [head, *hashes[:-1]]
+        seqs = range(seq + 1, seq + n + 1)
+        columns = (seqs, ids, session_ids, ats, reviewer_ids, roles, kinds, texts, prevs, hashes)
+        if n < _ARRAY_ROWS:
+            _bulk(con, "events", _EVENT_COLUMNS, list(zip(*columns)))
+        else:
+            _bulk_columns(con, "events", _EVENT_COLUMNS, columns, n)
+        return seq + n, prev
 
     def advance(self, head: tuple[int, str]) -> None:
         """Record the head after a committed append."""
