@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +76,8 @@ print(json.dumps({"sockets_opened": len(opened)}))
 """
 
 
-def test_a_full_session_opens_no_socket(tmp_path: Path, figures) -> None:
+def run_session(tmp_path: Path, prefix: list[str] = []) -> int:  # noqa: B006 - never changed
+    """Run the whole session in a child; returns the sockets its audit hook refused."""
     env = {
         **os.environ,
         "WORKSTATION_HOME": str(tmp_path / "home"),
@@ -82,12 +85,37 @@ def test_a_full_session_opens_no_socket(tmp_path: Path, figures) -> None:
         "QT_QPA_PLATFORM": "offscreen",
     }
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600
+        [*prefix, sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    figures_seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert figures_seen == {"sockets_opened": 0}
-    figures.add("sockets opened", figures_seen["sockets_opened"])
-    figures.add("full sessions run offline", 1)
     for name in ("s.jsonl", "r.html", "a.wsbundle"):
         assert (tmp_path / name).stat().st_size > 0
+    return json.loads(result.stdout.strip().splitlines()[-1])["sockets_opened"]
+
+
+def test_a_full_session_opens_no_socket(tmp_path: Path, figures) -> None:
+    opened = run_session(tmp_path)
+    assert opened == 0
+    figures.add("sockets opened", opened)
+    figures.add("full sessions run offline", 1)
+
+
+#: A socket of a network family, or a connection to a network address, as strace writes it.
+NETWORK_CALL = re.compile(r"\b(socket|connect|sendto|sendmsg)\((AF_INET6?|AF_PACKET|\d+, \{sa_family=AF_INET6?)")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_no_native_code_opens_a_network_socket_either(tmp_path: Path, figures) -> None:
+    """The audit hook sees Python's sockets only; strace sees every process's system calls,
+    DuckDB's, llama.cpp's and Qt's included (local AF_UNIX sockets are not network)."""
+    trace = tmp_path / "network.trace"
+    probe = subprocess.run(["strace", "-f", "-o", str(tmp_path / "probe.trace"), "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"strace cannot trace here: {probe.stderr.decode(errors='replace').strip()[:200]}")
+    opened = run_session(tmp_path, ["strace", "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg",
+                                    "-e", "signal=none", "-o", str(trace)])
+    calls = trace.read_text(encoding="utf-8", errors="replace").splitlines()
+    network = [line for line in calls if NETWORK_CALL.search(line)]
+    assert opened == 0
+    assert network == [], network[:20]
+    figures.add("network system calls seen by strace", len(network))
