@@ -239,14 +239,16 @@ class StoreTarget:
         except BaseException:
             self.discard(list({_session_of(item) for item in items}))
             raise
+        kept, views, known = self._trees, self._views, self._texts  # once per row: looked up once here
         for item in items:
             if type(item) is AnnotationRow:
-                if self._trees.get(item.session_id) is not None:
-                    self._pending.setdefault(item.session_id, []).append(item)
-                view = self._views.get(item.session_id)
+                sid = item.session_id
+                if kept.get(sid) is not None:
+                    self._pending.setdefault(sid, []).append(item)
+                view = views.get(sid)
                 if view is not None:
                     view.annotation_ids.add(item.annotation_id)  # type: ignore[attr-defined]
-                self._texts[item.event_id] = item.text
+                known[item.event_id] = item.text
             else:
                 tree, applied = item  # type: ignore[misc]
                 self._trees[tree.session.id] = tree
@@ -462,10 +464,16 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
     fast: dict[str, list[int]] = {}  # session -> where its fast-lane rows are in `items`
     fresh: set[str] = set()  # annotation ids the fast lane took from this bundle
     full: set[str] = set()  # sessions that take the full path for all of this bundle
+    if candidates is None and view_of is not None:
+        candidates = fast_lane.candidates(bundle.lines)
     for number, text in enumerate(bundle.lines, start=1):
-        m = _LINE_ID.match(text)
-        if m is not None:
-            event_id = m.group(1)
+        row = candidates[number - 1] if candidates is not None else None
+        if row is not None:
+            event_id: str | None = row.event_id  # the lane's pattern starts as _LINE_ID does
+        else:
+            m = _LINE_ID.match(text)
+            event_id = m.group(1) if m is not None else None
+        if event_id is not None:
             stored = known.get(event_id)
             # A line byte for byte the same as a stored event is that event, valid and present:
             # skip it without parsing (a re-import, or the chains everyone already has).
@@ -476,10 +484,9 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
                                       f"line {first[0]})", member=EVENTS, line=number)
                 report.known_events += 1
                 continue
-            if stored is None and event_id not in seen and view_of is not None:
-                row = candidates[number - 1] if candidates is not None else fast_lane.candidate(text)
-                sid = row.session_id if row is not None else None
-                if sid is not None and sid not in sessions:
+            if row is not None and stored is None and event_id not in seen and view_of is not None:
+                sid: str | None = row.session_id
+                if sid not in sessions:
                     known = _learn(target, sid, sessions, known)
                     if event_id in known:
                         sid = None  # the full path says whether it is the same event
