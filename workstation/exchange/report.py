@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
@@ -55,6 +56,15 @@ def export_report(reviews: ReviewSet, out: Path, fmt: str = "html") -> ExportRes
         for tree in reviews.trees:
             index = LabelIndex(tree, reviews.adjudications)
             steps = chain_steps(tree.preferred_path())
+            # One pass over the nodes tells which steps have alternatives or challenges at all,
+            # so the many that have neither skip looking (most of a 100,000-step export).
+            alternatives: Counter[str | None] = Counter()
+            writer.asked = set()
+            for n in tree.nodes.values():
+                if n.kind in CHAIN_NODE_KINDS:
+                    alternatives[n.parent_id] += 1
+                elif n.kind == "challenge":
+                    writer.asked.add(n.parent_id)
             writer.session(tree)
             if not steps:
                 result.skip(tree.session.id, "session", "no model steps")
@@ -64,6 +74,8 @@ def export_report(reviews: ReviewSet, out: Path, fmt: str = "html") -> ExportRes
             on_path = {n.id for n in steps}
             for node in steps:
                 assert node.parent_id is not None
+                if alternatives[node.parent_id] < 2:
+                    continue
                 for alt in tree.children(node.parent_id, CHAIN_NODE_KINDS):
                     if alt.id in on_path:
                         continue
@@ -81,6 +93,7 @@ def export_report(reviews: ReviewSet, out: Path, fmt: str = "html") -> ExportRes
 class _Html:
     def __init__(self, f: IO[str]) -> None:
         self.f = f
+        self.asked: set[str | None] = set()  # the session's nodes with challenges
 
     def begin(self, sessions: int) -> None:
         self.f.write(
@@ -114,7 +127,7 @@ class _Html:
             out.append(f"<div class=\"flag\">⚑ {e(flag.check)}: {e(flag.message)}</div>")
         for a in index.by_node.get(node.id, ()):
             out.append(_html_annotation(a, a.version_id != node.current_version_id, a.id in index.adjudication_ids))
-        for challenge in tree.challenges(node.id):
+        for challenge in tree.challenges(node.id) if node.id in self.asked else ():
             out.append(f"<div class=\"challenge\"><strong>Challenge</strong> <span class=\"meta\">by "
                        f"{e(challenge.current.author)}</span>{_html_text(challenge.text)}")
             for reply in tree.replies(challenge.id):
@@ -166,6 +179,13 @@ def _lexer(name: str) -> Lexer:
         return TextLexer()
 
 
+@lru_cache(maxsize=2048)
+def _highlighted(code: str, language: str) -> str:
+    # A code block often comes back: the model's original beside a rewrite, alternatives that
+    # keep the code, a reply quoting it. Highlighting is the report's costliest step.
+    return highlight(code, _lexer(language), _FORMATTER)
+
+
 def _html_text(text: str) -> str:
     """Text as HTML: escaped, with fenced code blocks highlighted by pygments."""
     if "```" not in text and "~~~" not in text:
@@ -175,7 +195,7 @@ def _html_text(text: str) -> str:
     for m in _FENCE.finditer(text):
         if m.start() > pos:
             parts.append(f"<div class=\"text\">{html.escape(text[pos:m.start()])}</div>")
-        parts.append(highlight(m.group(3), _lexer(m.group(2).lower()), _FORMATTER))
+        parts.append(_highlighted(m.group(3), m.group(2).lower()))
         pos = m.end()
     if pos < len(text) or not parts:
         parts.append(f"<div class=\"text\">{html.escape(text[pos:])}</div>")
@@ -202,6 +222,7 @@ def _md_inline(text: str) -> str:
 class _Markdown:
     def __init__(self, f: IO[str]) -> None:
         self.f = f
+        self.asked: set[str | None] = set()  # the session's nodes with challenges
 
     def begin(self, sessions: int) -> None:
         self.f.write(f"# Reasoning review report\n\n{sessions} session(s)\n")
@@ -235,7 +256,7 @@ class _Markdown:
             if a.note:
                 bits.append("note: " + _md_inline(a.note))
             out.append("\n" + " ".join(bits))
-        for challenge in tree.challenges(node.id):
+        for challenge in tree.challenges(node.id) if node.id in self.asked else ():
             out.append("\n\n**Challenge**\n\n" + _md_block(challenge.text))
             for reply in tree.replies(challenge.id):
                 out.append("\n**Reply**\n\n" + _md_block(reply.text))
