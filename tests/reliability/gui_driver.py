@@ -247,6 +247,14 @@ class Driver:
             return []
         return [n for n in state.tree.shown_path() if n.kind in ("step", "answer")]
 
+    def _pick_step(self) -> Any | None:
+        """A random step the tree shows, selected in the window; None when there is none."""
+        steps = self._steps()
+        if not steps:
+            return None
+        node = self.rng.choice(steps)
+        return node if self._select(node) else None
+
     def _select(self, node: Any) -> bool:
         index = self.window.tree_model.index_of_node(node.id)
         if not index.isValid():
@@ -278,11 +286,8 @@ class Driver:
 
     def _do_regenerate(self) -> Callable[[], Any] | None:
         w = self.window
-        steps = self._steps()
-        if not steps or w.state is None:
-            return None
-        node = self.rng.choice(steps)
-        if not self._select(node):
+        node = self._pick_step()
+        if node is None or w.state is None:
             return None
         known = set(w.state.tree.nodes)
         self._begin()
@@ -298,11 +303,8 @@ class Driver:
 
     def _label(self, value: int | None) -> Callable[[], Any] | None:
         w = self.window
-        steps = self._steps()
-        if not steps:
-            return None
-        node = self.rng.choice(steps)
-        if not self._select(node):
+        node = self._pick_step()
+        if node is None:
             return None
         note = f"note {self._unique()}"
         kept = value
@@ -331,11 +333,8 @@ class Driver:
 
     def _do_rewrite(self) -> Callable[[], Any] | None:
         w = self.window
-        steps = self._steps()
-        if not steps:
-            return None
-        node = self.rng.choice(steps)
-        if not self._select(node):
+        node = self._pick_step()
+        if node is None:
             return None
         text = f"{self.rng.randrange(2, 30)} * 4 = {self.rng.randrange(8, 120)} (rewrite {self._unique()})"
         self._begin()
