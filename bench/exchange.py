@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -208,6 +209,8 @@ def bench_import(folder: Path) -> None:
 
     bundles, per_bundle = 20, 5_000
     paths, trusted, db = prepare_import(folder, bundles, per_bundle)
+    before = folder / "lead-before-import.duckdb"
+    shutil.copyfile(db, before)  # closed and checkpointed: the file is the whole database
     with Store.open(db) as store:
         target = _TimedStoreTarget(store)
         with _Timer() as t:
@@ -223,6 +226,48 @@ def bench_import(folder: Path) -> None:
         assert all(b.status == "unchanged" for b in again.bundles)
         print(f"import of the same {bundles} bundles again, changing nothing: {t} (no target; {t.cpu_text})",
               flush=True)
+    bench_store_floor(db, before, result.new_events)
+
+
+def bench_store_floor(imported: Path, before: Path, new_events: int) -> None:
+    """What DuckDB alone takes on this machine to write the rows the import wrote.
+
+    The rows the import added are read back from `imported` into Python lists, then written
+    into copies of the database as it was before the import, with the store's own bulk writer
+    (`writer._bulk_columns`, NumPy columns: the fastest way found from Python objects), in ONE
+    transaction (cheaper than one per bundle), then checkpointed: no reading of bundles, no
+    checks, no merge, no hash chain. Once for the event rows and annotation rows, once for the
+    event rows alone (what an import would write if annotation rows were derived from the log).
+    What the import does beyond this floor is the room left for making it faster here.
+    """
+    import duckdb
+
+    from workstation.store import writer
+
+    with duckdb.connect(str(imported), read_only=True) as con:
+        first_seq = con.execute("SELECT max(seq) FROM events").fetchall()[0][0] - new_events + 1
+        log = con.execute("SELECT * FROM events WHERE seq >= ? ORDER BY seq", [first_seq]).fetchall()
+        con.execute(f"ATTACH '{before}' AS before (READ_ONLY)")
+        notes = con.execute("SELECT * FROM annotations WHERE id NOT IN (SELECT id FROM before.annotations) "
+                            "ORDER BY ord").fetchall()
+        con.execute("DETACH before")
+    tables = (("events", writer._EVENT_COLUMNS, log), ("annotations", writer._ANNOTATION_COLUMNS, notes))
+    for name, written in (("event rows and annotation rows", tables), ("event rows alone", tables[:1])):
+        copy = before.with_name(f"floor-{len(written)}.duckdb")
+        shutil.copyfile(before, copy)
+        with duckdb.connect(str(copy)) as con:
+            con.execute("SET checkpoint_threshold = '1 TiB'")
+            con.execute("SET enable_progress_bar = false")
+            columns = [(table, spec, list(zip(*rows)), len(rows)) for table, spec, rows in written]
+            with _Timer() as t:
+                con.execute("BEGIN TRANSACTION")
+                for table, spec, values, n in columns:
+                    writer._bulk_columns(con, table, spec, values, n)
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+        rows = " + ".join(f"{n} {table}" for table, _, _, n in columns)
+        print(f"DuckDB alone writing the import's {name} ({rows}) in one transaction, then a checkpoint: {t} "
+              f"(no target: the floor under the import on this machine; {t.cpu_text})", flush=True)
 
 
 class _TimedStoreTarget(StoreTarget):
