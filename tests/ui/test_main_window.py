@@ -81,6 +81,24 @@ def test_geometry_layout_and_last_session_are_restored(qtbot, open_window) -> No
     assert again.current_session == target
 
 
+def test_the_shown_session_is_remembered_before_the_window_closes(qtbot, open_window) -> None:
+    """A window killed or crashed never runs its close: the session it showed last is written
+    as soon as it is shown, so the next start opens it (not the first in the list)."""
+    from PySide6.QtCore import QSettings
+
+    window = open_window()
+    target = window.sessions.list.topLevelItem(2).data(0, Qt.ItemDataRole.UserRole + 10)
+    assert window.current_session != target
+    window.open_session(target)
+    qtbot.waitUntil(lambda: window.state.session_id == target)
+
+    def stored() -> str:
+        return str(QSettings(str(paths.config_dir() / "ui.ini"), QSettings.Format.IniFormat).value("session/last", ""))
+
+    qtbot.waitUntil(lambda: stored() == target, timeout=5_000)
+    assert window.isVisible()  # not closed: nothing of closeEvent has run
+
+
 def test_settings_are_remembered(qtbot, open_window) -> None:
     window = open_window()
     window.model_panel.editors["sampling.temperature"].setValue(0.3)

@@ -128,6 +128,14 @@ def _settings() -> QSettings:
     return QSettings(str(paths.config_dir() / "ui.ini"), QSettings.Format.IniFormat)
 
 
+def _remember_session(session_id: str) -> None:
+    """Write the shown session to ui.ini at once (a job for the worker: a file write), so a
+    window that never closed normally (killed, crashed, power lost) reopens it too."""
+    stored = _settings()
+    stored.setValue("session/last", session_id)
+    stored.sync()
+
+
 class MainWindow(QMainWindow):
     """The workstation window."""
 
@@ -596,6 +604,8 @@ class MainWindow(QMainWindow):
                 if anchor.below:
                     self.tree_view.expand(self.tree_model.index_of_node(anchor.node_id))
         if first:
+            shown = state.session_id
+            self.backend.call(lambda _review: _remember_session(shown))
             self.undo_group.setActiveStack(self._stack(state.session_id))
             self.sessions.mark_current(state.session_id)
             self.setWindowTitle(f"{state.tree.session.title} — Reasoning Workstation")
