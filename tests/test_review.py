@@ -142,6 +142,24 @@ def test_stop_ends_the_generation_and_keeps_what_was_written(review: Review) -> 
     assert finished.finish.completion_tokens <= 7  # within a token of the request
 
 
+def test_a_session_without_steps_continues_from_the_question(review: Review) -> None:
+    """What a generation killed before its first step leaves: the session and its question.
+    Continuing after the question writes its first chain (a "generate", as if never stopped)."""
+    tree = review.start(QUESTION)
+    assert not tree.chains
+    finished = drain(review.continue_after(tree.question_id, sampling=params()))
+    tree = review.tree(finished.session_id)
+    assert finished.session_id == tree.session.id and len(finished.node_ids) >= 1
+    first = tree.node(finished.node_ids[0])
+    assert first.parent_id == tree.question_id and first.position == 1
+    assert tree.chain(first.chain_id).kind == "generate"
+    # Again: another first chain beside it, as regenerating step 1 would give.
+    again = drain(review.continue_after(tree.question_id, sampling=params(seed=2)))
+    tree = review.tree(again.session_id)
+    assert tree.chain(tree.node(again.node_ids[0]).chain_id).kind == "regenerate"
+    assert len(tree.alternatives(first.id)) == 2
+
+
 def test_bad_ids_labels_and_rewrites_change_nothing(review: Review) -> None:
     finished = drain(review.generate(QUESTION, sampling=params(max_tokens=48)))
     events = len(review.store.events(finished.session_id))

@@ -421,8 +421,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     steer.add_argument("--use-note", action="store_true", help="use your latest note on the step as the critique")
     p.set_defaults(func=cmd_regenerate)
 
-    p = sub.add_parser("continue", parents=[*parents, who, sampling], help="let the model continue after a step")
-    p.add_argument("step", metavar="STEP")
+    p = sub.add_parser("continue", parents=[*parents, who, sampling], help="let the model continue after a step (or the question)")
+    p.add_argument("step", metavar="STEP", help="a step id, or the question's id for steps from the start")
     p.add_argument("--critique", help="guidance for the model")
     p.set_defaults(func=cmd_continue)
 

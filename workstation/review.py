@@ -371,7 +371,10 @@ class Review:
         sampling: SamplingParams | None = None,
         stop: threading.Event | None = None,
     ) -> Iterator[Streaming | Finished]:
-        """New steps after step k (say, after rewriting it): a new branch below step k."""
+        """New steps after step k (say, after rewriting it): a new branch below step k.
+
+        After the question: steps from the start (a session whose generation stopped before
+        any step was saved gets its first chain; one with steps gets another first chain)."""
         engine = self._engine()
         tree, full_id = self.locate(node_id)
         critique = clean(critique) if critique is not None else None

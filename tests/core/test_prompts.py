@@ -159,6 +159,14 @@ def test_rewrites_enter_the_prefix_with_the_original_layout(sample, templates, a
         continue_after_prompt(templates["chain-of-thought"], sample.tree, sample.steps()[-1].id)
 
 
+def test_continuing_after_the_question_is_the_first_generation(sample, templates):
+    cot = templates["chain-of-thought"]
+    after = continue_after_prompt(cot, sample.tree, sample.tree.question_id)
+    assert after.to_dict() == generate_prompt(cot, sample.tree.session.question).to_dict()
+    steered = continue_after_prompt(cot, sample.tree, sample.tree.question_id, critique="mind the units")
+    assert steered.assistant_prefix == "" and "mind the units" in str(steered.to_dict())
+
+
 def test_prefix_of_think_steps_keeps_the_tags(sample, alice):
     raw = "<think>\nHmm.\n\nSo 48.\n</think>\n\nAnswer: 48"
     sample.generate(sample.tree.question_id, raw)

@@ -165,3 +165,26 @@ def test_a_state_still_on_its_way_is_not_taken_for_the_new_session(qtbot, open_w
     assert window.current_session != before
     assert window.state is not None and window.state.tree.session.question == "What is 6 * 7?"
     assert any(n.kind != "question" for n in window.state.tree.nodes.values())
+
+
+def test_a_session_left_without_steps_says_so_and_continues_from_the_question(
+    qtbot, open_window, db_path, default_model_path
+) -> None:
+    """A generation killed before its first step leaves a session holding only its question;
+    reopened, the window says how to go on, and Continue after on the question writes the steps."""
+    from workstation.review import Review
+
+    with Review.open(db_path) as review:
+        session_id = review.start("A box holds 12 eggs. How many eggs are in 5 boxes?").session.id
+    window = open_window(default_model_path, autoload=True, wait_model=True)
+    assert window.current_session == session_id and rows(window) == ["question"]
+    assert window.messages.level == "info"
+    assert "no steps yet" in window.messages.label.text() and "Continue after" in window.messages.label.text()
+    select_row(qtbot, window, 0)
+    assert window.actions["continue_after"].isEnabled()
+    window.actions["continue_after"].trigger()
+    wait_idle(qtbot, window)
+    assert window.messages.level != "error", window.messages.label.text()
+    kinds = rows(window)
+    assert kinds[0] == "question" and len(kinds) >= 2 and "stream" not in kinds
+    assert window.current_session == session_id

@@ -292,10 +292,17 @@ def continue_after_prompt(
     template: PromptTemplate, tree: Tree, node_id: str, critique: str | None = None
 ) -> Prompt:
     """The prompt to write new steps after step `node_id` (steps 1..k, e.g. after rewriting
-    step k); the new chain hangs from `node_id` itself. A critique here is about step k."""
+    step k); the new chain hangs from `node_id` itself. A critique here is about step k.
+
+    After the question (`node_id` is the question) it is the first generation's prompt: steps
+    from the start, for a session that has none yet (its generation was stopped or killed
+    before any step was saved) or as another first chain beside the ones it has.
+    """
     node = tree.node(node_id)
+    if node.kind == "question":
+        return continue_prompt(template, tree.session.question, (), critique)
     if node.kind != "step":
-        raise BadInputError(f"new steps can only follow a step, not a {node.kind}")
+        raise BadInputError(f"new steps can only follow a step or the question, not a {node.kind}")
     steps = tree.steps_to(node_id)
     return continue_prompt(template, tree.session.question, steps, critique, node)
 

@@ -79,7 +79,8 @@ ACTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("commit_rewrite", "Save rewrite", ("Ctrl+Return",), "Save the rewrite as a new version (Ctrl+Enter)"),
     ("regenerate", "Regenerate from here", ("R",), "A new alternative for this step and what follows"),
     ("regenerate_with_note", "Regenerate with note", ("Shift+R",), "Regenerate, with your note as the critique"),
-    ("continue_after", "Continue after", ("Shift+C",), "New steps after this one (say, after a rewrite)"),
+    ("continue_after", "Continue after", ("Shift+C",),
+     "New steps after this one (say, after a rewrite); after the question, steps from the start"),
     ("challenge", "Why?", ("W",), "Ask the model why this step holds; the answer streams in below it"),
     ("ask", "Ask…", ("Shift+W",), "Ask the model your own question about this step"),
     ("delete_branch", "Delete branch", ("Del",), "Delete the branch starting at this step (undoable)"),
@@ -615,6 +616,12 @@ class MainWindow(QMainWindow):
                 self.tree_view.expand(index)
             if self._select_after is None:
                 self._select_after = state.tree.question_id
+            if not state.tree.chains and not self._awaiting_new and self.streaming_job is None:
+                shortcut = self.actions["continue_after"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                self.show_info(
+                    "this session has no steps yet (its generation stopped before any step was saved): "
+                    f"select the question and choose Continue after ({shortcut}) to generate them"
+                )
         if self._select_after is not None:
             target = self._select_after
             index = self.tree_model.index_of_node(target)
@@ -657,6 +664,9 @@ class MainWindow(QMainWindow):
         for name in ("label_wrong", "label_neutral", "label_right", "save_annotation", "edit", "commit_rewrite",
                      "delete_branch"):
             self.actions[name].setEnabled(annotatable)
+        if node is not None and node.kind == "question":
+            # Steps from the start: the first chain of a session that has none, or another one.
+            self.actions["continue_after"].setEnabled(True)
         loaded = self.model_loaded is not None
         for name in MODEL_ACTIONS:
             if busy or not loaded or not self.ready:
