@@ -24,3 +24,24 @@ def test_workstation_db_names_the_database(tmp_path: Path, monkeypatch: pytest.M
 def test_resources_and_catalog_are_found() -> None:
     assert paths.resources_dir().is_dir()
     assert paths.catalog_path().is_file()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getuid"), reason="POSIX modes")
+def test_new_user_folders_are_private_and_existing_ones_are_left_alone(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        for folder in (paths.data_dir(), paths.config_dir(), paths.log_dir(), paths.cache_dir(), paths.user_models_dir()):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        mine = tmp_path / "shared-home"
+        (mine / "data").mkdir(parents=True, mode=0o755)
+        os.chmod(mine / "data", 0o755)
+        monkeypatch.setenv("WORKSTATION_HOME", str(mine))
+        assert stat.S_IMODE(paths.data_dir().stat().st_mode) == 0o755  # the user's own choice stays
+        assert stat.S_IMODE(paths.config_dir().stat().st_mode) == 0o700
+    finally:
+        os.umask(old)

@@ -23,7 +23,9 @@ def _home() -> Path | None:
 
 
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """The folder, created for this user alone (0700) when it does not exist yet: reviews,
+    notes and settings are the user's own. A folder that exists is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
