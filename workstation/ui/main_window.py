@@ -2,7 +2,8 @@
 
 Widgets hold no business state: every change goes to a review use case on the worker
 (`Backend`), and what is shown comes back as `SessionState` snapshots. Each action lives in
-`self.actions` with its shortcut, so menus, buttons and the Help dialog share one list.
+`self.actions` with its shortcut, so menus, buttons and the Help dialog share one list. How it
+is laid out (the actions table, widgets, docks, menus, status bar) is window_layout.py's.
 """
 
 from __future__ import annotations
@@ -13,45 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut, QUndoGroup, QUndoStack
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDockWidget,
-    QHBoxLayout,
-    QHeaderView,
-    QInputDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPlainTextEdit,
-    QScrollArea,
-    QSizePolicy,
-    QSplitter,
-    QToolButton,
-    QTreeView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QUndoGroup, QUndoStack
+from PySide6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from workstation import paths, settings
+from workstation.ui import window_layout
 from workstation.ui.backend import Backend, Ready, SessionState
-from workstation.ui.delegates import ConfidenceDelegate
-from workstation.ui.inspector import StepInspector, set_plain
-from workstation.ui.messages import MessageBar
-from workstation.ui.model_panel import ModelPanel
-from workstation.ui.sessions_panel import SessionsPanel
-from workstation.ui.tree_model import (
-    COL_ALTERNATIVES,
-    COL_CONFIDENCE,
-    COL_FLAGS,
-    COL_LABEL,
-    COL_STEP,
-    LABEL_WORDS,
-    ReasoningTreeModel,
-    StreamAnchor,
-    one_line,
-)
+from workstation.ui.inspector import set_plain
+from workstation.ui.tree_model import LABEL_WORDS, StreamAnchor, one_line
+from workstation.ui.window_layout import ACTIONS, MODEL_ACTIONS, STEP_ACTIONS
 from workstation.ui.undo import ReviewCommand
 from workstation.ui.workers import run_task
 
@@ -66,63 +37,12 @@ def sampling_from(values: dict[str, Any]) -> Any:
 
     return build(values)
 
-#: name, text, shortcuts, tooltip. Plain keys (1, 2, 3, [, ]) act when the tree has focus; text
-#: fields keep them for typing (Qt lets a focused editor override single-key shortcuts).
-ACTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("generate", "&Generate", ("Ctrl+G",), "Let the model reason about the question"),
-    ("stop", "&Stop", ("Esc",), "Stop the model now"),
-    ("label_wrong", "Wrong", ("1",), "Label the step wrong"),
-    ("label_neutral", "Neutral", ("2",), "Label the step neutral"),
-    ("label_right", "Right", ("3",), "Label the step right"),
-    ("save_annotation", "Save note", ("Ctrl+S",), "Save the note, tags and severity of the step"),
-    ("edit", "&Rewrite step", ("E",), "Rewrite the step in place"),
-    ("commit_rewrite", "Save rewrite", ("Ctrl+Return",), "Save the rewrite as a new version (Ctrl+Enter)"),
-    ("regenerate", "Regenerate from here", ("R",), "A new alternative for this step and what follows"),
-    ("regenerate_with_note", "Regenerate with note", ("Shift+R",), "Regenerate, with your note as the critique"),
-    ("continue_after", "Continue after", ("Shift+C",),
-     "New steps after this one (say, after a rewrite); after the question, steps from the start"),
-    ("challenge", "Why?", ("W",), "Ask the model why this step holds; the answer streams in below it"),
-    ("ask", "Ask…", ("Shift+W",), "Ask the model your own question about this step"),
-    ("delete_branch", "Delete branch", ("Del",), "Delete the branch starting at this step (undoable)"),
-    ("previous_alternative", "◀ Previous", ("[", "Alt+Left"), "Show the previous alternative of this step"),
-    ("next_alternative", "Next ▶", ("]", "Alt+Right"), "Show the next alternative of this step"),
-    ("prefer", "★ Prefer", ("P",), "Mark this branch as the preferred one"),
-    ("compare", "Compare…", ("Ctrl+D",), "Compare two alternatives side by side"),
-    ("new_session", "&New session", ("Ctrl+N",), "Start a new question"),
-    ("rename_session", "Re&name session", ("F2",), "Rename the open session"),
-    ("delete_session", "Delete session", (), "Hide the open session from the list (undoable; the audit log keeps it)"),
-    ("search", "&Find", ("Ctrl+F",), "Search sessions and steps"),
-    ("focus_tree", "Go to tree", ("Ctrl+T",), "Move the keyboard focus to the reasoning tree"),
-    ("focus_question", "Go to question", ("Ctrl+K",), "Move the keyboard focus to the question"),
-    ("load_model", "&Load model", ("Ctrl+L",), "Load the model selected in the model panel"),
-    ("settings", "Se&ttings…", ("Ctrl+,",), "Every setting, with its description"),
-    ("help", "&Keyboard shortcuts", ("F1",), "This list"),
-    ("quit", "&Quit", ("Ctrl+Q",), "Close the window"),
-)
-#: Actions that need a selected step (not a question, not a row still being written).
-STEP_ACTIONS = (
-    "label_wrong", "label_neutral", "label_right", "save_annotation", "edit", "commit_rewrite", "regenerate",
-    "regenerate_with_note", "continue_after", "challenge", "ask", "delete_branch", "previous_alternative",
-    "next_alternative", "prefer", "compare",
-)
-#: Actions that start the model.
-MODEL_ACTIONS = ("generate", "regenerate", "regenerate_with_note", "continue_after", "challenge", "ask")
-
-
 def _seed(review: Review) -> tuple[list[str], list]:
     from workstation.ui.samples import seed_samples
 
     if review.store.read_only:  # a read-only view shows what is there, and adds nothing
         return [], review.sessions()
     return seed_samples(review), review.sessions()
-
-
-def _scrolled(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
 
 
 def _settings() -> QSettings:
@@ -180,10 +100,10 @@ class MainWindow(QMainWindow):
         self.addAction(undo)
         self.addAction(redo)
 
-        self._build_central()
-        self._build_docks()
-        self._build_menus()
-        self._build_status()
+        window_layout.build_central(self)
+        window_layout.build_docks(self)
+        window_layout.build_menus(self)
+        window_layout.build_status(self)
         self._restore_layout()
         self._update_actions()
 
@@ -249,143 +169,7 @@ class MainWindow(QMainWindow):
             "help": self.show_help,
             "quit": self.close,
         }
-        actions: dict[str, QAction] = {}
-        for name, text, keys, tip in ACTIONS:
-            action = QAction(text, self)
-            action.setObjectName(name)
-            action.setShortcuts([QKeySequence(k) for k in keys])
-            action.setToolTip(tip + (f" ({', '.join(keys)})" if keys else ""))
-            action.setStatusTip(tip)
-            action.triggered.connect(handlers[name])
-            self.addAction(action)
-            actions[name] = action
-        actions["delete_session"].setEnabled(False)  # until a session is open
-        # Ctrl+Enter belongs to the editor that has focus (question: generate; rewrite: save).
-        actions["commit_rewrite"].setShortcuts([])
-        return actions
-
-    def _build_central(self) -> None:
-        self.messages = MessageBar()
-        self.question = QPlainTextEdit()
-        self.question.setObjectName("questionEditor")
-        self.question.setPlaceholderText("Ask the model a question to reason about… (Ctrl+Enter or Ctrl+G generates)")
-        self.question.setMaximumHeight(84)
-        self.template = QComboBox()
-        self.template.setObjectName("templatePicker")
-        self.template.setToolTip("The prompt template: how the model is asked to reason")
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(keys), self.question)
-            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-            shortcut.activated.connect(self.generate)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.template)
-        for name in ("generate", "stop"):
-            button = QToolButton()
-            button.setDefaultAction(self.actions[name])
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        question_area = QWidget()
-        question_layout = QHBoxLayout(question_area)
-        question_layout.setContentsMargins(0, 0, 0, 0)
-        question_layout.addWidget(self.question, 1)
-        question_layout.addLayout(buttons)
-
-        self.tree_model = ReasoningTreeModel(self)
-        self.tree_view = QTreeView()
-        self.tree_view.setObjectName("reasoningTree")
-        self.tree_view.setModel(self.tree_model)
-        self.tree_view.setUniformRowHeights(True)
-        self.tree_view.setAlternatingRowColors(True)
-        self.tree_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree_view.setItemDelegateForColumn(COL_CONFIDENCE, ConfidenceDelegate(self.tree_view))
-        header = self.tree_view.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_STEP, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((COL_LABEL, 90), (COL_FLAGS, 100), (COL_CONFIDENCE, 115), (COL_ALTERNATIVES, 90)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(column, width)
-        self.tree_view.selectionModel().currentChanged.connect(self._on_current_changed)
-        self.tree_model.rowsInserted.connect(self._on_rows_inserted)
-
-        self.inspector = StepInspector(self.actions)
-        self.inspector.setObjectName("inspector")
-        self.inspector.commit_rewrite.connect(self.rewrite)
-
-        self.main_split = QSplitter(Qt.Orientation.Horizontal)
-        self.main_split.setObjectName("mainSplit")
-        self.main_split.addWidget(self.tree_view)
-        # Not in a scroll area: one would size it by its word-wrapped labels' preferred height
-        # (taller than most screens); its minimum (about 430 x 500) fits a laptop screen.
-        self.main_split.addWidget(self.inspector)
-        self.main_split.setCollapsible(1, False)
-        self.main_split.setStretchFactor(0, 3)
-        self.main_split.setStretchFactor(1, 2)
-        self.main_split.setSizes([700, 520])
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.messages)
-        layout.addWidget(question_area)
-        layout.addWidget(self.main_split, 1)
-        self.setCentralWidget(central)
-
-    def _build_docks(self) -> None:
-        self.sessions = SessionsPanel(self.actions)
-        self.sessions.search_changed.connect(self.search)
-        self.sessions.open_requested.connect(self.open_session)
-        self.sessions_dock = QDockWidget("Sessions", self)
-        self.sessions_dock.setObjectName("sessionsDock")
-        self.sessions_dock.setWidget(self.sessions)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sessions_dock)
-        self.model_panel = ModelPanel(self.actions["load_model"])
-        self.model_panel.value_changed.connect(self._on_value_changed)
-        dock = QDockWidget("Model", self)
-        dock.setObjectName("modelDock")
-        dock.setWidget(_scrolled(self.model_panel))
-        self.model_dock = dock
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.tabifyDockWidget(self.sessions_dock, dock)
-        self.sessions_dock.raise_()
-        self.resizeDocks([self.sessions_dock], [240], Qt.Orientation.Horizontal)  # until a saved layout
-
-    def _build_menus(self) -> None:
-        menus = (
-            ("&File", ("new_session", "rename_session", "delete_session", None, "settings", None, "quit")),
-            ("&Edit", ("undo", "redo", None, "search")),
-            ("&Review", ("generate", "stop", None, "label_wrong", "label_neutral", "label_right", "save_annotation",
-                         None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
-                         "challenge", "ask", None, "delete_branch")),
-            ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
-            ("&View", ("focus_tree", "focus_question")),
-            ("&Model", ("load_model",)),
-            ("&Help", ("help",)),
-        )
-        for title, names in menus:
-            menu = self.menuBar().addMenu(title)
-            for name in names:
-                if name is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(self.actions[name])
-        view = self.menuBar().actions()[4].menu()
-        view.addSeparator()
-        view.addAction(self.sessions_dock.toggleViewAction())
-        view.addAction(self.model_dock.toggleViewAction())
-
-    def _build_status(self) -> None:
-        self.model_status = QLabel("Model: looking…")
-        self.device_status = QLabel("")
-        self.context_status = QLabel("")
-        self.speed_status = QLabel("")
-        self.db_status = QLabel(f"Database: {self.db_path}")
-        for name, label in (("modelStatus", self.model_status), ("deviceStatus", self.device_status),
-                            ("contextStatus", self.context_status), ("speedStatus", self.speed_status),
-                            ("dbStatus", self.db_status)):
-            label.setObjectName(name)
-            label.setTextFormat(Qt.TextFormat.PlainText)
-            self.statusBar().addPermanentWidget(label)
+        return window_layout.create_actions(self, handlers)
 
     def _restore_layout(self) -> None:
         stored = _settings()
