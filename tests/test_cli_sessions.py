@@ -61,3 +61,14 @@ def test_deleting_twice_is_status_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["delete-session", session_id, "--db", db]) == 0
     assert main(["delete-session", session_id, "--db", db]) == 2
     assert "already deleted" in capsys.readouterr().err
+
+
+def test_show_says_how_a_session_without_steps_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A generation stopped before its first step leaves the question alone; `show` says so and
+    names the command (with the question's id) that writes the steps."""
+    db = str(tmp_path / "cli.duckdb")
+    with Review.open(db) as review:
+        tree = review.start("How many legs do 3 spiders have?")
+    assert main(["show", tree.session.id, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "no steps yet" in out and f"workstation continue {tree.question_id[:12]}" in out

@@ -358,6 +358,9 @@ def _print_tree(tree: Tree) -> None:
             walk(child.id, depth + 1)
 
     walk(tree.question_id, 0)
+    if not tree.chains:
+        print(f"no steps yet (the generation stopped before any step was saved): "
+              f"workstation continue {tree.question_id[:12]} writes them")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
