@@ -53,6 +53,25 @@ def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
     db.close()
 
 
+def test_one_duckdb_thread_except_for_whole_table_work(tmp_path: Path) -> None:
+    """Tiny statements run on the calling thread; `parallel()` lends every core to an export or
+    a checkpoint and gives it back, even when the block fails."""
+    db = Database.open(tmp_path / "t.duckdb")
+
+    def threads() -> int:
+        with db.read() as con:
+            return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+    assert threads() == 1
+    with db.parallel():
+        assert threads() == (os.cpu_count() or 1)
+    assert threads() == 1
+    with pytest.raises(RuntimeError), db.parallel():
+        raise RuntimeError("an export failed")
+    assert threads() == 1
+    db.close()
+
+
 def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "new.duckdb"
     _make_db(path)

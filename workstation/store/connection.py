@@ -40,7 +40,14 @@ _MAGIC_OFFSET = 8
 # Every table and index takes whole blocks, so with DuckDB's default 256 KiB blocks a review
 # database of two sessions is 7 MB; with 64 KiB blocks it is 1.8 MB. Smaller blocks (16 KiB:
 # 0.5 MB) double the size of a large database. Only new files take it.
-_CONFIG = {"default_block_size": "65536"}
+#
+# One DuckDB thread: most statements here are tiny (a label is two single-row INSERTs and a
+# commit), and DuckDB hands each statement's work to its worker threads and waits for them;
+# run on the calling thread instead, an annotation commit took 6.4-7.4 ms at the median
+# instead of 8.4-9.1 ms (bench.store, alternate runs), and the window keeps a core for itself.
+# Work that scans whole tables (exports, the checkpoint after an import) asks for every core
+# with `Database.parallel()`.
+_CONFIG = {"default_block_size": "65536", "threads": "1"}
 
 # Files this process holds for writing: a second `Store` on the same file would share DuckDB's
 # instance but not the store's in-memory state (event log head, known ids), so it is refused.
@@ -53,7 +60,7 @@ def _connect(target: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.InvalidInputException as exc:
         if "default_block_size" not in str(exc):
             raise
-        return duckdb.connect(str(target), read_only=read_only)  # a DuckDB without the option
+        return duckdb.connect(str(target), read_only=read_only, config={"threads": "1"})  # no such option
 
 
 class Database:
@@ -271,6 +278,22 @@ class Database:
                 if mapped is None:
                     raise
                 raise mapped from exc
+
+    @contextmanager
+    def parallel(self) -> Iterator[None]:
+        """Let DuckDB use every core for the block (whole-table work: an export, a checkpoint
+        of a large import); back to one thread afterwards. Switching costs about a millisecond."""
+        cores = os.cpu_count() or 1
+        with self.read() as con:
+            con.execute(f"SET threads = {cores}")
+        try:
+            yield
+        finally:
+            try:
+                with self.read() as con:
+                    con.execute("SET threads = 1")
+            except StoreError:
+                pass  # a failed write closed the file: it opens again with one thread
 
     def close(self) -> None:
         """Close the connection (a no-op when already closed) and drop any snapshot copy."""

@@ -288,7 +288,7 @@ class Store:
             yield
         finally:
             try:
-                with self._db.read() as con:
+                with self._db.parallel(), self._db.read() as con:
                     con.execute(f"SET checkpoint_threshold = '{old}'")
                     # A checkpoint of seconds would draw DuckDB's progress bar on the terminal.
                     bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
@@ -612,7 +612,7 @@ class Store:
         # so a full disk never leaves a partial export under the final names.
         written: list[tuple[Path, Path]] = []
         try:
-            with self._db.read() as con:
+            with self._db.parallel(), self._db.read() as con:
                 tables = [
                     r[0]
                     for r in con.execute(
