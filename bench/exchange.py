@@ -234,7 +234,7 @@ def bench_store_floor(imported: Path, before: Path, new_events: int) -> None:
 
     The rows the import added are read back from `imported` into Python lists, then written
     into copies of the database as it was before the import, with the store's own bulk writer
-    (`writer._bulk_columns`, NumPy columns: the fastest way found from Python objects), in ONE
+    (`bulk.bulk_columns`, NumPy columns: the fastest way found from Python objects), in ONE
     transaction (cheaper than one per bundle), then checkpointed: no reading of bundles, no
     checks, no merge, no hash chain. Once for the event rows and annotation rows, once for the
     event rows alone (what an import would write if annotation rows were derived from the log).
@@ -243,6 +243,8 @@ def bench_store_floor(imported: Path, before: Path, new_events: int) -> None:
     import duckdb
 
     from workstation.store import writer
+    from workstation.store.bulk import bulk_columns
+    from workstation.store.event_log import EVENT_COLUMNS
 
     with duckdb.connect(str(imported), read_only=True) as con:
         first_seq = con.execute("SELECT max(seq) FROM events").fetchall()[0][0] - new_events + 1
@@ -251,7 +253,7 @@ def bench_store_floor(imported: Path, before: Path, new_events: int) -> None:
         notes = con.execute("SELECT * FROM annotations WHERE id NOT IN (SELECT id FROM before.annotations) "
                             "ORDER BY ord").fetchall()
         con.execute("DETACH before")
-    tables = (("events", writer._EVENT_COLUMNS, log), ("annotations", writer._ANNOTATION_COLUMNS, notes))
+    tables = (("events", EVENT_COLUMNS, log), ("annotations", writer._ANNOTATION_COLUMNS, notes))
     for name, written in (("event rows and annotation rows", tables), ("event rows alone", tables[:1])):
         copy = before.with_name(f"floor-{len(written)}.duckdb")
         shutil.copyfile(before, copy)
@@ -262,7 +264,7 @@ def bench_store_floor(imported: Path, before: Path, new_events: int) -> None:
             with _Timer() as t:
                 con.execute("BEGIN TRANSACTION")
                 for table, spec, values, n in columns:
-                    writer._bulk_columns(con, table, spec, values, n)
+                    bulk_columns(con, table, spec, values, n)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
         rows = " + ".join(f"{n} {table}" for table, _, _, n in columns)

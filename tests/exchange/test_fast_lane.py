@@ -24,7 +24,7 @@ from workstation.exchange.fast_lane import SessionView
 from workstation.exchange.keys import KeyStore, TrustedKeys
 from workstation.exchange.merge import MemoryTarget, StoreTarget, events_of, import_bundles
 from workstation.store import Store
-from workstation.store.writer import event_text
+from workstation.store.event_log import event_text
 
 _REVIEW, _NODES = rich_review()
 _TREE = _REVIEW.tree

@@ -26,7 +26,7 @@ from workstation.store import (
     Store,
     UnknownIdError,
 )
-from workstation.store import migrations, writer
+from workstation.store import event_log, migrations, writer
 
 from . import factory as f
 from .factory import ADA, BO
@@ -317,7 +317,7 @@ def test_event_texts_and_events_by_type(tmp_path: Path) -> None:
         session_id = _review(store)
         events = store.events(session_id)
         texts = store.event_texts([session_id, "no such session"])
-        assert texts == {e.id: (session_id, writer.event_text(e)) for e in events}
+        assert texts == {e.id: (session_id, event_log.event_text(e)) for e in events}
         assert store.event_texts([]) == {}
         kinds = {e.type for e in events}
         for kind in kinds:

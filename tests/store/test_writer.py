@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from workstation.core.history import Event
 from workstation.core.model import ROLES, SEVERITIES, Annotation
 from workstation.core.ops import Annotated, Adjudicated
-from workstation.store import writer
+from workstation.store import event_log
 
 # Any text, surrogates and control characters included: the direct path escapes as json does.
 _text = st.text(st.characters(), max_size=12)
@@ -33,26 +33,26 @@ def _events(draw: st.DrawFn) -> Event:
 @settings(max_examples=300, deadline=None)
 @given(_events())
 def test_annotated_event_text_is_the_generic_text(event: Event) -> None:
-    assert writer._annotated_text(event) == writer._json(event.to_dict())
-    assert writer.event_text(event) == writer._json(event.to_dict())
+    assert event_log._annotated_text(event) == event_log.canonical_json(event.to_dict())
+    assert event_log.event_text(event) == event_log.canonical_json(event.to_dict())
 
 
 def test_other_values_take_the_generic_path() -> None:
     a = Annotation("a", "s", "n", "v", "r", "annotator", "t", 1, tags=("x",))
     # An adjudication carries more than an annotation: never the direct path.
     adj = Event("e", "s", Adjudicated(a, ("b",)), "r", "expert", "t")
-    assert writer.event_text(adj) == writer._json(adj.to_dict())
+    assert event_log.event_text(adj) == event_log.canonical_json(adj.to_dict())
     # A str subclass is written as json writes it; a value of another type takes json's path.
     odd = Event(type("S", (str,), {})("e"), "s", Annotated(a), "r", "annotator", "t")
-    assert writer.event_text(odd) == writer._json(odd.to_dict())
+    assert event_log.event_text(odd) == event_log.canonical_json(odd.to_dict())
     for changed in (dict(at=5), dict(reverts=3.5)):
         event = dataclasses.replace(odd, **changed)
-        assert writer._annotated_text(event) is None
-        assert writer.event_text(event) == writer._json(event.to_dict())
+        assert event_log._annotated_text(event) is None
+        assert event_log.event_text(event) == event_log.canonical_json(event.to_dict())
     for changed in (dict(label=True), dict(retracted=1), dict(tags=["x"]), dict(note=None)):
         annotation = Annotation.__new__(Annotation)
         for field in dataclasses.fields(Annotation):  # bypass the checks: a malformed object
             object.__setattr__(annotation, field.name, changed.get(field.name, getattr(a, field.name)))
         event = dataclasses.replace(odd, op=Annotated(annotation))
-        assert writer._annotated_text(event) is None
-        assert writer.event_text(event) == writer._json(event.to_dict())
+        assert event_log._annotated_text(event) is None
+        assert event_log.event_text(event) == event_log.canonical_json(event.to_dict())

@@ -18,6 +18,7 @@ from workstation.core.history import Applied
 from workstation.core.ops import Changes
 from workstation.core.tree import Tree
 from workstation.store import writer
+from workstation.store.event_log import EventLog
 from workstation.store.records import Generation
 
 #: One event of a batch: applied to a tree, or an annotation an importer checked (a row).
@@ -100,7 +101,7 @@ def plan(items: Sequence[Item], texts: Sequence[str], known_reviewers: set[str])
 def write(
     con: duckdb.DuckDBPyConnection,
     batch: Plan,
-    log: writer.EventLog,
+    log: EventLog,
     counter: writer.Counter,
     generations: Sequence[tuple[str, Generation]],
 ) -> tuple[int, str]:

@@ -20,7 +20,7 @@ from workstation.core.model import DEFAULT_TAGS, Reviewer, TagVocabulary, now_is
 from workstation.core.ops import Operation, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
-from workstation.store import batch, reader, writer
+from workstation.store import batch, event_log, reader, writer
 from workstation.store.connection import Database
 from workstation.store.errors import (
     DiskFullError,
@@ -58,7 +58,7 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._log = writer.EventLog()
+        self._log = event_log.EventLog()
         self._histories: OrderedDict[str, History] = OrderedDict()
         # Per cached history: the ids of its rows already in the file.
         self._known: dict[str, writer.Known] = {}
@@ -204,7 +204,7 @@ class Store:
         texts = [
             item.text  # type: ignore[union-attr]
             if type(item) is writer.AnnotationRow
-            else writer.event_text(item[1].event)  # type: ignore[index]
+            else event_log.event_text(item[1].event)  # type: ignore[index]
             for item in items
         ]
         try:
@@ -378,7 +378,7 @@ class Store:
             row = con.execute("SELECT data FROM events WHERE id = ?", [event.id]).fetchone()
         if row is None:
             return False
-        if row[0] != writer.event_text(event):
+        if row[0] != event_log.event_text(event):
             raise DuplicateEventError(
                 f"event {event.id} is already in {self.path} with other content; the new one "
                 "was not recorded",
@@ -559,14 +559,14 @@ class Store:
 
         Raises `EventLogError` naming the first row that was changed or removed.
         """
-        prev = writer.GENESIS
+        prev = event_log.GENESIS
         count = 0
         with self._db.read() as con:
-            for seq, text, stored_prev, digest in writer.iter_rows(
+            for seq, text, stored_prev, digest in event_log.iter_rows(
                 con, "SELECT seq, data, prev_hash, hash FROM events ORDER BY seq", []
             ):
                 count += 1
-                if seq != count or stored_prev != prev or writer.chain_hash(prev, text) != digest:
+                if seq != count or stored_prev != prev or event_log.chain_hash(prev, text) != digest:
                     raise EventLogError(
                         f"the event log of {self.path} was altered at event {seq}: it no longer "
                         "matches its hash chain; keep a copy of the file and report it",

@@ -1,5 +1,5 @@
-"""Writing applied operations: the rows they changed and their events, inside the caller's
-transaction.
+"""Writing applied operations: the rows they changed, inside the caller's transaction (their
+events go to the log through event_log.py).
 
 Rows are written column-wise (`INSERT ... SELECT unnest(?)`, or NumPy columns for large
 batches), so a chain of thousands of steps, or an imported bundle of thousands of events over
@@ -10,24 +10,18 @@ already there.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import json.encoder
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import duckdb
-import numpy as np
 
-from workstation.core.history import Event
 from workstation.core.model import Annotation, Node
-from workstation.core.ops import Annotated, Changes
+from workstation.core.ops import Changes
 from workstation.core.tree import Tree
+from workstation.store.bulk import ARRAY_ROWS, bulk, bulk_columns
+from workstation.store.event_log import canonical_json
 from workstation.store.records import Generation
-
-#: The hash before the first event of a file.
-GENESIS = "0" * 64
 
 
 class Counter:
@@ -41,66 +35,6 @@ class Counter:
         first = self.value + 1
         self.value += n
         return list(range(first, first + n))
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    columns = [list(column) for column in zip(*rows)]
-    assert len(columns) == width
-    return columns
-
-
-#: From this many rows on, `_bulk` hands DuckDB NumPy columns instead of list parameters.
-_ARRAY_ROWS = 64
-
-
-def _bulk(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
-) -> None:
-    """Insert `rows` into `table` in one statement; `columns` are (name, SQL type)."""
-    if not rows:
-        return
-    if len(rows) < _ARRAY_ROWS:
-        names = ", ".join(name for name, _ in columns)
-        selects = ", ".join(f"unnest(?::{kind}[])" for _, kind in columns)
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {selects}", _columns(rows, len(columns)))
-        return
-    _bulk_columns(con, table, columns, list(zip(*rows)), len(rows))
-
-
-def _bulk_columns(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[tuple[str, str]],
-    values: Sequence[Sequence[Any]],
-    n: int,
-) -> None:
-    """`_bulk` of `n` rows given as columns (`values`, one sequence per column), many rows.
-
-    DuckDB scans NumPy object arrays (no pandas needed) two to three times as fast as it
-    converts list parameters, and faster here than Arrow tables built from Python objects
-    (pyarrow also imports pandas on first use, half a second). Each column is cast to its
-    type, so a column of None or of ints is read the same as `unnest` reads it.
-    """
-    names = ", ".join(name for name, _ in columns)
-    arrays: dict[str, np.ndarray] = {}
-    for (name, kind), column in zip(columns, values):
-        if kind.endswith("[]"):
-            # One object per element: NumPy would nest lists given as a slice.
-            array = np.fromiter(column, dtype=object, count=n)
-        else:
-            array = np.empty(n, dtype=object)
-            array[:] = column
-        arrays[name] = array
-    view = f"_{table}_rows"
-    con.register(view, arrays)
-    try:
-        selects = ", ".join(f'"{name}"::{kind}' for name, kind in columns)
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {selects} FROM {view}")
-    finally:
-        con.unregister(view)
 
 
 _NODE_COLUMNS = (
@@ -187,18 +121,6 @@ _SESSION_COLUMNS = (
     ("question_id", "VARCHAR"),
     ("deleted", "BOOLEAN"),
 )
-_EVENT_COLUMNS = (
-    ("seq", "BIGINT"),
-    ("id", "VARCHAR"),
-    ("session_id", "VARCHAR"),
-    ("created_at", "VARCHAR"),
-    ("reviewer_id", "VARCHAR"),
-    ("role", "VARCHAR"),
-    ("kind", "VARCHAR"),
-    ("data", "VARCHAR"),
-    ("prev_hash", "VARCHAR"),
-    ("hash", "VARCHAR"),
-)
 _ANNOTATION_INSERT = (
     f"INSERT INTO annotations ({', '.join(n for n, _ in _ANNOTATION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _ANNOTATION_COLUMNS)})"
@@ -252,8 +174,8 @@ def write_annotation_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[Annotat
     if not n:
         return
     ords = counter.take(n)
-    if n < _ARRAY_ROWS:
-        _bulk(con, "annotations", _ANNOTATION_COLUMNS, [
+    if n < ARRAY_ROWS:
+        bulk(con, "annotations", _ANNOTATION_COLUMNS, [
             (r.annotation_id, r.session_id, o, r.node_id, r.version_id, r.annotation_reviewer_id,
              r.annotation_role, r.created_at, r.label, r.note, r.tags, r.severity, False)
             for r, o in zip(rows, ords)
@@ -262,7 +184,7 @@ def write_annotation_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[Annotat
     # Column by column (a transpose in C): rows are most of an import.
     (_event_id, session_id, _at, _reviewer_id, _role, _text, annotation_id, node_id, version_id,
      reviewer_id, role, created_at, label, note, tags, severity) = zip(*rows)  # fmt: skip
-    _bulk_columns(con, "annotations", _ANNOTATION_COLUMNS, (
+    bulk_columns(con, "annotations", _ANNOTATION_COLUMNS, (
         annotation_id, session_id, ords, node_id, version_id, reviewer_id, role, created_at, label,
         note, tags, severity, (False,) * n,
     ), n)  # fmt: skip
@@ -468,16 +390,16 @@ class Batch:
 
     def write(self, con: duckdb.DuckDBPyConnection) -> None:
         """Insert the new rows (one statement per table), then apply the updates."""
-        _bulk(con, "sessions", _SESSION_COLUMNS, self.sessions)
-        _bulk(con, "chains", _CHAIN_COLUMNS, self.chains)
-        _bulk(con, "nodes", _NODE_COLUMNS, self.nodes)
-        _bulk(con, "versions", _VERSION_COLUMNS, self.versions)
-        _bulk(con, "flags", _FLAG_COLUMNS, self.flags)
+        bulk(con, "sessions", _SESSION_COLUMNS, self.sessions)
+        bulk(con, "chains", _CHAIN_COLUMNS, self.chains)
+        bulk(con, "nodes", _NODE_COLUMNS, self.nodes)
+        bulk(con, "versions", _VERSION_COLUMNS, self.versions)
+        bulk(con, "flags", _FLAG_COLUMNS, self.flags)
         if len(self.annotations) == 1:
             # The hot path (one annotation): a VALUES insert is cheaper than unnest.
             con.execute(_ANNOTATION_INSERT, self.annotations[0])
         else:
-            _bulk(con, "annotations", _ANNOTATION_COLUMNS, self.annotations)
+            bulk(con, "annotations", _ANNOTATION_COLUMNS, self.annotations)
         for params in self.session_updates:
             con.execute(
                 "UPDATE sessions SET title = ?, question = ?, template_name = ?, "
@@ -509,7 +431,7 @@ class Batch:
                 [session_id, ids],
             )
         choices = [row for rows in self.choices.values() for row in rows]
-        _bulk(con, "branch_choices",
+        bulk(con, "branch_choices",
               (("session_id", "VARCHAR"), ("parent_id", "VARCHAR"), ("choice", "VARCHAR"),
                ("child_id", "VARCHAR")), choices)  # fmt: skip
 
@@ -561,164 +483,10 @@ def write_generation(
             generation.chain_id, session_id, generation.model_file, generation.model_size,
             generation.model_sha256, s.get("temperature"), s.get("top_p"), s.get("top_k"),
             s.get("min_p"), s.get("repeat_penalty"), s.get("max_tokens"), s.get("seed"),
-            _json(dict(s)), generation.prompt_tokens, generation.prompt_tokens_evaluated,
+            canonical_json(dict(s)), generation.prompt_tokens, generation.prompt_tokens_evaluated,
             generation.completion_tokens, generation.time_to_first_token_s,
             generation.tokens_per_s, generation.finish_reason,
-            _json([dict(c) if c is not None else None for c in generation.step_confidence]),
-            _json(dict(generation.extra)),
+            canonical_json([dict(c) if c is not None else None for c in generation.step_confidence]),
+            canonical_json(dict(generation.extra)),
         ],
     )  # fmt: skip
-
-
-def _json(value: Any) -> str:
-    # Sorted keys and no spaces: the same event always has the same text, hence the same hash.
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def event_text(event: Event) -> str:
-    """The event as the JSON text stored (and hashed) in the log."""
-    if type(event.op) is Annotated:
-        text = _annotated_text(event)
-        if text is not None:
-            return text
-    return _json(event.to_dict())
-
-
-_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
-
-
-def _annotated_text(event: Event) -> str | None:
-    """`_json(event.to_dict())` of an `annotated` event, written directly: annotations are
-    most of any large log, and the generic path costs ten times as much. None (take the
-    generic path) for any value not of a type this writes exactly as json does."""
-    a = event.op.annotation  # type: ignore[attr-defined]
-    if a.label is None:
-        label = "null"
-    elif type(a.label) is int:
-        label = str(a.label)
-    else:
-        return None
-    if type(a.tags) is not tuple or (a.retracted is not True and a.retracted is not False):
-        return None
-    try:
-        # encode_basestring refuses anything but a str (TypeError): those take the generic path.
-        reverts = "null" if event.reverts is None else _str(event.reverts)
-        severity = "null" if a.severity is None else _str(a.severity)
-        tags = "[" + ",".join([_str(t) for t in a.tags]) + "]"
-        return (
-            f'{{"at":{_str(event.at)},"id":{_str(event.id)},"payload":{{"annotation":{{'
-            f'"created_at":{_str(a.created_at)},"id":{_str(a.id)},"label":{label},'
-            f'"node_id":{_str(a.node_id)},"note":{_str(a.note)},'
-            f'"retracted":{"true" if a.retracted else "false"},"reviewer_id":{_str(a.reviewer_id)},'
-            f'"role":{_str(a.role)},"session_id":{_str(a.session_id)},"severity":{severity},'
-            f'"tags":{tags},"version_id":{_str(a.version_id)}}}}},"reverts":{reverts},'
-            f'"reviewer_id":{_str(event.reviewer_id)},"role":{_str(event.role)},'
-            f'"session_id":{_str(event.session_id)},"type":"annotated"}}'
-        )
-    except TypeError:
-        return None
-
-
-def chain_hash(prev_hash: str, text: str) -> str:
-    """The hash of an event row: its text chained to the row before it."""
-    return hashlib.sha256((prev_hash + text).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-class EventLog:
-    """Appends events with their sequence number and hash chain.
-
-    The head (last seq and hash) is cached; `reset()` drops it after a failed transaction so
-    that the next append reads it from the file again.
-    """
-
-    def __init__(self) -> None:
-        self._head: tuple[int, str] | None = None
-
-    def reset(self) -> None:
-        """Forget the cached head (after a rollback)."""
-        self._head = None
-
-    def _current(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
-        if self._head is None:
-            # fetchall, not fetchone: DuckDB 2 counts a result not read to its end as unfinished
-            # and then refuses to `register` the NumPy columns of a large insert.
-            rows = con.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchall()
-            self._head = (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)
-        return self._head
-
-    def append(self, con: duckdb.DuckDBPyConnection, event: Event) -> tuple[int, str]:
-        """Insert the event row; returns the new head, to `advance` to after the commit."""
-        seq, prev = self._current(con)
-        text = event_text(event)
-        digest = chain_hash(prev, text)
-        con.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [seq + 1, event.id, event.session_id, event.at, event.reviewer_id, event.role,
-             event.type, text, prev, digest],
-        )  # fmt: skip
-        return seq + 1, digest
-
-    def append_many(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        events: Sequence[Event],
-        texts: Sequence[str] | None = None,
-    ) -> tuple[int, str]:
-        """Insert many event rows in one statement; returns the new head, as `append`.
-
-        `texts` are the events' `event_text`s when the caller already made them."""
-        seq, prev = self._current(con)
-        rows = []
-        if texts is None:
-            texts = [event_text(event) for event in events]
-        for event, text in zip(events, texts):
-            digest = chain_hash(prev, text)
-            seq += 1
-            rows.append((seq, event.id, event.session_id, event.at, event.reviewer_id,
-                         event.role, event.type, text, prev, digest))  # fmt: skip
-            prev = digest
-        _bulk(con, "events", _EVENT_COLUMNS, rows)
-        return seq, prev
-
-    def append_columns(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        ids: Sequence[str],
-        session_ids: Sequence[str],
-        ats: Sequence[str],
-        reviewer_ids: Sequence[str],
-        roles: Sequence[str],
-        kinds: Sequence[str],
-        texts: Sequence[str],
-    ) -> tuple[int, str]:
-        """`append_many` for events given column by column (`texts` being each event's
-        `event_text`); returns the new head."""
-        seq, head = self._current(con)
-        n = len(ids)
-        if not n:
-            return seq, head
-        prev = head
-        hashes = []
-        sha256 = hashlib.sha256
-        for text in texts:
-            prev = sha256((prev + text).encode("utf-8", "surrogatepass")).hexdigest()
-            hashes.append(prev)
-        prevs = [head, *hashes[:-1]]
-        seqs = range(seq + 1, seq + n + 1)
-        columns = (seqs, ids, session_ids, ats, reviewer_ids, roles, kinds, texts, prevs, hashes)
-        if n < _ARRAY_ROWS:
-            _bulk(con, "events", _EVENT_COLUMNS, list(zip(*columns)))
-        else:
-            _bulk_columns(con, "events", _EVENT_COLUMNS, columns, n)
-        return seq + n, prev
-
-    def advance(self, head: tuple[int, str]) -> None:
-        """Record the head after a committed append."""
-        self._head = head
-
-
-def iter_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Iterator[tuple]:
-    """Rows of a query, fetched in batches (the event log can be long)."""
-    cursor = con.execute(sql, params)
-    while batch := cursor.fetchmany(2048):
-        yield from batch
