@@ -92,7 +92,6 @@ def main() -> None:
     bare = llama_cpp.Llama(model_path=str(model.path), n_ctx=N_CTX, n_threads=THREADS,
                            n_threads_batch=THREADS, verbose=False)
     prompt = engine.build_prompt(MESSAGES)
-    tokens = list(prompt.tokens)
     interleaved_round(engine, prompt, bare)  # warm up: page in the weights, evaluate the prompt
     engine_rates, bare_rates, counts = [], [], set()
     for _ in range(ROUNDS):

@@ -3,7 +3,7 @@
 The full path parses a line's JSON, builds the core's objects and applies the operation to a
 copy of the tree; for a plain annotation that is most of an import's time, and all it decides
 is whether a handful of fields are well formed and name a step version of the session. Here a
-line written exactly as the store's writer writes an annotation (`writer.event_text`: sorted
+line written exactly as the store's writer writes an annotation (`event_log.event_text`: sorted
 keys, no spaces, strings without escapes) is read with one regular expression and checked
 against the session's nodes and annotation ids directly, giving the rows the store writes.
 
