@@ -200,9 +200,12 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     durations: dict[str, list[float]] = {}
     landed: Counter[str] = Counter()
     reopened = 0
+    remembered = 0  # kills after which ui.ini named the session the window showed
     model_errors: list[str] = []
     reopen: tuple[str, list[str]] | None = None  # the session to reopen and the rows it must show
-    latest: str | None = None  # the session changed last, which the window opens by itself
+    # The session the window opens by itself: the one it showed last, as written to ui.ini
+    # (at once when shown, not only on a normal close), else the session changed last.
+    latest: str | None = None
 
     def expected(kind: str) -> float:
         seen = durations.get(kind)
@@ -227,9 +230,9 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
             at, line = driver.wait_for("ready")
             durations.setdefault("start", []).append(at - driver.started)
             if latest is not None:
-                # By itself the window shows the session changed last: where the user was.
+                # By itself the window shows where the user was.
                 assert json.loads(line.split(" ", 1)[1])["session"] == latest, (
-                    f"round {round_}: the window opened another session than the one changed last {why}"
+                    f"round {round_}: the window opened another session than the one it showed last {why}"
                 )
             if reopen is not None:
                 _, line = driver.wait_for("reopened")
@@ -266,7 +269,10 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
             assert not lost, f"after kill {round_ + 1}, {len(lost)} acknowledged operations are lost {why}: {lost[:5]}"
             partial = partial_imports(store, bundle_events)
             assert not partial, f"after kill {round_ + 1}, bundles were imported in part {why}: {partial}"
-            latest = store.list_sessions()[0].id
+            listed = [summary.id for summary in store.list_sessions()]
+            shown = _remembered_session(isolated_home)
+            latest = shown if shown in listed else listed[0]
+            remembered += shown in listed
             sessions = [a["session"] for a in acks if "session" in a]
             if sessions:
                 reopen = (sessions[-1], [n.id for n in store.history(sessions[-1]).tree.shown_path()])
@@ -282,6 +288,8 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         assert kinds[kind] > 0, f"no {kind} was acknowledged {why}: {dict(kinds)}"
     assert landed["generate"] + landed["regenerate"] > 0, f"no kill during a generation {why}: {dict(landed)}"
     assert reopened >= kills // 2, why
+    # Killed windows never close: what they showed was written as they showed it.
+    assert remembered >= kills // 2, f"ui.ini named the shown session after only {remembered} kills {why}"
 
     # Finally, the command line opens the database, and the event log and the tables agree.
     listed = subprocess.run(  # noqa: S603
@@ -305,3 +313,12 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     figures.add("acknowledged operations checked after kills", len(acks))
     for kind in ("generate", "regenerate", "rewrite", "import", "export", "start"):
         figures.add(f"kills landed during {kind}", landed[kind])
+
+
+def _remembered_session(home: Path) -> str:
+    """The session ui.ini says the window showed last ("" when it names none)."""
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(home / "config" / "ui.ini", encoding="utf-8")
+    return ini.get("session", "last", fallback="")

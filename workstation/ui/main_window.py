@@ -9,6 +9,7 @@ is laid out (the actions table, widgets, docks, menus, status bar) is window_lay
 from __future__ import annotations
 
 import html
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,12 +50,22 @@ def _settings() -> QSettings:
     return QSettings(str(paths.config_dir() / "ui.ini"), QSettings.Format.IniFormat)
 
 
-def _remember_session(session_id: str) -> None:
-    """Write the shown session to ui.ini at once (a job for the worker: a file write), so a
-    window that never closed normally (killed, crashed, power lost) reopens it too."""
-    stored = _settings()
-    stored.setValue("session/last", session_id)
-    stored.sync()
+class _Shown:
+    """The session a window shows now, for the pool threads that write it to ui.ini: each
+    reads it under the lock when it runs, so of several writes the last one writes the newest
+    (a plain object: no Qt is touched off the GUI thread)."""
+
+    lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.session = ""
+
+    def remember(self) -> None:
+        """Write it to ui.ini (on a pool thread: a file write)."""
+        with self.lock:
+            stored = _settings()
+            stored.setValue("session/last", self.session)
+            stored.sync()
 
 
 class MainWindow(QMainWindow):
@@ -81,6 +92,7 @@ class MainWindow(QMainWindow):
         self._anchor_on_state: Any = None
         self._awaiting_new = False
         self._select_after: str | None = None
+        self._shown = _Shown()
         self._stream_started = 0.0
         self._compare: Any = None
         self._discovered: list = []
@@ -389,8 +401,11 @@ class MainWindow(QMainWindow):
                 if anchor.below:
                     self.tree_view.expand(self.tree_model.index_of_node(anchor.node_id))
         if first:
-            shown = state.session_id
-            self.backend.call(lambda _review: _remember_session(shown))
+            # Written at once, on a pool thread (the worker may be busy with the model for a
+            # while): a window that never closes normally (killed, crashed, power lost) reopens
+            # the session it showed, as one that closed does.
+            self._shown.session = state.session_id
+            run_task(self._shown.remember, lambda _: None, lambda _: None)
             self.undo_group.setActiveStack(self._stack(state.session_id))
             self.sessions.mark_current(state.session_id)
             self.setWindowTitle(f"{state.tree.session.title} — Reasoning Workstation")
