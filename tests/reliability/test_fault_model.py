@@ -8,10 +8,12 @@ What is honest, and what these tests hold the app to:
   loaded file, never of whatever the path holds now. Loading again reads the path: a missing
   or garbage file is refused with a message naming it, and the loaded model stays; a valid
   replacement loads, and later generations record its hash.
-- Changed in place (truncated): the mapped weights are no longer what was loaded (reading
-  past the new end kills the process with SIGBUS), so generating is refused with a message
-  naming the file and saying to load it again, before any token; nothing is lost and the
-  window goes on; loading a good file again brings generation back.
+- Changed in place (truncated, or overwritten as `cp` over it does): the weights were read
+  into memory at load, so a generation running meanwhile goes on to its end (a mapped file
+  cut short under a running generation killed the process with SIGBUS); the file's hash no
+  longer describes the loaded weights, so the next generation is refused with a message naming
+  the file and saying to load it again, before any token; nothing is lost and the window goes
+  on; loading a good file again brings generation back.
 
 The command line loads the model per command: a missing, garbage or truncated file ends the
 command with status 2 and one line naming it.
@@ -178,3 +180,25 @@ def test_cli_refuses_a_missing_garbage_or_truncated_model(tmp_path: Path, defaul
         assert len(lines) == 1 and str(model) in lines[0] and "Traceback" not in err, err
         faults += 1
     figures.add("file faults survived", faults)
+
+
+@pytest.mark.parametrize("how", ["truncate", "overwrite"])
+def test_model_file_changed_in_place_during_a_generation(tmp_path: Path, default_model_path: Path, how: str) -> None:
+    """The file cut short or overwritten while a generation reads the model: the generation
+    ends normally (no SIGBUS) and the next one is refused, naming the file."""
+    import json
+    import subprocess
+    import sys
+
+    copy = tmp_path / "model.gguf"
+    shutil.copyfile(default_model_path, copy)
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "tests.reliability.truncate_child", str(copy), how],
+        capture_output=True, text=True, cwd=repo, timeout=300,
+    )
+    assert done.returncode == 0, f"the process ended with status {done.returncode}: {done.stderr[-2000:]}"
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert rows[0]["tokens"] > 3 and rows[0]["finish"] in ("stop", "length")
+    assert rows[1]["next"] == "refused" and rows[1]["error"] == "ModelFileError"
+    assert str(copy) in rows[1]["message"] and "load the model again" in rows[1]["message"]
