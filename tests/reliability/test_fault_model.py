@@ -183,7 +183,9 @@ def test_cli_refuses_a_missing_garbage_or_truncated_model(tmp_path: Path, defaul
 
 
 @pytest.mark.parametrize("how", ["truncate", "overwrite"])
-def test_model_file_changed_in_place_during_a_generation(tmp_path: Path, default_model_path: Path, how: str) -> None:
+def test_model_file_changed_in_place_during_a_generation(
+    tmp_path: Path, default_model_path: Path, how: str, figures
+) -> None:
     """The file cut short or overwritten while a generation reads the model: the generation
     ends normally (no SIGBUS) and the next one is refused, naming the file."""
     import json
@@ -202,3 +204,4 @@ def test_model_file_changed_in_place_during_a_generation(tmp_path: Path, default
     assert rows[0]["tokens"] > 3 and rows[0]["finish"] in ("stop", "length")
     assert rows[1]["next"] == "refused" and rows[1]["error"] == "ModelFileError"
     assert str(copy) in rows[1]["message"] and "load the model again" in rows[1]["message"]
+    figures.add("file faults survived", 1)
