@@ -6,7 +6,7 @@ These belong to the review layer (the GUI and the CLI call them) and combine the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +102,19 @@ class Exchange:
         except OSError as exc:  # the export's own file: the disk, not a bug
             raise ExportWriteError(out, exc) from exc
 
-    def import_bundles(self, files: Sequence[Path | str], *, trust_new_signers: bool = False) -> Any:
-        """Verify and merge bundles; each imports wholly or not at all."""
+    def import_bundles(
+        self,
+        files: Sequence[Path | str],
+        *,
+        trust_new_signers: bool = False,
+        progress: Callable[[int, int, Path], None] | None = None,
+    ) -> Any:
+        """Verify and merge bundles; each imports wholly or not at all. `progress(i, n, path)`
+        as bundle i (from 0) of n starts."""
         from workstation.exchange.merge import StoreTarget, import_bundles
 
-        return import_bundles(files, StoreTarget(self.store), self.trusted, trust_new_signers=trust_new_signers)
+        return import_bundles(files, StoreTarget(self.store), self.trusted, trust_new_signers=trust_new_signers,
+                              progress=progress)
 
     # -- agreement -------------------------------------------------------------------------
 

@@ -66,6 +66,20 @@ def test_two_reviewers_merge_side_by_side_and_twice_changes_nothing(tmp_path: Pa
     assert "already imported" in again.summary()
 
 
+def test_progress_names_each_bundle_as_it_starts(tmp_path: Path, keys, trusted: TrustedKeys) -> None:
+    _, _, ada_events, bo_events = _team()
+    a, b, bad = tmp_path / "ada.wsbundle", tmp_path / "bo.wsbundle", tmp_path / "bad.wsbundle"
+    write_bundle(a, [e.to_dict() for e in ada_events], keys["ada"])
+    write_bundle(b, [e.to_dict() for e in bo_events], keys["bo"])
+    bad.write_bytes(b"not a bundle")
+    trusted.trust(keys["ada"].public)
+    trusted.trust(keys["bo"].public)
+    seen: list[tuple[int, int, Path]] = []
+    result = import_bundles([a, bad, b], MemoryTarget(), trusted, progress=lambda i, n, p: seen.append((i, n, p)))
+    assert seen == [(0, 3, a), (1, 3, bad), (2, 3, b)]  # a refused bundle is named too
+    assert [x.status for x in result.bundles] == ["imported", "refused", "imported"]
+
+
 def test_unknown_signer_is_refused_until_trusted(tmp_path: Path, keys, trusted: TrustedKeys) -> None:
     _, _, ada_events, _ = _team()
     path = tmp_path / "ada.wsbundle"

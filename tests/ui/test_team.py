@@ -415,6 +415,26 @@ def test_a_damaged_bundle_is_refused_and_listed(qtbot, window: QMainWindow, tmp_
     assert "1 refused" in flow.results_dialog.summary.text()
 
 
+def test_an_import_says_which_bundle_it_is_at(qtbot, window: QMainWindow, tmp_path: Path) -> None:
+    """Twenty bundles take seconds: the status bar names each as it starts, then clears."""
+    files = []
+    for name in ("first", "second", "third"):
+        files.append(tmp_path / f"{name}.wsbundle")
+        files[-1].write_bytes(b"not a zip archive")
+    flow = menu_of(window).import_flow
+    shown: list[str] = []
+    window.statusBar().messageChanged.connect(shown.append)
+    with qtbot.waitSignal(flow.finished, timeout=30_000):
+        flow.start(files)
+    assert shown[0] == "Importing 3 bundle(s)…"
+    assert [m for m in shown if m.startswith("Importing bundle")] == [
+        "Importing bundle 1 of 3: first.wsbundle…",
+        "Importing bundle 2 of 3: second.wsbundle…",
+        "Importing bundle 3 of 3: third.wsbundle…",
+    ]
+    assert window.statusBar().currentMessage() == ""
+
+
 def test_keys_dialog_creates_copies_trusts_and_revokes(qtbot, window: QMainWindow, tmp_path: Path) -> None:
     _, dana_line, dana_fingerprint = run(qtbot, window, dana_bundle(tmp_path))
     keys = menu_of(window).open_keys()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -349,12 +349,14 @@ def import_bundles(
     *,
     trust_new_signers: bool = False,
     max_bytes: int = MAX_BUNDLE_BYTES,
+    progress: Callable[[int, int, Path], None] | None = None,
 ) -> ImportResult:
     """Check, verify and merge each bundle into `target`; each imports wholly or not at all.
 
     A bundle signed by a key not in `trusted` is refused (its report carries the key, to show
     and offer to trust) unless `trust_new_signers`, which trusts the key and goes on. A bad
-    signature is always refused. One refused bundle does not stop the others.
+    signature is always refused. One refused bundle does not stop the others. `progress(i, n,
+    path)` is called as bundle i (from 0) of n starts.
     """
     trusted = trusted if trusted is not None else TrustedKeys()
     result = ImportResult()
@@ -375,6 +377,8 @@ def import_bundles(
         ahead = read(files[0]) if files else None
         for i, path in enumerate(files):
             current, ahead = ahead, (read(files[i + 1]) if i + 1 < len(files) else None)
+            if progress is not None:
+                progress(i, len(files), path)
             _import_one(path, current, target, trusted, result, trust_new_signers)  # type: ignore[arg-type]
     return result
 

@@ -10,7 +10,7 @@ passphrase is asked for here, in a password field, and handed to the job.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -338,14 +338,20 @@ class BundleOutcome:
     untrusted_key: str | None
 
 
-def _run_import(review: Review, files: Sequence[str], trust_key: str | None = None) -> list[BundleOutcome]:
-    """Import on the worker (after trusting `trust_key`, when given)."""
+def _run_import(
+    review: Review,
+    files: Sequence[str],
+    trust_key: str | None = None,
+    progress: Callable[[int, int, Path], None] | None = None,
+) -> list[BundleOutcome]:
+    """Import on the worker (after trusting `trust_key`, when given); `progress` as each
+    bundle starts."""
     from workstation.review_exchange import Exchange
 
     exchange = Exchange(review)
     if trust_key is not None:
         exchange.trust(trust_key)
-    result = exchange.import_bundles(list(files))
+    result = exchange.import_bundles(list(files), progress=progress)
     return [
         BundleOutcome(str(b.path), b.status, b.new_events, b.known_events, b.signer, b.fingerprint, b.error,
                       b.untrusted_key.to_text().strip() if b.untrusted_key is not None else None)
@@ -433,6 +439,8 @@ class ImportFlow(QObject):
     fingerprint), import their bundles if trusted, then list every bundle's outcome."""
 
     finished = Signal(object)  # list[BundleOutcome]
+    #: bundle i (from 0) of n starts merging, its file name; emitted on the worker, received here.
+    progress = Signal(int, int, str)
 
     def __init__(self, backend: Backend, parent_widget: QWidget | None = None) -> None:
         super().__init__(parent_widget)
@@ -443,6 +451,7 @@ class ImportFlow(QObject):
         self.trust_dialog: TrustKeyDialog | None = None
         self.results_dialog: ImportResultsDialog | None = None
         self.running = False
+        self.progress.connect(self._show_progress)
 
     def start(self, files: Sequence[Path | str] | None = None) -> None:
         """Import `files` (default: ask with the platform's file dialog)."""
@@ -456,10 +465,32 @@ class ImportFlow(QObject):
             return
         self.running = True
         self.outcomes = {}
-        self.backend.call(lambda review: _run_import(review, paths), self._on_imported, self._on_failed, quick=False)
+        self._status(f"Importing {len(paths)} bundle(s)…")
+        self.backend.call(lambda review: _run_import(review, paths, progress=self._emit_progress), self._on_imported,
+                          self._on_failed, quick=False)
+
+    def _emit_progress(self, index: int, count: int, path: Path) -> None:
+        try:
+            self.progress.emit(index, count, Path(path).name)  # on the worker: queued to the GUI
+        except RuntimeError:
+            pass  # the window is gone: the import goes on, with nobody to tell
+
+    def _show_progress(self, index: int, count: int, name: str) -> None:
+        self._status(f"Importing bundle {index + 1} of {count}: {name}…")
+
+    def _status(self, message: str) -> None:
+        """A transient line in the window's status bar (cleared when the import ends)."""
+        bar = getattr(self.parent_widget, "statusBar", None)
+        if not callable(bar):
+            return
+        if message:
+            bar().showMessage(message)
+        else:
+            bar().clearMessage()
 
     def _on_failed(self, message: str) -> None:
         self.running = False
+        self._status("")
         tell(self.backend, message)
         self.finished.emit(list(self.outcomes.values()))
 
@@ -488,8 +519,9 @@ class ImportFlow(QObject):
             self.trust_dialog = None
             dialog.deleteLater()
             if result == QDialog.DialogCode.Accepted:
-                self.backend.call(lambda review: _run_import(review, files, key_text), self._on_imported,
-                                  self._on_failed, quick=False)
+                self._status(f"Importing {len(files)} bundle(s) from {signer}…")
+                self.backend.call(lambda review: _run_import(review, files, key_text, self._emit_progress),
+                                  self._on_imported, self._on_failed, quick=False)
             else:
                 self._ask_next()
 
@@ -498,6 +530,7 @@ class ImportFlow(QObject):
 
     def _finish(self) -> None:
         self.running = False
+        self._status("")
         outcomes = list(self.outcomes.values())
         self.results_dialog = ImportResultsDialog(outcomes, self.parent_widget)
         self.results_dialog.open()
