@@ -92,3 +92,32 @@ def test_team_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     pref = datasets.load_dataset("json", data_files=str(preference), split="train")
     assert pref.column_names == ["prompt", "chosen", "rejected"]
     assert "15% of 80 is 0.15 * 80 = 12." in pref["chosen"]  # the rewrite is chosen over the model's step
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+def test_import_names_each_bundle_on_a_terminal_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, stderr names each bundle as it starts; redirected, it says nothing."""
+    import io
+    import os
+
+    from workstation import cli_exchange
+
+    bundles = [tmp_path / "a\x1b[31m.wsbundle", tmp_path / "b.wsbundle"]
+    for path in bundles:
+        path.write_bytes(b"not a bundle")
+    db = str(tmp_path / "lead.duckdb")
+    monkeypatch.setenv("WORKSTATION_HOME", str(tmp_path / "home"))
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert cli_exchange._import_progress() is None
+
+    master, slave = os.openpty()
+    terminal = os.fdopen(slave, "w", encoding="utf-8")
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["import", *map(str, bundles), "--db", db]) == 2  # both refused: not bundles
+    terminal.flush()
+    shown = os.read(master, 65536).decode("utf-8")
+    terminal.close()
+    os.close(master)
+    assert "importing bundle 1 of 2: a\\x1b[31m.wsbundle" in shown  # the name printed inert
+    assert "importing bundle 2 of 2: b.wsbundle" in shown and "\x1b[31m" not in shown

@@ -66,7 +66,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Verify and merge review bundles from teammates."""
     with _review(args) as review:
         exchange = Exchange(review)
-        result = exchange.import_bundles(args.files, trust_new_signers=args.trust)
+        result = exchange.import_bundles(args.files, trust_new_signers=args.trust, progress=_import_progress())
         if args.json:
             _print_json(result.to_dict())
         else:
@@ -79,6 +79,20 @@ def cmd_import(args: argparse.Namespace) -> int:
                         f"  workstation keys trust '{report.untrusted_key.to_text().strip()}'"
                     )
         return 0 if result.ok else 2
+
+
+def _import_progress() -> Any:
+    """On a terminal, a line on stderr naming each bundle as it starts (an import of many
+    bundles takes seconds); nothing when stderr is a file or a pipe, where output is read."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(index: int, count: int, path: Path) -> None:
+        end = "\n" if index + 1 == count else ""
+        sys.stderr.write(f"\rimporting bundle {index + 1} of {count}: {terminal_safe(Path(path).name)}\x1b[K{end}")
+        sys.stderr.flush()
+
+    return show
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
