@@ -52,8 +52,8 @@ def _settings() -> QSettings:
 
 class _Shown:
     """The session a window shows now, for the pool threads that write it to ui.ini: each
-    reads it under the lock when it runs, so of several writes the last one writes the newest
-    (a plain object: no Qt is touched off the GUI thread)."""
+    reads it under the lock when it runs, so of several writes the last one writes the newest.
+    A plain object, not the window: the pool thread touches no widget (QSettings is reentrant)."""
 
     lock = threading.Lock()
 

@@ -79,7 +79,8 @@ ACTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("help", "&Keyboard shortcuts", ("F1",), "This list"),
     ("quit", "&Quit", ("Ctrl+Q",), "Close the window"),
 )
-#: Actions that need a selected step (not a question, not a row still being written).
+#: Actions that need a selected step (not a question, not a row still being written); Continue
+#: after also takes the question (steps from the start).
 STEP_ACTIONS = (
     "label_wrong", "label_neutral", "label_right", "save_annotation", "edit", "commit_rewrite", "regenerate",
     "regenerate_with_note", "continue_after", "challenge", "ask", "delete_branch", "previous_alternative",
