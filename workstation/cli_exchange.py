@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0 if result.ok else 2
 
 
-def _import_progress() -> Any:
+def _import_progress() -> Callable[[int, int, Path], None] | None:
     """On a terminal, a line on stderr naming each bundle as it starts (an import of many
     bundles takes seconds); nothing when stderr is a file or a pipe, where output is read."""
     if not sys.stderr.isatty():
