@@ -156,7 +156,7 @@ def bench_in_process(folder: Path) -> None:
     model = default_model()
     window = MainWindow(model=str(model.path) if model else None, db=db, autoload=True)
     window.show()
-    wait_until(app, lambda: window.ready and window.state is not None and window.model_loaded is not None)
+    wait_until(app, lambda: window.ready and window.session.state is not None and window.model.loaded is not None)
     dog = Watchdog()
 
     # The same watchdog with nothing to do: what the machine itself adds (scheduling, load).
@@ -167,21 +167,21 @@ def bench_in_process(folder: Path) -> None:
     print(f"gui_block_idle_baseline: longest {idle * 1000:.1f} ms in 5 s with nothing running (info)")
 
     # Longest GUI block while a chain streams.
-    window.new_session()
-    window.question.setPlainText(
+    window.session.new_session()
+    window.parts.question.setPlainText(
         "A farmer has 17 sheep, buys 8 more, then sells 5. Each sheep eats 2 kg of hay a day. "
         "How much hay do the sheep eat in a week? Think step by step."
     )
     tokens = []
     window.backend.worker.streamed.connect(lambda _job, update: tokens.append(len(update[0].raw)))
     dog.start()
-    window.generate()
-    wait_until(app, lambda: window.streaming_job is None)
+    window.generation.generate()
+    wait_until(app, lambda: window.generation.job is None)
     worst = dog.stop()
     print(f"gui_block_while_streaming: longest {worst * 1000:.1f} ms over {dog.ticks} watchdog ticks, "
-          f"{len(tokens)} stream updates, {window.speed_status.text()} (target < 50 ms)")
+          f"{len(tokens)} stream updates, {window.parts.speed_status.text()} (target < 50 ms)")
 
-    rate = float(window.speed_status.text().split()[0]) if "tokens/s" in window.speed_status.text() else 0.0
+    rate = float(window.parts.speed_status.text().split()[0]) if "tokens/s" in window.parts.speed_status.text() else 0.0
     # Stop: from the click to the engine's last event, and to the steps committed and shown.
     engine = window.backend.worker.review.engine  # idle now: wrapped between jobs, for timing only
     original = engine.generate
@@ -196,15 +196,15 @@ def bench_in_process(folder: Path) -> None:
     engine.generate = timed
     stops, engine_stops = [], []
     for _ in range(3):
-        row = window.tree_model.index(1, 0)
-        window.tree_view.setCurrentIndex(row)
+        row = window.parts.tree_model.index(1, 0)
+        window.parts.tree_view.setCurrentIndex(row)
         app.processEvents()
         seen = len(tokens)
-        window.regenerate(False)
+        window.generation.regenerate(False)
         wait_until(app, lambda: len(tokens) >= seen + 5)
         start = time.perf_counter()
-        window.stop()
-        wait_until(app, lambda: window.streaming_job is None)
+        window.generation.stop()
+        wait_until(app, lambda: window.generation.job is None)
         stops.append(time.perf_counter() - start)
         engine_stops.append(engine_ends[-1] - start)
     engine.generate = original
@@ -217,12 +217,12 @@ def bench_in_process(folder: Path) -> None:
     # Opening the 5,000-step session.
     times, blocks = [], []
     for _ in range(3):
-        window.new_session()
+        window.session.new_session()
         app.processEvents()
         dog.start()
         start = time.perf_counter()
-        window.open_session(big)
-        wait_until(app, lambda: window.tree_model.rowCount() == 5001)
+        window.session.open_session(big)
+        wait_until(app, lambda: window.parts.tree_model.rowCount() == 5001)
         app.processEvents()
         times.append(time.perf_counter() - start)
         blocks.append(dog.stop())

@@ -32,22 +32,22 @@ def open_window(qtbot, db: Path, model: Path | None = None, *, wait_state: bool 
     window = MainWindow(model=str(model) if model else None, db=db, autoload=model is not None)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.ready or window.messages.level == "error", timeout=30_000)
+    qtbot.waitUntil(lambda: window.ready or window.parts.messages.level == "error", timeout=30_000)
     if wait_state and window.ready:
-        qtbot.waitUntil(lambda: window.state is not None, timeout=30_000)
+        qtbot.waitUntil(lambda: window.session.state is not None, timeout=30_000)
     if model is not None and window.ready:
-        qtbot.waitUntil(lambda: window.model_loaded is not None, timeout=120_000)
+        qtbot.waitUntil(lambda: window.model.loaded is not None, timeout=120_000)
     return window
 
 
 def message(window: MainWindow) -> str:
     """The message bar's text."""
-    return window.messages.label.text()
+    return window.parts.messages.label.text()
 
 
 def wait_error(qtbot, window: MainWindow, timeout: int = 30_000) -> str:
     """Wait for an error in the message bar; return it (after checking it is one clean line)."""
-    qtbot.waitUntil(lambda: window.messages.level == "error" and window.messages.isVisible(), timeout=timeout)
+    qtbot.waitUntil(lambda: window.parts.messages.level == "error" and window.parts.messages.isVisible(), timeout=timeout)
     text = message(window)
     assert "Traceback" not in text and "\n" not in text, text
     return text
@@ -55,21 +55,21 @@ def wait_error(qtbot, window: MainWindow, timeout: int = 30_000) -> str:
 
 def clear_message(window: MainWindow) -> None:
     """Dismiss the message bar, so that the next message is seen as new."""
-    window.messages.hide()
-    window.messages.level = ""
+    window.parts.messages.hide()
+    window.parts.messages.level = ""
 
 
 def select_row(qtbot, window: MainWindow, row: int) -> str:
     """Select a row of the tree; returns its node id."""
-    index = window.tree_model.index(row, 0)
-    window.tree_view.setCurrentIndex(index)
-    qtbot.waitUntil(lambda: window.current_node_id == index.data(NodeIdRole))
+    index = window.parts.tree_model.index(row, 0)
+    window.parts.tree_view.setCurrentIndex(index)
+    qtbot.waitUntil(lambda: window.session.current_node_id == index.data(NodeIdRole))
     return index.data(NodeIdRole)
 
 
 def wait_idle(qtbot, window: MainWindow, timeout: int = 120_000) -> None:
     """Wait until no generation runs and the worker has nothing pending."""
-    qtbot.waitUntil(lambda: window.streaming_job is None and window.backend.pending == 0, timeout=timeout)
+    qtbot.waitUntil(lambda: window.generation.job is None and window.backend.pending == 0, timeout=timeout)
 
 
 #: A window in a child process, driven by commands on stdin, one JSON line out per command:
@@ -95,31 +95,31 @@ def wait(condition, limit=60.0):
             raise SystemExit("the child window timed out")
 
 def shown():
-    return {"ready": window.ready, "level": window.messages.level if window.messages.isVisible() else "",
-            "text": window.messages.label.text() if window.messages.isVisible() else ""}
+    return {"ready": window.ready, "level": window.parts.messages.level if window.parts.messages.isVisible() else "",
+            "text": window.parts.messages.label.text() if window.parts.messages.isVisible() else ""}
 
 for line in sys.stdin:
     command = line.split()
     if command[0] == "open":
         window = MainWindow(model=None, db=db, autoload=False)
         window.show()
-        wait(lambda: window.ready or window.messages.level == "error")
+        wait(lambda: window.ready or window.parts.messages.level == "error")
         if window.ready:
-            wait(lambda: window.state is not None and window.backend.pending == 0)
+            wait(lambda: window.session.state is not None and window.backend.pending == 0)
         print(json.dumps(shown()), flush=True)
     elif command[0] == "label":
-        index = window.tree_model.index(1, 0)
-        window.tree_view.setCurrentIndex(index)
-        wait(lambda: window.current_node_id == index.data(NodeIdRole))
-        window.messages.hide()
-        window.messages.level = ""
-        window.inspector.note.setPlainText("")
-        window.label(int(command[1]))
+        index = window.parts.tree_model.index(1, 0)
+        window.parts.tree_view.setCurrentIndex(index)
+        wait(lambda: window.session.current_node_id == index.data(NodeIdRole))
+        window.parts.messages.hide()
+        window.parts.messages.level = ""
+        window.parts.inspector.note.setPlainText("")
+        window.edits.label(int(command[1]))
         wait(lambda: window.backend.pending == 0)
         for _ in range(20):
             app.processEvents()
-        print(json.dumps({**shown(), "label": window.tree_model.index(1, COL_LABEL).data() or "",
-                          "node": index.data(NodeIdRole), "session": window.current_session}), flush=True)
+        print(json.dumps({**shown(), "label": window.parts.tree_model.index(1, COL_LABEL).data() or "",
+                          "node": index.data(NodeIdRole), "session": window.session.current_session}), flush=True)
     elif command[0] == "close":
         window.close()
         wait(lambda: window.backend.pending == 0)

@@ -9,8 +9,8 @@ MainWindow with the model loading by itself, the Team menu), offscreen. With `--
 first opens that session and reports the rows the tree shows. Then it loops through operations
 through the window's own methods: generate, label, save a note, rewrite, regenerate, import a
 teammate's signed bundle, export. The GUI thread never waits: each operation is started, and a
-timer looks for the moment the window acknowledges it (its undo stack gains the command, which
-the window pushes in the operation's done callback, after the commit; an export's or import's
+timer looks for the moment the window acknowledges it (its `operation_done` signal, which the
+window emits in the operation's done callback, after the commit; an export's or import's
 dialog reports its result).
 
 Stdout (written with os.write, so a SIGKILL loses nothing already "said"), one line each:
@@ -117,6 +117,9 @@ class Driver:
         self.kind = ""
         self.started = 0.0
         self.check: Callable[[], Any] | None = None
+        #: Sessions named by the window's `operation_done`, in order (the acknowledgments).
+        self.done_sessions: list[str] = []
+        window.operation_done.connect(lambda session_id, _what: self.done_sessions.append(session_id))
         self.timer = QTimer(window)
         self.timer.setInterval(10)
         self.timer.timeout.connect(self._tick)
@@ -148,31 +151,31 @@ class Driver:
         self._next()
 
     def _error_shown(self) -> str | None:
-        bar = self.window.messages
+        bar = self.window.parts.messages
         if bar.level == "error" and not bar.isHidden():
             return bar.label.text()
         return None
 
     def _started(self) -> bool | None:
         w = self.window
-        if not (w.ready and w.state is not None and w.model_loaded is not None):
+        if not (w.ready and w.session.state is not None and w.model.loaded is not None):
             if (message := self._error_shown()) is not None:
                 say(f"error start 0 {message}")
                 os._exit(3)
             return None
-        say("ready " + json.dumps({"session": w.state.session_id}))
+        say("ready " + json.dumps({"session": w.session.state.session_id}))
         if self.args.reopen:
-            w.open_session(self.args.reopen)
+            w.session.open_session(self.args.reopen)
             self.kind = "reopen"
             self.check = self._reopened
             return None
         return True
 
     def _reopened(self) -> bool | None:
-        state = self.window.state
+        state = self.window.session.state
         if state is None or state.session_id != self.args.reopen:
             return None
-        model = self.window.tree_model
+        model = self.window.parts.tree_model
         from PySide6.QtCore import QModelIndex
 
         rows = [model.node(model.index(r, 0, QModelIndex())).id for r in range(model.rowCount(QModelIndex()))]
@@ -183,7 +186,7 @@ class Driver:
     def _next(self) -> None:
         self.count += 1
         self.started = time.monotonic()
-        self.window.messages.hide()  # the user dismisses the last message
+        self.window.parts.messages.hide()  # the user dismisses the last message
         # Nothing to work on in the open session (a generation killed before its steps were
         # saved leaves a session with none): open another, as a user would, or ask a question.
         for kind in (self._pick(), "open", "generate"):
@@ -216,25 +219,20 @@ class Driver:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _counts(self) -> dict[str, int]:
-        return {sid: stack.count() for sid, stack in self.window.undo_stacks.items()}
-
-    def _pushed(self, before: dict[str, int]) -> str | None:
-        """The session whose undo stack gained a command since `before` (the acknowledgment)."""
-        for sid, count in self._counts().items():
-            if count > before.get(sid, 0):
-                return sid
-        return None
+    def _acknowledged(self, before: int) -> str | None:
+        """The session of the first operation the window said was done since `before` of them."""
+        return self.done_sessions[before] if len(self.done_sessions) > before else None
 
     def _wait_push(self, make: Callable[[str], dict[str, Any]]) -> Callable[[], Any]:
-        """A check: done when a command is pushed (then `make(session)` describes it) or an error shows."""
-        before = self._counts()
+        """A check: done when the window acknowledges an operation (then `make(session)` describes
+        it) or an error shows."""
+        before = len(self.done_sessions)
 
         def check() -> bool | None:
-            sid = self._pushed(before)
-            if sid is not None and self.window.streaming_job is None:
+            sid = self._acknowledged(before)
+            if sid is not None and self.window.generation.job is None:
                 return self._finish(make(sid))
-            if (message := self._error_shown()) is not None and self.window.streaming_job is None:
+            if (message := self._error_shown()) is not None and self.window.generation.job is None:
                 return self._finish(None, message)
             return None
 
@@ -242,7 +240,7 @@ class Driver:
 
     def _steps(self) -> list[Any]:
         """The steps the tree shows (top-level rows other than the question)."""
-        state = self.window.state
+        state = self.window.session.state
         if state is None:
             return []
         return [n for n in state.tree.shown_path() if n.kind in ("step", "answer")]
@@ -256,11 +254,11 @@ class Driver:
         return node if self._select(node) else None
 
     def _select(self, node: Any) -> bool:
-        index = self.window.tree_model.index_of_node(node.id)
+        index = self.window.parts.tree_model.index_of_node(node.id)
         if not index.isValid():
             return False
-        self.window.tree_view.setCurrentIndex(index)
-        return self.window.current_node_id == node.id
+        self.window.parts.tree_view.setCurrentIndex(index)
+        return self.window.session.current_node_id == node.id
 
     def _unique(self) -> str:
         return f"{os.getpid()}-{self.count}-{self.rng.randrange(10**9)}"
@@ -272,12 +270,12 @@ class Driver:
         a, b = self.rng.randrange(2, 30), self.rng.randrange(2, 30)
         question = f"What is {a} * {b}? Show each step. (case {self._unique()})"
         self._begin()
-        w.new_session()
-        w.question.setPlainText(question)
-        w.generate()
+        w.session.new_session()
+        w.parts.question.setPlainText(question)
+        w.generation.generate()
 
         def record(sid: str) -> dict[str, Any]:
-            state = w.state
+            state = w.session.state
             assert state is not None and state.session_id == sid, "the new session is shown when acknowledged"
             nodes = [n.id for n in state.tree.nodes.values() if n.kind != "question"]
             return {"session": sid, "question": question, "nodes": nodes}
@@ -287,14 +285,14 @@ class Driver:
     def _do_regenerate(self) -> Callable[[], Any] | None:
         w = self.window
         node = self._pick_step()
-        if node is None or w.state is None:
+        if node is None or w.session.state is None:
             return None
-        known = set(w.state.tree.nodes)
+        known = set(w.session.state.tree.nodes)
         self._begin()
-        w.regenerate(False)
+        w.generation.regenerate(False)
 
         def record(sid: str) -> dict[str, Any]:
-            state = w.state
+            state = w.session.state
             assert state is not None and state.session_id == sid
             new = [n for n in state.tree.nodes if n not in known]
             return {"session": sid, "node": node.id, "nodes": new}
@@ -310,14 +308,14 @@ class Driver:
         kept = value
         if value is None:
             # Saving a note keeps the label this reviewer gave the step, as the inspector shows it.
-            mine = w.state.tree.current_annotations(node.id).get(w.reviewer_id) if w.state else None
+            mine = w.session.state.tree.current_annotations(node.id).get(w.reviewer_id) if w.session.state else None
             kept = mine.label if mine is not None else None
-        w.inspector.note.setPlainText(note)
+        w.parts.inspector.note.setPlainText(note)
         self._begin()
         if value is None:
-            w.save_annotation()
+            w.edits.save_annotation()
         else:
-            w.label(value)
+            w.edits.label(value)
         reviewer = w.reviewer_id
 
         def record(sid: str) -> dict[str, Any]:
@@ -338,9 +336,9 @@ class Driver:
             return None
         text = f"{self.rng.randrange(2, 30)} * 4 = {self.rng.randrange(8, 120)} (rewrite {self._unique()})"
         self._begin()
-        w.edit_step()
-        w.inspector.editor.setPlainText(text)
-        w.rewrite(w.inspector.editor.toPlainText())
+        w.edits.edit_step()
+        w.parts.inspector.editor.setPlainText(text)
+        w.edits.rewrite(w.parts.inspector.editor.toPlainText())
 
         def record(sid: str) -> dict[str, Any]:
             return {"session": sid, "node": node.id, "text": text}
@@ -408,19 +406,19 @@ class Driver:
         """Open another session that has steps, from the sessions list (as a double-click does)."""
         from workstation.ui.sessions_panel import SessionRole
 
-        listed = self.window.sessions.list
+        listed = self.window.parts.sessions.list
         items = [listed.topLevelItem(i) for i in range(listed.topLevelItemCount())]
-        current = self.window.current_session
+        current = self.window.session.current_session
         sessions = [i.data(0, SessionRole) for i in items if i.text(1).isdigit() and int(i.text(1)) > 0]
         sessions = [sid for sid in sessions if sid and sid != current]
         if not sessions:
             return None
         sid = self.rng.choice(sessions)
         self._begin()
-        self.window.open_session(sid)
+        self.window.session.open_session(sid)
 
         def check() -> bool | None:
-            state = self.window.state
+            state = self.window.session.state
             if state is not None and state.session_id == sid:
                 say(f"done open {self.count} {time.monotonic() - self.started:.3f}")
                 return True

@@ -42,9 +42,9 @@ def test_autosave_on_a_full_disk_fails_cleanly_and_retries(qtbot, disk: TinyDisk
     write_fast_settings()
     db = disk.root / "review.duckdb"
     window = open_window(qtbot, db)
-    assert window.messages.level != "error", window.messages.label.text()
+    assert window.parts.messages.level != "error", window.parts.messages.label.text()
     select_row(qtbot, window, 1)
-    node_id = window.current_node_id
+    node_id = window.session.current_node_id
     before = _events(db)
 
     # Each change is larger than the page DuckDB's log file may still have room in.
@@ -53,25 +53,25 @@ def test_autosave_on_a_full_disk_fails_cleanly_and_retries(qtbot, disk: TinyDisk
     rewrite_text = "Rewritten while the disk was full." + filler
 
     def label() -> None:
-        window.inspector.note.setPlainText("labelled" + filler)
-        window.label(1)
+        window.parts.inspector.note.setPlainText("labelled" + filler)
+        window.edits.label(1)
 
     def note() -> None:
-        window.inspector.note.setPlainText(note_text)
-        window.save_annotation()
+        window.parts.inspector.note.setPlainText(note_text)
+        window.edits.save_annotation()
 
     def rewrite() -> None:
-        window.rewrite(rewrite_text)
+        window.edits.rewrite(rewrite_text)
 
     def labelled() -> bool:
-        return "right" in (window.tree_model.index(1, COL_LABEL).data() or "")
+        return "right" in (window.parts.tree_model.index(1, COL_LABEL).data() or "")
 
     def noted() -> bool:
-        mine = window.state.tree.current_annotations(node_id).get(window.reviewer_id)
+        mine = window.session.state.tree.current_annotations(node_id).get(window.reviewer_id)
         return mine is not None and mine.note == note_text
 
     def rewritten() -> bool:
-        node = window.state.tree.node(node_id)
+        node = window.session.state.tree.node(node_id)
         return node.current.origin == "rewrite" and node.text == rewrite_text
 
     faults = 0
@@ -88,12 +88,12 @@ def test_autosave_on_a_full_disk_fails_cleanly_and_retries(qtbot, disk: TinyDisk
         select_row(qtbot, window, 1)
         action()
         qtbot.waitUntil(done, timeout=20_000)
-        assert window.messages.level != "error", window.messages.label.text()
+        assert window.parts.messages.level != "error", window.parts.messages.label.text()
     window.close()
     # Everything from before is there, and exactly the three retried changes were added.
     with Store.open(db) as store:
         assert store.verify_events() == before + 3
-        node = store.history(window.current_session).tree.node(node_id)
+        node = store.history(window.session.current_session).tree.node(node_id)
         assert node.text == rewrite_text
     figures.add("disk-full faults survived", faults)
 
@@ -105,28 +105,28 @@ def test_generation_on_a_full_disk_fails_cleanly_and_retries(qtbot, disk: TinyDi
     window = open_window(qtbot, db, default_model_path)
     with Store.open(db, read_only=True) as store:
         sessions_before = len(store.list_sessions())
-    session = window.current_session
+    session = window.session.current_session
     faults = 0
 
     # A new session: its small first event may still fit in the log's last page; its steps
     # do not. Either way the message says so, and no steps are shown as saved.
     disk.fill(0)
     clear_message(window)
-    window.question.setPlainText("What is 7 * 6?")
-    window.actions["generate"].trigger()
+    window.parts.question.setPlainText("What is 7 * 6?")
+    window.parts.actions["generate"].trigger()
     _assert_disk_full(wait_error(qtbot, window), db)
     wait_idle(qtbot, window)
     faults += 1
 
     # A regeneration: the model writes, then saving its steps is refused.
     disk.free()
-    window.open_session(session)
-    qtbot.waitUntil(lambda: window.state is not None and window.state.tree.session.id == session)
+    window.session.open_session(session)
+    qtbot.waitUntil(lambda: window.session.state is not None and window.session.state.tree.session.id == session)
     step = select_row(qtbot, window, 1)
-    alternatives = len(window.state.tree.alternatives(step))
+    alternatives = len(window.session.state.tree.alternatives(step))
     disk.fill(0)
     clear_message(window)
-    window.actions["regenerate"].trigger()
+    window.parts.actions["regenerate"].trigger()
     _assert_disk_full(wait_error(qtbot, window, timeout=120_000), db)
     wait_idle(qtbot, window)
     faults += 1
@@ -135,14 +135,14 @@ def test_generation_on_a_full_disk_fails_cleanly_and_retries(qtbot, disk: TinyDi
     disk.free()
     clear_message(window)
     select_row(qtbot, window, 1)
-    window.actions["regenerate"].trigger()
+    window.parts.actions["regenerate"].trigger()
     wait_idle(qtbot, window)
-    assert window.messages.level != "error", window.messages.label.text()
-    assert window.current_session == session
-    window.question.setPlainText("What is 7 * 6?")
-    window.actions["generate"].trigger()
+    assert window.parts.messages.level != "error", window.parts.messages.label.text()
+    assert window.session.current_session == session
+    window.parts.question.setPlainText("What is 7 * 6?")
+    window.parts.actions["generate"].trigger()
     wait_idle(qtbot, window)
-    assert window.messages.level != "error", window.messages.label.text()
+    assert window.parts.messages.level != "error", window.parts.messages.label.text()
     window.close()
     with Store.open(db) as store:
         asked = [s for s in store.list_sessions() if s.question == "What is 7 * 6?"]

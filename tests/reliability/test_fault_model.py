@@ -65,11 +65,11 @@ def _regenerate(qtbot, window) -> str:
     """Regenerate from step 1; returns the new chain's id (after checking no error came)."""
     clear_message(window)
     select_row(qtbot, window, 1)
-    before = window.current_node_id
-    window.actions["regenerate"].trigger()
+    before = window.session.current_node_id
+    window.parts.actions["regenerate"].trigger()
     wait_idle(qtbot, window)
-    assert window.messages.level != "error", message(window)
-    node = window.current_node()
+    assert window.parts.messages.level != "error", message(window)
+    node = window.session.current_node()
     assert node is not None and node.id != before and node.chain_id
     return node.chain_id
 
@@ -77,18 +77,18 @@ def _regenerate(qtbot, window) -> str:
 def _generate(qtbot, window) -> str:
     """Generate on a new question; returns the new chain's id (after checking no error came)."""
     clear_message(window)
-    window.question.setPlainText("What is 9 - 4?")
-    window.actions["generate"].trigger()
+    window.parts.question.setPlainText("What is 9 - 4?")
+    window.parts.actions["generate"].trigger()
     wait_idle(qtbot, window)
-    assert window.messages.level != "error", message(window)
-    node = window.current_node()
+    assert window.parts.messages.level != "error", message(window)
+    node = window.session.current_node()
     assert node is not None and node.chain_id
     return node.chain_id
 
 
 def _load(qtbot, window) -> None:
     clear_message(window)
-    window.load_model()
+    window.model.load_model()
     wait_idle(qtbot, window)  # the load is a job on the worker
 
 
@@ -118,7 +118,7 @@ def test_model_file_deleted_replaced_and_truncated_while_loaded(qtbot, tmp_path:
     assert other != original
     assert _recorded_sha(db, _regenerate(qtbot, window)) == original
     _load(qtbot, window)
-    assert window.messages.level != "error", message(window)
+    assert window.parts.messages.level != "error", message(window)
     assert _recorded_sha(db, _regenerate(qtbot, window)) == other
     faults += 1
 
@@ -134,14 +134,14 @@ def test_model_file_deleted_replaced_and_truncated_while_loaded(qtbot, tmp_path:
     # Truncated in place: generating is refused (the mapped weights are gone), nothing lost.
     _put(model, default_model_path)
     _load(qtbot, window)
-    assert window.messages.level != "error", message(window)
+    assert window.parts.messages.level != "error", message(window)
     with Store.open(db, read_only=True) as store:
         events = store.verify_events()
     with model.open("r+b") as handle:
         handle.truncate(model.stat().st_size // 3)
     clear_message(window)
     select_row(qtbot, window, 1)
-    window.actions["regenerate"].trigger()
+    window.parts.actions["regenerate"].trigger()
     text = wait_error(qtbot, window)
     wait_idle(qtbot, window)
     assert str(model) in text and "load the model again" in text, text
@@ -152,7 +152,7 @@ def test_model_file_deleted_replaced_and_truncated_while_loaded(qtbot, tmp_path:
     assert str(model) in text, text
     _put(model, default_model_path)
     _load(qtbot, window)
-    assert window.messages.level != "error", message(window)
+    assert window.parts.messages.level != "error", message(window)
     assert _recorded_sha(db, _regenerate(qtbot, window)) == original
     faults += 1
     window.close()

@@ -86,11 +86,11 @@ def _label_of(db: Path, session: str, node: str, reviewer: str) -> int | None:
 
 def _check_read_only_view(qtbot, window, db: Path, tmp_path: Path) -> None:
     """Browsing and exporting work in a read-only window; a change is refused in one line."""
-    assert window.sessions.list.topLevelItemCount() >= 1
-    assert window.tree_model.rowCount() >= 2
+    assert window.parts.sessions.list.topLevelItemCount() >= 1
+    assert window.parts.tree_model.rowCount() >= 2
     select_row(qtbot, window, 1)
     clear_message(window)
-    window.label(1)
+    window.edits.label(1)
     text = wait_error(qtbot, window)
     assert str(db) in text and "read-only" in text and "not saved" in text, text
     dialog = ExportDialog(window.backend, window)
@@ -114,7 +114,7 @@ def test_a_second_process_opens_a_read_only_snapshot(qtbot, tmp_path: Path, chil
     assert saved["level"] != "error" and "wrong" in saved["label"], saved
 
     second = open_window(qtbot, db)
-    assert second.ready and second.messages.level == "warning", message(second)
+    assert second.ready and second.parts.messages.level == "warning", message(second)
     text = message(second)
     assert str(db) in text and "another workstation window" in text and "read-only" in text, text
     assert str(first.process.pid) in text
@@ -135,17 +135,17 @@ def test_two_windows_in_one_process(qtbot, tmp_path: Path, figures) -> None:
     db = tmp_path / "review.duckdb"
     first = open_window(qtbot, db)
     second = open_window(qtbot, db)
-    assert second.ready and second.messages.level == "warning", message(second)
+    assert second.ready and second.parts.messages.level == "warning", message(second)
     text = message(second)
     assert str(db) in text and "already open in this workstation window" in text and "read-only" in text, text
     _check_read_only_view(qtbot, second, db, tmp_path)
     # The first window still saves.
     node = select_row(qtbot, first, 1)
     clear_message(first)
-    first.label(1)
+    first.edits.label(1)
     wait_idle(qtbot, first)
-    assert first.messages.level != "error", message(first)
-    session = first.current_session
+    assert first.parts.messages.level != "error", message(first)
+    session = first.session.current_session
     reviewer = first.reviewer_id
     second.close()
     first.close()

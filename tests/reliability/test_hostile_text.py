@@ -361,13 +361,13 @@ def test_the_window_shows_hostile_text_literally(qtbot, open_window, hostile, fi
 
     _db, texts, made = hostile
     window = open_window()
-    model = window.tree_model
+    model = window.parts.tree_model
     for name, text in texts.items():
         sid = made[name]["session"]
-        window.open_session(sid)
-        qtbot.waitUntil(lambda: window.state is not None and window.state.session_id == sid, timeout=20_000)
+        window.session.open_session(sid)
+        qtbot.waitUntil(lambda: window.session.state is not None and window.session.state.session_id == sid, timeout=20_000)
         for node_id in (made[name]["first"], made[name]["last"]):
-            node = window.state.tree.node(node_id)
+            node = window.session.state.tree.node(node_id)
             index = model.index_of_node(node_id, COL_STEP)
             assert index.isValid()
             shown = model.data(index, Qt.ItemDataRole.DisplayRole)
@@ -378,13 +378,13 @@ def test_the_window_shows_hostile_text_literally(qtbot, open_window, hostile, fi
             document.setHtml(tip)
             rendered = document.toRawText()
             assert _qt_plain(node.text[:2000]) == _qt_plain(rendered), name
-            window._select(node_id)
-            qtbot.waitUntil(lambda: window.current_node_id == node_id)
-            assert _qt_plain(window.inspector.text.toPlainText()) == _qt_plain(shown_text(node.text)), name
+            window.session.select(node_id)
+            qtbot.waitUntil(lambda: window.session.current_node_id == node_id)
+            assert _qt_plain(window.parts.inspector.text.toPlainText()) == _qt_plain(shown_text(node.text)), name
             if len(node.text) > SHOWN_LIMIT:  # the rest is not silently dropped: a note says so
-                assert window.inspector.text.toPlainText().endswith("the full text is kept]")
+                assert window.parts.inspector.text.toPlainText().endswith("the full text is kept]")
             # Every label of the inspector is plain text, or a fixed caption that holds no markup.
-            for label in window.inspector.findChildren(QLabel):
+            for label in window.parts.inspector.findChildren(QLabel):
                 assert label.textFormat() == Qt.TextFormat.PlainText or not mightBeRichText(label.text())
     figures.add("hostile texts checked", len(texts))
 

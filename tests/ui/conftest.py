@@ -47,9 +47,9 @@ def open_window(qtbot, fast_settings, db_path: Path) -> Iterator[Callable[..., M
         windows.append(window)
         window.show()
         qtbot.waitUntil(lambda: window.ready, timeout=20_000)
-        qtbot.waitUntil(lambda: window.state is not None, timeout=20_000)
+        qtbot.waitUntil(lambda: window.session.state is not None, timeout=20_000)
         if wait_model:
-            qtbot.waitUntil(lambda: window.model_loaded is not None, timeout=60_000)
+            qtbot.waitUntil(lambda: window.model.loaded is not None, timeout=60_000)
         return window
 
     yield opener

@@ -45,45 +45,45 @@ def main() -> None:
     window = MainWindow(model=str(default_model().path), db=home / "shot.duckdb")
     window.resize(1400, 880)
     window.show()
-    wait(app, lambda: window.ready and window.state is not None and window.model_loaded is not None)
+    wait(app, lambda: window.ready and window.session.state is not None and window.model.loaded is not None)
 
     def steps() -> list:
-        return [n for n in window.state.tree.shown_path() if n.kind in ("step", "answer")]
+        return [n for n in window.session.state.tree.shown_path() if n.kind in ("step", "answer")]
 
     def select(node_id: str) -> None:
-        window._select(node_id)
-        wait(app, lambda: window.current_node_id == node_id)
+        window.session.select(node_id)
+        wait(app, lambda: window.session.current_node_id == node_id)
 
-    window.question.setPlainText(QUESTION)
-    window.generate()
-    wait(app, lambda: window.streaming_job is None)
+    window.parts.question.setPlainText(QUESTION)
+    window.generation.generate()
+    wait(app, lambda: window.generation.job is None)
     first = steps()
     select(first[min(1, len(first) - 1)].id)
-    window.regenerate(False)
-    wait(app, lambda: window.streaming_job is None)
+    window.generation.regenerate(False)
+    wait(app, lambda: window.generation.job is None)
     # Show the branch with a flag if one has it, else the first.
-    tree = window.state.tree
+    tree = window.session.state.tree
     options = tree.alternatives(steps()[min(1, len(steps()) - 1)].id)
     flagged = next((o for o in options if any(n.current.flags for n in [o] + _below(tree, o.id))), options[0])
-    window.backend.call(lambda r: r.show(flagged.id), refresh=window.current_session)
-    wait(app, lambda: window.state.tree.shown_path()[len(window.state.tree.path_to(flagged.id)) - 1].id == flagged.id)
+    window.backend.call(lambda r: r.show(flagged.id), refresh=window.session.current_session)
+    wait(app, lambda: window.session.state.tree.shown_path()[len(window.session.state.tree.path_to(flagged.id)) - 1].id == flagged.id)
     select(flagged.id)
     labels = [1, -1, 0, -1]
     for node, label in zip(steps(), labels):
         select(node.id)
         if label == -1 and node.current.flags:
-            window.inspector.note.setPlainText("The division is wrong: 60 / 1.5 is 40.")
-            window.inspector.tags.setText("arithmetic error")
-            window.inspector.severity.setCurrentIndex(window.inspector.severity.findData("major"))
-        window.label(label)
-        wait(app, lambda: window.state.tree.current_annotations(node.id))
+            window.parts.inspector.note.setPlainText("The division is wrong: 60 / 1.5 is 40.")
+            window.parts.inspector.tags.setText("arithmetic error")
+            window.parts.inspector.severity.setCurrentIndex(window.parts.inspector.severity.findData("major"))
+        window.edits.label(label)
+        wait(app, lambda: window.session.state.tree.current_annotations(node.id))
     select(steps()[0].id)
-    window.challenge(None)
-    wait(app, lambda: window.streaming_job is None)
+    window.generation.challenge(None)
+    wait(app, lambda: window.generation.job is None)
     flagged_step = next((n for n in steps() if n.current.flags), steps()[min(1, len(steps()) - 1)])
     select(flagged_step.id)
-    window.sessions_dock.raise_()
-    window.messages.hide()
+    window.parts.sessions_dock.raise_()
+    window.parts.messages.hide()
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)

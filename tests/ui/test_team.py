@@ -28,7 +28,8 @@ from workstation import paths
 from workstation.ui.backend import Backend
 from workstation.ui.exchange_dialogs import PASSPHRASE_VARIABLE, ExportDialog
 from workstation.ui.keys_dialog import KeysDialog
-from workstation.ui.team import TeamView, chart_text
+from workstation.ui.team import TeamView
+from workstation.ui.team_charts import chart_text
 from workstation.ui.team_menu import TeamMenu, install_team_menu
 
 pytestmark = pytest.mark.qt
@@ -456,7 +457,7 @@ def test_keys_dialog_creates_copies_trusts_and_revokes(qtbot, window: QMainWindo
     keys.paste.setPlainText(dana_line)
     keys.trust()
     qtbot.waitUntil(lambda: ("dana", dana_fingerprint) in keys.state.trusted, timeout=30_000)
-    assert dana_fingerprint in keys.result.text()
+    assert dana_fingerprint in keys.result_label.text()
     rows = {keys.trusted.item(r, 1).text(): keys.trusted.item(r, 0).text() for r in range(keys.trusted.rowCount())}
     assert rows[dana_fingerprint] == "dana"
 
@@ -470,7 +471,7 @@ def test_keys_dialog_creates_copies_trusts_and_revokes(qtbot, window: QMainWindo
 
     keys.paste.setPlainText("not a key")
     keys.trust()
-    qtbot.waitUntil(lambda: "not a workstation public key" in keys.result.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: "not a workstation public key" in keys.result_label.text(), timeout=30_000)
     assert window.errors and "not a workstation public key" in window.errors[-1]
 
 
@@ -525,7 +526,7 @@ def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses:
     from workstation.ui.main_window import MainWindow
 
     win: MainWindow = open_window()
-    install_team_menu(win, win.backend)
+    install_team_menu(win, win.backend, win.session.open_session)
     titles = [a.text() for a in win.menuBar().actions()]
     assert titles[-2:] == ["&Team", "&Help"]
     # No key of the Team menu is taken already (Redo lists Ctrl+Y twice itself: counted once).
@@ -536,7 +537,7 @@ def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses:
     assert view.data is not None and view.data.reviewer_id == win.reviewer_id
     dialog = menu.open_export()
     qtbot.waitUntil(lambda: dialog.loaded, timeout=30_000)
-    assert dialog.sessions.count() == win.sessions.list.topLevelItemCount()
+    assert dialog.sessions.count() == win.parts.sessions.list.topLevelItemCount()
     dialog.close()
 
     # A disagreement in the queue opens in the window's tree.
@@ -545,19 +546,21 @@ def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses:
         view.refresh()
     view.select_node(ids[1])
     view.form.show_step.click()
-    qtbot.waitUntil(lambda: win.state is not None and win.state.session_id == session_id, timeout=30_000)
-    qtbot.waitUntil(lambda: win.current_node_id == ids[1], timeout=30_000)
-    assert win.messages.level != "error", win.messages.text()
+    qtbot.waitUntil(lambda: win.session.state is not None and win.session.state.session_id == session_id, timeout=30_000)
+    qtbot.waitUntil(lambda: win.session.current_node_id == ids[1], timeout=30_000)
+    assert win.parts.messages.level != "error", win.parts.messages.text()
 
-    # An adjudication in the Team view goes on the window's undo stack for its session.
+    # An adjudication in the Team view is in its session's history: the window's Undo names it
+    # (the state refreshed with the adjudication says so) and reverses it.
     view.form.set_label(1)
     view.form.reason.setPlainText("48 + 2 is 50.")
     with qtbot.waitSignal(view.adjudicated, timeout=30_000):
         view.adjudicate()
     qtbot.waitUntil(lambda: view.queue_model.rowCount() == 0, timeout=30_000)
-    stack = win.undo_stacks[session_id]
-    assert stack.undoText() == "settle step 2 as right"
+    undo = win.parts.actions["undo"]
+    qtbot.waitUntil(lambda: undo.isEnabled() and "adjudicate" in undo.text(), timeout=30_000)
+    assert undo.text().startswith("&Undo adjudicate ")
     with qtbot.waitSignal(view.refreshed, timeout=30_000):
-        stack.undo()  # the adjudication is reversed: the step is back in the queue
+        undo.trigger()  # the adjudication is reversed: the step is back in the queue
     qtbot.waitUntil(lambda: view.queue_model.rowCount() == 1, timeout=30_000)
-    assert win.messages.level != "error", win.messages.text()
+    assert win.parts.messages.level != "error", win.parts.messages.text()

@@ -100,15 +100,15 @@ def test_markup_in_model_output_shows_literally(qtbot, open_window) -> None:
     done = []
     window.backend.call(lambda r: hostile_tree(r), done.append)
     qtbot.waitUntil(lambda: bool(done))
-    window.open_session(done[0])
-    qtbot.waitUntil(lambda: window.state is not None and window.state.session_id == done[0])
-    model = window.tree_model
+    window.session.open_session(done[0])
+    qtbot.waitUntil(lambda: window.session.state is not None and window.session.state.session_id == done[0])
+    model = window.parts.tree_model
     step1 = model.index(1, COL_STEP).data()
     assert '<img src=x onerror=alert(1)>' in step1 and "<b>bold</b>" in step1 and '<a href="http://evil.test">' in step1
-    window.tree_view.setCurrentIndex(model.index(1, 0))
-    qtbot.waitUntil(lambda: window.current_node_id is not None)
-    assert window.inspector.text.toPlainText().startswith("Step 1: <img src=x onerror=alert(1)> and <b>bold</b>")
-    assert "<i>this</i>" in window.question.toPlainText()
+    window.parts.tree_view.setCurrentIndex(model.index(1, 0))
+    qtbot.waitUntil(lambda: window.session.current_node_id is not None)
+    assert window.parts.inspector.text.toPlainText().startswith("Step 1: <img src=x onerror=alert(1)> and <b>bold</b>")
+    assert "<i>this</i>" in window.parts.question.toPlainText()
     assert "<i>this</i>" in window.windowTitle()
     # Every label that shows data (named ones) or quotes markup is plain text.
     shown = [label for label in window.findChildren(QLabel) if "<" in label.text() or label.objectName()]
@@ -116,6 +116,6 @@ def test_markup_in_model_output_shows_literally(qtbot, open_window) -> None:
     for label in shown:
         assert label.textFormat() == Qt.TextFormat.PlainText, label.objectName()
     # What the view paints is the text itself: no rich-text document is involved anywhere.
-    window.tree_view.resizeColumnToContents(COL_STEP)
-    rendered = window.tree_view.grab()
+    window.parts.tree_view.resizeColumnToContents(COL_STEP)
+    rendered = window.parts.tree_view.grab()
     assert not rendered.isNull()

@@ -77,7 +77,7 @@ def run_gui(model: str | None = None, db: Path | None = None) -> int:
     window.show()
     from workstation.ui.team_menu import install_team_menu
 
-    install_team_menu(window, window.backend)  # Export, Import, Team view, Keys
+    install_team_menu(window, window.backend, window.session.open_session)  # Export, Import, Team view, Keys
     # However the loop ends (window closed, session logout), the worker closes the database.
     app.aboutToQuit.connect(window.backend.shut_down)
     return app.exec()

@@ -116,6 +116,8 @@ class ReviewWorker(QObject):
     finished = Signal(int, object)
     failed = Signal(int, str)
     streamed = Signal(int, object)
+    #: A stream's first item: job id, the session it writes to (new for a generation).
+    stream_started = Signal(int, str)
     state = Signal(object)
     busy = Signal(bool)
     _wake = Signal()
@@ -200,6 +202,8 @@ class ReviewWorker(QObject):
                         # generate() has just committed the new session; its stream names it
                         # (not "the latest session": imported events carry teammates' clocks).
                         job.refresh = item.session_id
+                    # Before the state it may send: the GUI knows the session when that arrives.
+                    self.stream_started.emit(job.id, item.session_id)
                     if job.state_on_start:
                         self._send_state(job)
                 tokens += 1  # the review yields one item per token that carries text
@@ -233,11 +237,9 @@ class ReviewWorker(QObject):
 
     def attach(self, db: Path) -> Ready:
         """Open the database and the settings (on the worker thread); keep the Review."""
+        from workstation import settings
         from workstation.engine.llama_engine import gpu_offload_supported
         from workstation.review import Review
-
-        from workstation import settings
-
         from workstation.store.errors import DatabaseLockedError, StorePermissionError
 
         values, problems = settings.load()
@@ -271,6 +273,44 @@ class ReviewWorker(QObject):
                 thread.quit()
 
 
+@dataclass(frozen=True)
+class StreamProgress:
+    """What a generation has written so far: the review's item and the tokens counted."""
+
+    item: Streaming
+    tokens: int
+
+
+class GenerationJob(QObject):
+    """One model-driven job, as the GUI sees it: connect to its signals (napari's workers).
+
+    `started(session_id)` comes with the first item (before the state it sends, if any);
+    `progress(StreamProgress)` as text arrives; then `finished(Finished | None)` or
+    `failed(message)`, once. `stop()` ends it within one token; what was written is kept.
+    """
+
+    started = Signal(str)
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, job_id: int, stop: threading.Event, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.id = job_id
+        self.session_id: str | None = None
+        self.tokens = 0
+        self._stop = stop
+
+    def stop(self) -> None:
+        """Ask the engine to stop (any thread)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether stop was asked for."""
+        return self._stop.is_set()
+
+
 class Backend(QObject):
     """The GUI thread's handle on the worker: post jobs, get callbacks on the GUI thread.
 
@@ -284,7 +324,8 @@ class Backend(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ids = itertools.count(1)
-        self._callbacks: dict[int, tuple[Any, Any, Any]] = {}
+        self._callbacks: dict[int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
+        self._jobs: dict[int, GenerationJob] = {}
         self._thread = QThread()
         self._thread.setObjectName("review-worker")
         self.worker = ReviewWorker()
@@ -292,6 +333,7 @@ class Backend(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.streamed.connect(self._on_streamed)
+        self.worker.stream_started.connect(self._on_stream_started)
         self.worker.state.connect(self.state_changed)
         self.worker.busy.connect(self.busy_changed)
         # The worker runs Python between tokens (splitting, checks, commits) while holding the
@@ -299,10 +341,6 @@ class Backend(QObject):
         # (bench/ui.py). 1 ms hands the interpreter back to the GUI sooner.
         sys.setswitchinterval(0.001)
         self._thread.start()
-        self.streaming_job: int | None = None
-        #: Tokens the running generation has written so far (for a live tokens/s).
-        self.stream_tokens = 0
-        self._stops: dict[int, threading.Event] = {}
         self._closed = False
 
     # -- posting -----------------------------------------------------------------------
@@ -318,70 +356,84 @@ class Backend(QObject):
     ) -> int:
         """Run `run(review)` on the worker; `on_done(result)` / `on_error(message)` on the GUI."""
         job = Job(next(self._ids), run, quick=quick, refresh=refresh)
-        return self._post(job, on_done, on_error, None)
+        if not self._closed:
+            self._callbacks[job.id] = (on_done, on_error)
+            self.worker.post(job)
+        return job.id
 
     def stream(
         self,
         run: Callable[[Review, threading.Event], Iterator[Streaming | Finished]],
-        on_item: Callable[[Streaming], None],
-        on_done: Callable[[Finished | None], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
         *,
         refresh: str | None = None,
         new_session: bool = False,
         state_on_start: bool = False,
-    ) -> int:
-        """Run a model-driven use case; `on_item` gets progress, `on_done` the Finished."""
+    ) -> GenerationJob:
+        """Start a model-driven use case; connect to the returned job's signals for what follows.
+
+        What the job reports arrives by queued signals on the GUI thread, so a caller that connects
+        before returning to the event loop misses nothing.
+        """
         stop = threading.Event()
         job = Job(
             next(self._ids), lambda review: run(review, stop), quick=False, stream=True,
             refresh=refresh, new_session=new_session, stop=stop, state_on_start=state_on_start,
         )
-        self._stops[job.id] = stop
-        return self._post(job, on_done, on_error, on_item)
+        handle = GenerationJob(job.id, stop, self)
+        if not self._closed:
+            self._jobs[job.id] = handle
+            self.worker.post(job)
+        return handle
 
-    def _post(self, job: Job, on_done: Any, on_error: Any, on_item: Any) -> int:
-        if self._closed:
-            return job.id
-        self._callbacks[job.id] = (on_done, on_error, on_item)
-        self.worker.post(job)
-        return job.id
-
-    def stop(self, job_id: int | None = None) -> None:
-        """Ask a model-driven job (default: all of them) to stop; the engine ends within a token."""
-        for jid, event in list(self._stops.items()):
-            if job_id is None or jid == job_id:
-                event.set()
+    def stop(self) -> None:
+        """Ask every model-driven job to stop; the engine ends within a token."""
+        for handle in list(self._jobs.values()):
+            handle.stop()
 
     @property
     def pending(self) -> int:
         """How many jobs have not reported yet."""
-        return len(self._callbacks)
+        return len(self._callbacks) + len(self._jobs)
 
     # -- results, on the GUI thread ------------------------------------------------------
 
     @Slot(int, object)
-    def _on_finished(self, job_id: int, boxed: tuple) -> None:
-        on_done, _, _ = self._callbacks.pop(job_id, (None, None, None))
-        self._stops.pop(job_id, None)
+    def _on_finished(self, job_id: int, boxed: tuple[Any]) -> None:
+        handle = self._jobs.pop(job_id, None)
+        if handle is not None:
+            handle.finished.emit(boxed[0])
+            handle.deleteLater()
+            return
+        on_done, _ = self._callbacks.pop(job_id, (None, None))
         if on_done is not None:
             on_done(boxed[0])
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
-        _, on_error, _ = self._callbacks.pop(job_id, (None, None, None))
-        self._stops.pop(job_id, None)
+        handle = self._jobs.pop(job_id, None)
+        if handle is not None:
+            handle.failed.emit(message)
+            handle.deleteLater()
+            return
+        _, on_error = self._callbacks.pop(job_id, (None, None))
         if on_error is not None:
             on_error(message)
         else:
             self.error.emit(message)
 
+    @Slot(int, str)
+    def _on_stream_started(self, job_id: int, session_id: str) -> None:
+        handle = self._jobs.get(job_id)
+        if handle is not None:
+            handle.session_id = session_id
+            handle.started.emit(session_id)
+
     @Slot(int, object)
-    def _on_streamed(self, job_id: int, update: tuple) -> None:
-        _, _, on_item = self._callbacks.get(job_id, (None, None, None))
-        self.stream_tokens = update[1]
-        if on_item is not None:
-            on_item(update[0])
+    def _on_streamed(self, job_id: int, update: tuple[Streaming, int]) -> None:
+        handle = self._jobs.get(job_id)
+        if handle is not None:
+            handle.tokens = update[1]
+            handle.progress.emit(StreamProgress(update[0], update[1]))
 
     # -- closing -------------------------------------------------------------------------
 
@@ -401,6 +453,7 @@ class Backend(QObject):
             self._thread.quit()
             self._thread.wait(timeout_ms)
         self._callbacks.clear()
+        self._jobs.clear()
 
     def open(
         self,

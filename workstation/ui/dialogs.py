@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -86,16 +85,12 @@ class SettingsDialog(QDialog):
 class HelpDialog(QDialog):
     """Every action and its keyboard shortcut."""
 
-    def __init__(
-        self, actions: list[QAction], parent: QWidget | None = None, extra: list[tuple[str, str]] = ()
-    ) -> None:
+    def __init__(self, rows: list[tuple[str, str, str]], parent: QWidget | None = None) -> None:
+        """`rows`: (action, keys, tooltip), in the order shown."""
         super().__init__(parent)
         self.setObjectName("helpDialog")
         self.setWindowTitle("Keyboard shortcuts")
         self.resize(560, 640)
-        rows = [(a.text().replace("&", ""), ", ".join(k.toString() for k in a.shortcuts()), a.toolTip())
-                for a in actions if a.shortcuts()]
-        rows += [(name, keys, "") for name, keys in extra]
         self.table = QTableWidget(len(rows), 2)
         self.table.setObjectName("shortcutTable")
         self.table.setHorizontalHeaderLabels(["Action", "Keys"])

@@ -10,8 +10,16 @@ import re
 from functools import cache
 from typing import Any
 
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtCore import Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextDocument,
+)
 
 _FENCE = re.compile(r"^\s{0,3}(```+|~~~+)\s*([\w+#.-]*)")
 _OUTSIDE = -1

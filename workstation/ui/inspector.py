@@ -7,8 +7,9 @@ cases. Every text view is plain text.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,9 +28,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from PySide6.QtCore import Qt
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from workstation.core.model import Node
@@ -104,7 +102,7 @@ class StepInspector(QWidget):
         self.node: Node | None = None
         self.tree: Tree | None = None
         self.reviewer_id = ""
-        self._loaded_note = ("", "", None)
+        self._loaded_note: tuple[str, str, str | None] = ("", "", None)
 
         self.header = _plain_label("Select a step to inspect it.")
         self.header.setObjectName("inspectorHeader")

@@ -114,7 +114,7 @@ class KeysDialog(QDialog):
         self.trusted.horizontalHeader().setStretchLastSection(True)
         revoke = QPushButton("Stop trusting")
         revoke.clicked.connect(lambda: self.revoke())
-        self.result = plain_label(name="keysResult")
+        self.result_label = plain_label(name="keysResult")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
 
@@ -128,7 +128,7 @@ class KeysDialog(QDialog):
         layout.addWidget(plain_label("Keys you trust to sign bundles"))
         layout.addWidget(self.trusted, 1)
         layout.addWidget(revoke, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.result)
+        layout.addWidget(self.result_label)
         layout.addWidget(buttons)
         self.reload()
 
@@ -136,10 +136,10 @@ class KeysDialog(QDialog):
         def done(state: KeysState) -> None:
             self._show(state)
             if done_text is not None:
-                self.result.setText(done_text(state))
+                self.result_label.setText(done_text(state))
 
         def failed(message: str) -> None:
-            self.result.setText(message)
+            self.result_label.setText(message)
             tell(self.backend, message)
 
         self.backend.call(run, done, failed)
@@ -167,7 +167,7 @@ class KeysDialog(QDialog):
         """Put your public key line on the clipboard."""
         if self.own_key.text():
             QGuiApplication.clipboard().setText(self.own_key.text())
-            self.result.setText("Your public key is on the clipboard; send it to your teammates.")
+            self.result_label.setText("Your public key is on the clipboard; send it to your teammates.")
 
     def create_key(self) -> None:
         """Make your signing key (asks for a passphrase where there is no keyring)."""
@@ -179,7 +179,7 @@ class KeysDialog(QDialog):
         """Trust a key line (default: the pasted text) or a file holding one."""
         line = (text if text is not None else self.paste.toPlainText()).strip()
         if not line:
-            self.result.setText("Paste a teammate's key line first.")
+            self.result_label.setText("Paste a teammate's key line first.")
             return
 
         def run(review: Review) -> KeysState:
@@ -205,9 +205,12 @@ class KeysDialog(QDialog):
         if fingerprint is None:
             row = self.trusted.currentRow()
             if row < 0:
-                self.result.setText("Select a key to stop trusting.")
+                self.result_label.setText("Select a key to stop trusting.")
                 return
-            fingerprint = self.trusted.item(row, 1).text()
+            item = self.trusted.item(row, 1)
+            if item is None:
+                return
+            fingerprint = item.text()
         own = self.state.fingerprint if self.state is not None else ""
 
         def run(review: Review) -> KeysState:

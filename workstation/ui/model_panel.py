@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
 
 from workstation import paths
 from workstation.settings import BY_KEY
+
+if TYPE_CHECKING:
+    from workstation.engine.discovery import DiscoveredModel
 
 #: The settings the panel edits, in order, with their labels.
 PANEL_SETTINGS = (
@@ -42,12 +45,14 @@ GPU_UNSUPPORTED = (
 def setting_editor(key: str) -> QSpinBox | QDoubleSpinBox:
     """A spin box for a numeric setting, with its range and description from the declaration."""
     setting = BY_KEY[key]
+    editor: QSpinBox | QDoubleSpinBox
     if setting.type is float:
-        editor: QSpinBox | QDoubleSpinBox = QDoubleSpinBox()
-        editor.setDecimals(2)
-        editor.setSingleStep(0.05)
-        editor.setRange(setting.minimum if setting.minimum is not None else -1e9,
-                        setting.maximum if setting.maximum is not None else 1e9)
+        decimal = QDoubleSpinBox()
+        decimal.setDecimals(2)
+        decimal.setSingleStep(0.05)
+        decimal.setRange(setting.minimum if setting.minimum is not None else -1e9,
+                         setting.maximum if setting.maximum is not None else 1e9)
+        editor = decimal
     else:
         editor = QSpinBox()
         editor.setRange(int(setting.minimum) if setting.minimum is not None else -2**31 + 1,
@@ -125,7 +130,7 @@ class ModelPanel(QWidget):
             self.progress.setValue(1 if loaded else 0)
             self.progress.setFormat(f"loaded: {loaded}" if loaded else "no model loaded")
 
-    def set_models(self, models: list) -> None:
+    def set_models(self, models: list[DiscoveredModel]) -> None:
         """Fill the list from discovery results (DiscoveredModel objects)."""
         self.list.clear()
         for model in models:

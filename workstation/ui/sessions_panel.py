@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -20,6 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.ui.tree_model import one_line, plain_tooltip
+
+if TYPE_CHECKING:
+    from workstation.store.records import SearchHit, SessionSummary
 
 SessionRole = Qt.ItemDataRole.UserRole + 10
 NodeRole = Qt.ItemDataRole.UserRole + 11
@@ -111,7 +114,7 @@ class SessionsPanel(QWidget):
             found["label"] = self.label.currentData()
         return found
 
-    def show_sessions(self, sessions: list) -> None:
+    def show_sessions(self, sessions: list[SessionSummary]) -> None:
         """List sessions (SessionSummary records)."""
         self.list.clear()
         for summary in sessions:
@@ -121,11 +124,11 @@ class SessionsPanel(QWidget):
             item.setToolTip(0, plain_tooltip(
                 f"{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
                 + (f"\nmodels: {', '.join(summary.models)}" if summary.models else "")
-            ))
+            ) or "")
             self.list.addTopLevelItem(item)
         self.mark_current(self.current_session)
 
-    def show_hits(self, hits: list) -> None:
+    def show_hits(self, hits: list[SearchHit]) -> None:
         """List search hits (SearchHit records) under their sessions."""
         self.list.clear()
         groups: dict[str, QTreeWidgetItem] = {}
@@ -140,7 +143,7 @@ class SessionsPanel(QWidget):
             child = QTreeWidgetItem([f"{hit.position}. {one_line(hit.text, 120)}", "", ""])
             child.setData(0, SessionRole, hit.session_id)
             child.setData(0, NodeRole, hit.node_id)
-            child.setToolTip(0, plain_tooltip(hit.text[:1000]))
+            child.setToolTip(0, plain_tooltip(hit.text[:1000]) or "")
             group.addChild(child)
             group.setText(1, str(group.childCount()))
         self.list.expandAll()
@@ -155,6 +158,8 @@ class SessionsPanel(QWidget):
         self.current_session = session_id
         for i in range(self.list.topLevelItemCount()):
             item = self.list.topLevelItem(i)
+            if item is None:
+                continue
             font = item.font(0)
             font.setBold(item.data(0, SessionRole) == session_id)
             item.setFont(0, font)

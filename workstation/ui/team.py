@@ -4,69 +4,40 @@ Statistics and the queue come from `Exchange.stats()` / `disagreements()` on the
 plain data; the charts and tables only show them. Reviewer ids, tags, models and step text come
 from people and the model, so they are shown as plain text (Qt Charts renders its axis labels
 as HTML, so they are escaped there). The view covers every session or the one chosen in its
-session filter. `team_menu.install_team_menu` adds the Team menu and this view to a window.
+session filter. `team_menu.install_team_menu` adds the Team menu and this view to a window. The charts are in
+team_charts.py, the queue's model and adjudication form in team_queue.py.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCharts import (
-    QBarCategoryAxis,
-    QBarSeries,
-    QBarSet,
-    QChart,
-    QChartView,
-    QHorizontalBarSeries,
-    QValueAxis,
-)
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtCharts import QChartView
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QComboBox,
     QDockWidget,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QPlainTextEdit,
     QPushButton,
-    QRadioButton,
     QSplitter,
     QTableView,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from workstation.ui.exchange_dialogs import plain_label, tell
-from workstation.ui.inspector import set_plain, shown_text
-from workstation.ui.tree_model import plain_tooltip
+from workstation.ui.team_charts import LABEL_COLOURS, BarChart, fill, table
+from workstation.ui.team_queue import LABEL_WORDS, AdjudicateForm, DisagreementModel
 
 if TYPE_CHECKING:
     from workstation.review import Review
+    from workstation.store.records import SessionSummary
     from workstation.ui.backend import Backend
-
-LABEL_WORDS = {-1: "wrong", 0: "neutral", 1: "right"}
-LABEL_COLOURS = {-1: QColor("#c62828"), 0: QColor("#9e9e9e"), 1: QColor("#2e7d32")}
-ADJUDICATOR_ROLES = (("expert", "expert"), ("ethics_reviewer", "ethics reviewer"))
-#: Category names longer than this are cut in charts (the tables show them whole).
-CHART_NAME_CHARS = 24
-
-
-def chart_text(text: str) -> str:
-    """A name from the data, made safe for Qt Charts (which renders labels as HTML) and short."""
-    text = " ".join(str(text).split()) or "(none)"
-    if len(text) > CHART_NAME_CHARS:
-        text = text[: CHART_NAME_CHARS - 1] + "…"
-    return html.escape(text)
-
 
 def _number(value: float | None, digits: int = 3) -> str:
     return "not defined" if value is None else f"{value:.{digits}f}"
@@ -84,8 +55,9 @@ class TeamData:
     scope: str = ""  # the session the figures cover; "" for all
 
 
-def _title(session: Any) -> str:
-    return ((session.title or session.question or session.id).strip().splitlines() or [session.id])[0][:120]
+def _title(session: SessionSummary) -> str:
+    text: str = session.title or session.question or session.id
+    return (text.strip().splitlines() or [session.id])[0][:120]
 
 
 def _team_data(review: Review, session_id: str = "") -> TeamData:
@@ -116,217 +88,12 @@ def _adjudicate(review: Review, node_id: str, label: int, reason: str, role: str
         review.reviewer = me
 
 
-class BarChart(QChartView):
-    """A bar chart that is redrawn from plain numbers."""
-
-    def __init__(self, title: str, *, horizontal: bool = False, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.horizontal = horizontal
-        self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumHeight(220)
-        self.title = title
-        self.chart().setTitle(html.escape(title))
-        self.chart().setAnimationOptions(QChart.AnimationOption.NoAnimation)
-        self.categories: list[str] = []
-
-    def show_bars(self, categories: list[str], sets: list[tuple[str, list[float], QColor | None]],
-                  *, percent: bool = False) -> None:
-        """Draw one bar set per (name, values, colour), over `categories` (names from the data)."""
-        chart = self.chart()
-        chart.removeAllSeries()
-        for axis in chart.axes():
-            chart.removeAxis(axis)
-            axis.deleteLater()
-        self.categories = [chart_text(c) for c in categories]
-        chart.legend().setVisible(len(sets) > 1)
-        chart.setTitle(html.escape(self.title if categories else f"{self.title}: none yet"))
-        if not categories:
-            return
-        series = QHorizontalBarSeries() if self.horizontal else QBarSeries()
-        shown = list(self.categories)
-        if self.horizontal:  # Qt draws the first category at the bottom: the most frequent goes on top
-            shown.reverse()
-            sets = [(name, list(reversed(values)), colour) for name, values, colour in sets]
-        top = 0.0
-        for name, values, colour in sets:
-            bar_set = QBarSet(html.escape(name))
-            if colour is not None:
-                bar_set.setColor(colour)
-            for value in values:
-                bar_set.append(float(value))
-            top = max([top, *values])
-            series.append(bar_set)
-        chart.addSeries(series)
-        names = QBarCategoryAxis()
-        names.append(shown)
-        values_axis = QValueAxis()
-        values_axis.setRange(0, 100 if percent else max(1.0, top))
-        values_axis.setLabelFormat("%.0f%%" if percent else "%.0f")
-        if not percent:
-            values_axis.setTickCount(min(int(max(1.0, top)) + 1, 6))
-            values_axis.applyNiceNumbers()  # counts: whole, evenly spaced ticks
-        name_side, value_side = Qt.AlignmentFlag.AlignBottom, Qt.AlignmentFlag.AlignLeft
-        if self.horizontal:
-            name_side, value_side = value_side, name_side
-        chart.addAxis(names, name_side)
-        chart.addAxis(values_axis, value_side)
-        series.attachAxis(names)
-        series.attachAxis(values_axis)
-
-
-def _table(headers: list[str], name: str) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    table.setObjectName(name)
-    table.setHorizontalHeaderLabels(headers)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().hide()
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
-    return table
-
-
-def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
-    table.setRowCount(len(rows))
-    for r, values in enumerate(rows):
-        for c, value in enumerate(values):
-            table.setItem(r, c, QTableWidgetItem(value))  # items are plain text
-
-
-class DisagreementModel(QAbstractTableModel):
-    """The disagreement queue (dicts from `Disagreement.to_dict`), one row per step."""
-
-    HEADERS = ("Session", "Step", "Labels", "Text")
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.items: list[dict[str, Any]] = []
-
-    def set_items(self, items: list[dict[str, Any]]) -> None:
-        """Replace the queue."""
-        self.beginResetModel()
-        self.items = list(items)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.items)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 4:
-            return self.HEADERS[section]
-        return None
-
-    @staticmethod
-    def labels_text(item: dict[str, Any]) -> str:
-        """'alice: right, bob: wrong'."""
-        return ", ".join(f"{rid}: {LABEL_WORDS.get(v['label'], v['label'])}" for rid, v in item["labels"].items())
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.items):
-            return None
-        item = self.items[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            text = item["text"] or ""
-            values = (
-                item.get("session_title") or item["session_id"],
-                str(item["position"]),
-                self.labels_text(item),
-                (text.splitlines() or [""])[0][:200] if role == Qt.ItemDataRole.DisplayRole else text,
-            )
-            value = values[index.column()]
-            return value if role == Qt.ItemDataRole.DisplayRole else plain_tooltip(value)
-        if role == Qt.ItemDataRole.UserRole:
-            return item["node_id"]
-        return None
-
-
-class AdjudicateForm(QGroupBox):
-    """The selected step in full, each reviewer's label, and the adjudicator's label and reason."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Adjudicate", parent)
-        self.step_text = QPlainTextEdit()
-        self.step_text.setObjectName("adjudicateStepText")
-        self.step_text.setReadOnly(True)
-        self.step_text.setMaximumHeight(110)
-        self.labels = plain_label(name="adjudicateLabels")
-        self.identity = plain_label(name="adjudicateIdentity")
-        self.role = QComboBox()
-        for value, text in ADJUDICATOR_ROLES:
-            self.role.addItem(text, value)
-        self.label_buttons = QButtonGroup(self)
-        row = QHBoxLayout()
-        for value in (-1, 0, 1):
-            button = QRadioButton(LABEL_WORDS[value].capitalize())
-            button.setObjectName(f"adjudicate_{LABEL_WORDS[value]}")
-            self.label_buttons.addButton(button, value + 1)  # ids must not be -1 (Qt's "no id")
-            row.addWidget(button)
-        row.addStretch(1)
-        self.reason = QPlainTextEdit()
-        self.reason.setObjectName("adjudicateReason")
-        self.reason.setPlaceholderText("Why this label is right (required; kept with the adjudication). "
-                                       "Ctrl+Enter adjudicates.")
-        self.reason.setMaximumHeight(80)
-        self.submit = QPushButton("Adjudicate")
-        self.submit.setObjectName("adjudicateButton")
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(keys), self.reason)
-            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-            shortcut.activated.connect(self.submit.click)
-        self.show_step = QPushButton("Show in tree")
-        self.show_step.setToolTip("Open the session at this step, to read it in context (or double-click the row)")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.submit)
-        buttons.addWidget(self.show_step)
-        buttons.addStretch(1)
-        self.feedback = plain_label(name="adjudicateFeedback")
-        form = QFormLayout(self)
-        form.addRow(self.step_text)
-        form.addRow("Labels", self.labels)
-        form.addRow("As", self.identity)
-        form.addRow("Role", self.role)
-        form.addRow("Label", row)
-        form.addRow("Reason", self.reason)
-        form.addRow(buttons)
-        form.addRow(self.feedback)
-        self.show_item(None)
-
-    def show_item(self, item: dict[str, Any] | None) -> None:
-        """Show a queued step (None: nothing selected)."""
-        self.setEnabled(item is not None)
-        set_plain(self.step_text, shown_text(item["text"]) if item else "")
-        self.labels.setText(DisagreementModel.labels_text(item) if item else "Select a step in the queue.")
-        self.label_buttons.setExclusive(False)
-        for button in self.label_buttons.buttons():
-            button.setChecked(False)
-        self.label_buttons.setExclusive(True)
-        self.reason.clear()
-
-    def set_identity(self, reviewer_id: str, role: str) -> None:
-        """Who adjudicates; the role defaults to theirs where they are an expert or ethics reviewer."""
-        self.identity.setText(reviewer_id)
-        index = self.role.findData(role)
-        if index >= 0:
-            self.role.setCurrentIndex(index)
-
-    def chosen_label(self) -> int | None:
-        """-1, 0 or 1, or None when no label is picked."""
-        checked = self.label_buttons.checkedId()
-        return None if checked < 0 else checked - 1
-
-    def set_label(self, label: int) -> None:
-        """Pick a label (as a click would)."""
-        self.label_buttons.button(label + 1).setChecked(True)
-
-
 class TeamView(QWidget):
     """Reviewer counts and label distributions, agreement, tags and flags, challenged step
     types, per-model error rates, and the disagreement queue with its adjudication form."""
 
     refreshed = Signal()
-    adjudicated = Signal(str, str, str)  # session id, node id, what was done (for the undo stack)
+    adjudicated = Signal(str, str, str)  # session id, node id, what was done
     open_requested = Signal(str, str)  # session id, node id: show the step in the reasoning tree
 
     def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
@@ -356,10 +123,10 @@ class TeamView(QWidget):
         layout.addWidget(self.tabs, 1)
 
         self.labels_chart = BarChart("Labels per reviewer")
-        self.reviewers = _table(["Reviewer", "Role", "Annotations", "Labels", "Wrong", "Neutral", "Right", "Notes"],
+        self.reviewers = table(["Reviewer", "Role", "Annotations", "Labels", "Wrong", "Neutral", "Right", "Notes"],
                                 "teamReviewers")
         self.alpha = plain_label(name="teamAlpha")
-        self.kappa = _table(["Reviewer", "Reviewer", "Steps both labelled", "Cohen's kappa"], "teamKappa")
+        self.kappa = table(["Reviewer", "Reviewer", "Steps both labelled", "Cohen's kappa"], "teamKappa")
         self.tabs.addTab(self._page(self.labels_chart, self.reviewers, self.alpha, self.kappa), "Reviewers")
 
         self.tags_chart = BarChart("Most frequent tags", horizontal=True)
@@ -368,7 +135,7 @@ class TeamView(QWidget):
 
         self.challenged_chart = BarChart("Most challenged step types")
         self.models_chart = BarChart("Error rate per model (majority label wrong)", horizontal=True)
-        self.models = _table(["Model", "Labelled steps", "Wrong", "Error rate"], "teamModels")
+        self.models = table(["Model", "Labelled steps", "Wrong", "Error rate"], "teamModels")
         self.tabs.addTab(self._page(self.challenged_chart, self.models_chart, self.models), "Steps and models")
 
         self.queue_model = DisagreementModel(self)
@@ -483,7 +250,7 @@ class TeamView(QWidget):
             (LABEL_WORDS[v], [reviewers[n]["label_distribution"][str(v)] for n in names], LABEL_COLOURS[v])
             for v in (-1, 0, 1)
         ])
-        _fill(self.reviewers, [
+        fill(self.reviewers, [
             [n, r["role"], str(r["annotations"]), str(r["labels"]),
              *(str(r["label_distribution"][str(v)]) for v in (-1, 0, 1)), str(r["notes"])]
             for n, r in reviewers.items()
@@ -495,7 +262,7 @@ class TeamView(QWidget):
             f"{agreement['units_with_two_or_more_labels']} with two or more reviewers"
             + ("" if alpha is not None else " (it needs two reviewers labelling the same steps, with some variety)")
         )
-        _fill(self.kappa, [[p["reviewers"][0], p["reviewers"][1], str(p["units"]), _number(p["kappa"])]
+        fill(self.kappa, [[p["reviewers"][0], p["reviewers"][1], str(p["units"]), _number(p["kappa"])]
                            for p in agreement["cohen_kappa_pairs"]])
         self.tags_chart.show_bars([t["tag"] for t in stats["tags"]],
                                   [("uses", [t["count"] for t in stats["tags"]], None)])
@@ -508,7 +275,7 @@ class TeamView(QWidget):
         self.models_chart.show_bars(list(models), [
             ("error rate", [100 * (m["error_rate"] or 0.0) for m in models.values()], LABEL_COLOURS[-1])
         ], percent=True)
-        _fill(self.models, [[name, str(m["labelled_steps"]), str(m["wrong"]),
+        fill(self.models, [[name, str(m["labelled_steps"]), str(m["wrong"]),
                              "—" if m["error_rate"] is None else f"{100 * m['error_rate']:.1f}%"]
                             for name, m in models.items()])
 
@@ -591,4 +358,8 @@ class TeamDock(QDockWidget):
         self.setObjectName("teamDock")  # saveState/restoreState find docks by name
         self.view = TeamView(backend)
         self.setWidget(self.view)
-        self.visibilityChanged.connect(lambda visible: visible and self.view.refresh())
+        self.visibilityChanged.connect(self._on_visibility)
+
+    def _on_visibility(self, visible: bool) -> None:
+        if visible:
+            self.view.refresh()

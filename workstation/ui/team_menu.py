@@ -1,13 +1,15 @@
 """The Team menu: Export…, Import bundles…, the Team view (a dock) and Keys….
 
-`install_team_menu(window, backend)` adds it to a window; the dialogs are made on first use.
-An adjudication settled in the Team view goes on the window's undo stack for its session,
-where the window keeps one (`remember_undo`), so Ctrl+Z reverses it like any other edit.
+`install_team_menu(window, backend, open_step)` adds it to a window; the dialogs are made on
+first use. `open_step(session_id, node_id)`, where given, shows a queued step in the window's
+tree. An adjudication needs nothing from the window: it runs with its session's state refresh,
+and that state's history (`can_undo`, `undo_text`) is what the window's Undo offers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -17,6 +19,11 @@ from workstation.ui.team import TeamDock
 
 if TYPE_CHECKING:
     from workstation.ui.backend import Backend
+    from workstation.ui.exchange_dialogs import ExportDialog
+    from workstation.ui.keys_dialog import KeysDialog
+
+#: Shows a step in the window's reasoning tree: session id, node id.
+OpenStep = Callable[[str, str], None]
 
 
 #: name, text, shortcut, tooltip of the Team menu's actions.
@@ -31,7 +38,7 @@ TEAM_ACTIONS = (
 class TeamMenu(QObject):
     """The Team menu's actions and what they open; a child of the window."""
 
-    def __init__(self, window: QMainWindow, backend: Backend) -> None:
+    def __init__(self, window: QMainWindow, backend: Backend, open_step: OpenStep | None = None) -> None:
         super().__init__(window)
         self.setObjectName("teamMenu")
         from workstation.ui.exchange_dialogs import ImportFlow
@@ -40,16 +47,12 @@ class TeamMenu(QObject):
         self.dock = TeamDock(backend, window)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
-        open_session = getattr(window, "open_session", None)
-        if callable(open_session):  # the workstation window: a queued step opens in its tree
-            self.dock.view.open_requested.connect(open_session)
-        remember_undo = getattr(window, "remember_undo", None)
-        if callable(remember_undo):  # and an adjudication is undone with Ctrl+Z like any edit
-            self.dock.view.adjudicated.connect(lambda session_id, _node_id, text: remember_undo(session_id, text))
+        if open_step is not None:  # the workstation window: a queued step opens in its tree
+            self.dock.view.open_requested.connect(open_step)
         self.import_flow = ImportFlow(backend, window)
         self.import_flow.finished.connect(lambda _outcomes: self.dock.view.schedule_refresh())
-        self.export_dialog: Any = None
-        self.keys_dialog: Any = None
+        self.export_dialog: ExportDialog | None = None
+        self.keys_dialog: KeysDialog | None = None
         self.actions: dict[str, QAction] = {}
         menu = QMenu("&Team", window)
         menu.setObjectName("teamMenuBar")
@@ -59,8 +62,9 @@ class TeamMenu(QObject):
             bar.insertMenu(help_menu, menu)
         else:
             bar.addMenu(menu)
-        handlers = {"export": self.open_export, "import": lambda: self.import_flow.start(),
-                    "team_view": None, "keys": self.open_keys}
+        handlers: dict[str, Callable[[], object]] = {
+            "export": self.open_export, "import": lambda: self.import_flow.start(), "keys": self.open_keys,
+        }
         for name, text, keys, tip in TEAM_ACTIONS:
             if name == "team_view":
                 action = self.dock.toggleViewAction()
@@ -75,7 +79,7 @@ class TeamMenu(QObject):
             menu.addAction(action)
             self.actions[name] = action
 
-    def open_export(self) -> Any:
+    def open_export(self) -> ExportDialog:
         """Show the Export dialog (one at a time)."""
         from workstation.ui.exchange_dialogs import ExportDialog
 
@@ -87,7 +91,7 @@ class TeamMenu(QObject):
         self.export_dialog.activateWindow()
         return self.export_dialog
 
-    def open_keys(self) -> Any:
+    def open_keys(self) -> KeysDialog:
         """Show the Keys dialog, read afresh."""
         from workstation.ui.keys_dialog import KeysDialog
 
@@ -100,9 +104,9 @@ class TeamMenu(QObject):
         return self.keys_dialog
 
 
-def install_team_menu(window: QMainWindow, backend: Backend) -> None:
+def install_team_menu(window: QMainWindow, backend: Backend, open_step: OpenStep | None = None) -> TeamMenu:
     """Add the Team menu (Export…, Import bundles…, Team view, Keys…) and the Team dock to a window.
 
-    Reach them afterwards with `window.findChild(TeamMenu)`.
+    Reach them afterwards with `window.findChild(TeamMenu)` (or keep what this returns).
     """
-    TeamMenu(window, backend)
+    return TeamMenu(window, backend, open_step)

@@ -5,7 +5,7 @@ Below a step hang the challenges asked about it, and below a challenge the model
 Alternatives are not rows of their own: a step says how many it has, and switching shows
 another branch (the rows below that step are replaced).
 
-While the model writes, *stream rows* (ids starting with `~stream:`) stand for the steps so far;
+While the model writes, *stream rows* (`StreamRow` items, not nodes) stand for the steps so far;
 the committed tree replaces them when the generation ends. Updates compare the rows there are
 with the rows wanted and emit begin/end insert/remove rows for the difference (the napari
 pattern), so selection and expansion survive a new snapshot.
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from workstation.core.model import Node
     from workstation.core.tree import Tree
 
-STREAM_PREFIX = "~stream:"
-
 COL_STEP, COL_LABEL, COL_FLAGS, COL_CONFIDENCE, COL_ALTERNATIVES = range(5)
 HEADERS = ("Step", "Label", "Flags", "Confidence", "Alternatives")
 
@@ -48,14 +46,25 @@ Index = QModelIndex | QPersistentModelIndex
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
-class _Item:
-    __slots__ = ("key", "parent", "children", "node_id")
+@dataclass(frozen=True)
+class StreamRow:
+    """A row the model is still writing: the `index`-th step of the stream so far."""
 
-    def __init__(self, key: int, parent: _Item | None, node_id: str) -> None:
+    index: int
+
+
+#: What a row shows: a node of the tree (its id) or a step being written.
+RowRef = str | StreamRow
+
+
+class _Item:
+    __slots__ = ("key", "parent", "children", "ref")
+
+    def __init__(self, key: int, parent: _Item | None, ref: RowRef) -> None:
         self.key = key
         self.parent = parent
         self.children: list[_Item] = []
-        self.node_id = node_id
+        self.ref = ref
 
     def row(self) -> int:
         assert self.parent is not None
@@ -150,7 +159,7 @@ class ReasoningTreeModel(QAbstractItemModel):
         parent = self._stream_parent()
         if parent is None or not texts:
             return
-        rows = [i for i, c in enumerate(parent.children) if c.node_id.startswith(STREAM_PREFIX)]
+        rows = [i for i, c in enumerate(parent.children) if isinstance(c.ref, StreamRow)]
         if rows:
             parent_index = self._index_of(parent)
             self.dataChanged.emit(
@@ -172,21 +181,22 @@ class ReasoningTreeModel(QAbstractItemModel):
 
     # -- what rows are wanted --------------------------------------------------------------
 
-    def _stream_ids(self) -> list[str]:
-        return [f"{STREAM_PREFIX}{i}" for i in range(len(self._stream_texts))]
+    def _stream_rows(self) -> list[RowRef]:
+        return [StreamRow(i) for i in range(len(self._stream_texts))]
 
-    def _wanted(self, item: _Item) -> list[str]:
+    def _wanted(self, item: _Item) -> list[RowRef]:
         tree, anchor = self.tree, self._anchor
-        if tree is None or item.node_id.startswith(STREAM_PREFIX):
+        if tree is None or isinstance(item.ref, StreamRow):
             return []
+        ids: list[RowRef]
         if item is self._root:
             ids = [n.id for n in tree.shown_path()]
             if anchor is not None and not anchor.below:
                 if anchor.node_id in ids:
                     ids = ids[: ids.index(anchor.node_id) + 1]
-                ids += self._stream_ids()
+                ids += self._stream_rows()
             return ids
-        node = tree.nodes.get(item.node_id)
+        node = tree.nodes.get(item.ref)
         if node is None:
             return []
         if node.kind == "challenge":
@@ -196,7 +206,7 @@ class ReasoningTreeModel(QAbstractItemModel):
         else:
             ids = []
         if anchor is not None and anchor.below and anchor.node_id == node.id:
-            ids += self._stream_ids()
+            ids += self._stream_rows()
         return ids
 
     def _stream_parent(self) -> _Item | None:
@@ -208,7 +218,7 @@ class ReasoningTreeModel(QAbstractItemModel):
 
     def _find(self, item: _Item, node_id: str) -> _Item | None:
         for child in item.children:
-            if child.node_id == node_id:
+            if child.ref == node_id:
                 return child
             found = self._find(child, node_id) if child.children else None
             if found is not None:
@@ -225,8 +235,8 @@ class ReasoningTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(item.row(), 0, item.key)
 
-    def _sync(self, item: _Item, index: QModelIndex, wanted: list[str], *, recurse: bool) -> None:
-        have = [c.node_id for c in item.children]
+    def _sync(self, item: _Item, index: QModelIndex, wanted: list[RowRef], *, recurse: bool) -> None:
+        have = [c.ref for c in item.children]
         keep = 0
         while keep < len(have) and keep < len(wanted) and have[keep] == wanted[keep]:
             keep += 1
@@ -238,8 +248,8 @@ class ReasoningTreeModel(QAbstractItemModel):
             self.endRemoveRows()
         if keep < len(wanted):
             self.beginInsertRows(index, keep, len(wanted) - 1)
-            for node_id in wanted[keep:]:
-                child = _Item(self._next_key, item, node_id)
+            for ref in wanted[keep:]:
+                child = _Item(self._next_key, item, ref)
                 self._next_key += 1
                 self._items[child.key] = child
                 item.children.append(child)
@@ -264,7 +274,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             return self._root
         return self._items.get(index.internalId(), self._root)
 
-    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
         if column < 0 or column >= len(HEADERS) or row < 0:
             return QModelIndex()
         if parent.isValid() and parent.column() != 0:
@@ -274,7 +284,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, column, item.children[row].key)
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
             return QModelIndex()
         item = self._item(index)
@@ -283,15 +293,15 @@ class ReasoningTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(parent.row(), 0, parent.key)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         if parent.isValid() and parent.column() != 0:
             return 0
         return len(self._item(parent).children)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return len(HEADERS)
 
-    def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802, B008
+    def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802
         return self.rowCount(parent) > 0
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -320,7 +330,8 @@ class ReasoningTreeModel(QAbstractItemModel):
         """The core node of a row (None for a stream row or no row)."""
         if self.tree is None or not index.isValid():
             return None
-        return self.tree.nodes.get(self._item(index).node_id)
+        ref = self._item(index).ref
+        return self.tree.nodes.get(ref) if isinstance(ref, str) else None
 
     def index_of_node(self, node_id: str, column: int = 0) -> QModelIndex:
         """The row showing a node, or an invalid index."""
@@ -336,9 +347,9 @@ class ReasoningTreeModel(QAbstractItemModel):
         if item is self._root:
             return None
         column = index.column()
-        if item.node_id.startswith(STREAM_PREFIX):
-            return self._stream_data(item, column, role)
-        node = self.tree.nodes.get(item.node_id)
+        if isinstance(item.ref, StreamRow):
+            return self._stream_data(item.ref, column, role)
+        node = self.tree.nodes.get(item.ref)
         if node is None:
             return None
         if role == NodeIdRole:
@@ -359,8 +370,8 @@ class ReasoningTreeModel(QAbstractItemModel):
 
     # -- cells ----------------------------------------------------------------------------
 
-    def _stream_data(self, item: _Item, column: int, role: int) -> Any:
-        i = int(item.node_id[len(STREAM_PREFIX):])
+    def _stream_data(self, row: StreamRow, column: int, role: int) -> Any:
+        i = row.index
         text = self._stream_texts[i] if i < len(self._stream_texts) else ""
         if role == KindRole:
             return "stream"

@@ -1,14 +1,14 @@
-"""How the main window is laid out: its actions table, widgets, docks, menus and status bar.
+"""How the main window is laid out: widgets, docks, menus and status bar, as one `WindowParts`.
 
-What Qt Designer's generated `setupUi` would hold, written by hand: each function builds one
-part of a `MainWindow` and sets the widgets on it as attributes (`window.tree_view`, ...), wiring
-their signals to the window's own handlers. The window itself (main_window.py) keeps the
-behaviour: state from the worker, the model, streams, review actions.
+What Qt Designer's generated `setupUi` would hold, written by hand: `build(window, actions,
+db_path)` makes the parts, places them on the window and returns them. It connects nothing:
+the window hands the parts to its controllers, which connect what they handle.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMainWindow,
     QPlainTextEdit,
     QScrollArea,
     QSizePolicy,
@@ -43,69 +44,61 @@ from workstation.ui.tree_model import (
     ReasoningTreeModel,
 )
 
-if TYPE_CHECKING:
-    from workstation.ui.main_window import MainWindow
 
-#: name, text, shortcuts, tooltip. Plain keys (1, 2, 3, [, ]) act when the tree has focus; text
-#: fields keep them for typing (Qt lets a focused editor override single-key shortcuts).
-ACTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("generate", "&Generate", ("Ctrl+G",), "Let the model reason about the question"),
-    ("stop", "&Stop", ("Esc",), "Stop the model now"),
-    ("label_wrong", "Wrong", ("1",), "Label the step wrong"),
-    ("label_neutral", "Neutral", ("2",), "Label the step neutral"),
-    ("label_right", "Right", ("3",), "Label the step right"),
-    ("save_annotation", "Save note", ("Ctrl+S",), "Save the note, tags and severity of the step"),
-    ("edit", "&Rewrite step", ("E",), "Rewrite the step in place"),
-    ("commit_rewrite", "Save rewrite", ("Ctrl+Return",), "Save the rewrite as a new version (Ctrl+Enter)"),
-    ("regenerate", "Regenerate from here", ("R",), "A new alternative for this step and what follows"),
-    ("regenerate_with_note", "Regenerate with note", ("Shift+R",), "Regenerate, with your note as the critique"),
-    ("continue_after", "Continue after", ("Shift+C",),
-     "New steps after this one (say, after a rewrite); after the question, steps from the start"),
-    ("challenge", "Why?", ("W",), "Ask the model why this step holds; the answer streams in below it"),
-    ("ask", "Ask…", ("Shift+W",), "Ask the model your own question about this step"),
-    ("delete_branch", "Delete branch", ("Del",), "Delete the branch starting at this step (undoable)"),
-    ("previous_alternative", "◀ Previous", ("[", "Alt+Left"), "Show the previous alternative of this step"),
-    ("next_alternative", "Next ▶", ("]", "Alt+Right"), "Show the next alternative of this step"),
-    ("prefer", "★ Prefer", ("P",), "Mark this branch as the preferred one"),
-    ("compare", "Compare…", ("Ctrl+D",), "Compare two alternatives side by side"),
-    ("new_session", "&New session", ("Ctrl+N",), "Start a new question"),
-    ("rename_session", "Re&name session", ("F2",), "Rename the open session"),
-    ("delete_session", "Delete session", (), "Hide the open session from the list (undoable; the audit log keeps it)"),
-    ("search", "&Find", ("Ctrl+F",), "Search sessions and steps"),
-    ("focus_tree", "Go to tree", ("Ctrl+T",), "Move the keyboard focus to the reasoning tree"),
-    ("focus_question", "Go to question", ("Ctrl+K",), "Move the keyboard focus to the question"),
-    ("load_model", "&Load model", ("Ctrl+L",), "Load the model selected in the model panel"),
-    ("settings", "Se&ttings…", ("Ctrl+,",), "Every setting, with its description"),
-    ("help", "&Keyboard shortcuts", ("F1",), "This list"),
-    ("quit", "&Quit", ("Ctrl+Q",), "Close the window"),
-)
-#: Actions that need a selected step (not a question, not a row still being written); Continue
-#: after also takes the question (steps from the start).
-STEP_ACTIONS = (
-    "label_wrong", "label_neutral", "label_right", "save_annotation", "edit", "commit_rewrite", "regenerate",
-    "regenerate_with_note", "continue_after", "challenge", "ask", "delete_branch", "previous_alternative",
-    "next_alternative", "prefer", "compare",
-)
-#: Actions that start the model.
-MODEL_ACTIONS = ("generate", "regenerate", "regenerate_with_note", "continue_after", "challenge", "ask")
+@dataclass(frozen=True)
+class WindowParts:
+    """Every widget and action of the main window, made once by `build`."""
+
+    actions: dict[str, QAction]
+    messages: MessageBar
+    question: QPlainTextEdit
+    #: Ctrl+Enter in the question editor (generate).
+    question_shortcuts: tuple[QShortcut, ...]
+    template: QComboBox
+    tree_model: ReasoningTreeModel
+    tree_view: QTreeView
+    inspector: StepInspector
+    main_split: QSplitter
+    sessions: SessionsPanel
+    sessions_dock: QDockWidget
+    model_panel: ModelPanel
+    model_dock: QDockWidget
+    model_status: QLabel
+    device_status: QLabel
+    context_status: QLabel
+    speed_status: QLabel
+    db_status: QLabel
 
 
-def create_actions(window: QWidget, handlers: dict[str, Any]) -> dict[str, QAction]:
-    """One QAction per row of ACTIONS on `window`, triggering `handlers[name]`."""
-    actions: dict[str, QAction] = {}
-    for name, text, keys, tip in ACTIONS:
-        action = QAction(text, window)
-        action.setObjectName(name)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setToolTip(tip + (f" ({', '.join(keys)})" if keys else ""))
-        action.setStatusTip(tip)
-        action.triggered.connect(handlers[name])
-        window.addAction(action)
-        actions[name] = action
-    actions["delete_session"].setEnabled(False)  # until a session is open
-    # Ctrl+Enter belongs to the editor that has focus (question: generate; rewrite: save).
-    actions["commit_rewrite"].setShortcuts([])
-    return actions
+def build(window: QMainWindow, actions: dict[str, QAction], db_path: Path) -> WindowParts:
+    """Make the window's parts and place them on `window`."""
+    messages = MessageBar()
+    question, template, shortcuts, question_area = _question_area(actions)
+    tree_model, tree_view = _tree(window)
+    inspector = StepInspector(actions)
+    inspector.setObjectName("inspector")
+    main_split = QSplitter(Qt.Orientation.Horizontal)
+    main_split.setObjectName("mainSplit")
+    main_split.addWidget(tree_view)
+    # Not in a scroll area: one would size it by its word-wrapped labels' preferred height
+    # (taller than most screens); its minimum (about 430 x 500) fits a laptop screen.
+    main_split.addWidget(inspector)
+    main_split.setCollapsible(1, False)
+    main_split.setStretchFactor(0, 3)
+    main_split.setStretchFactor(1, 2)
+    main_split.setSizes([700, 520])
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    layout.setContentsMargins(4, 4, 4, 4)
+    layout.addWidget(messages)
+    layout.addWidget(question_area)
+    layout.addWidget(main_split, 1)
+    window.setCentralWidget(central)
+    sessions, sessions_dock, model_panel, model_dock = _docks(window, actions)
+    _menus(window, actions, (sessions_dock, model_dock))
+    labels = _status(window, db_path)
+    return WindowParts(actions, messages, question, shortcuts, template, tree_model, tree_view, inspector,
+                       main_split, sessions, sessions_dock, model_panel, model_dock, *labels)
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -117,95 +110,77 @@ def scrolled(widget: QWidget) -> QScrollArea:
     return area
 
 
-def build_central(window: MainWindow) -> None:
-    """The message bar, the question area and the tree beside the inspector."""
-    window.messages = MessageBar()
-    window.question = QPlainTextEdit()
-    window.question.setObjectName("questionEditor")
-    window.question.setPlaceholderText("Ask the model a question to reason about… (Ctrl+Enter or Ctrl+G generates)")
-    window.question.setMaximumHeight(84)
-    window.template = QComboBox()
-    window.template.setObjectName("templatePicker")
-    window.template.setToolTip("The prompt template: how the model is asked to reason")
+def _question_area(
+    actions: dict[str, QAction],
+) -> tuple[QPlainTextEdit, QComboBox, tuple[QShortcut, ...], QWidget]:
+    question = QPlainTextEdit()
+    question.setObjectName("questionEditor")
+    question.setPlaceholderText("Ask the model a question to reason about… (Ctrl+Enter or Ctrl+G generates)")
+    question.setMaximumHeight(84)
+    template = QComboBox()
+    template.setObjectName("templatePicker")
+    template.setToolTip("The prompt template: how the model is asked to reason")
+    shortcuts = []
     for keys in ("Ctrl+Return", "Ctrl+Enter"):
-        shortcut = QShortcut(QKeySequence(keys), window.question)
+        shortcut = QShortcut(QKeySequence(keys), question)
         shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-        shortcut.activated.connect(window.generate)
+        shortcuts.append(shortcut)
     buttons = QVBoxLayout()
-    buttons.addWidget(window.template)
+    buttons.addWidget(template)
     for name in ("generate", "stop"):
         button = QToolButton()
-        button.setDefaultAction(window.actions[name])
+        button.setDefaultAction(actions[name])
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         buttons.addWidget(button)
     buttons.addStretch(1)
-    question_area = QWidget()
-    question_layout = QHBoxLayout(question_area)
-    question_layout.setContentsMargins(0, 0, 0, 0)
-    question_layout.addWidget(window.question, 1)
-    question_layout.addLayout(buttons)
+    area = QWidget()
+    area_layout = QHBoxLayout(area)
+    area_layout.setContentsMargins(0, 0, 0, 0)
+    area_layout.addWidget(question, 1)
+    area_layout.addLayout(buttons)
+    return question, template, tuple(shortcuts), area
 
-    window.tree_model = ReasoningTreeModel(window)
-    window.tree_view = QTreeView()
-    window.tree_view.setObjectName("reasoningTree")
-    window.tree_view.setModel(window.tree_model)
-    window.tree_view.setUniformRowHeights(True)
-    window.tree_view.setAlternatingRowColors(True)
-    window.tree_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    window.tree_view.setItemDelegateForColumn(COL_CONFIDENCE, ConfidenceDelegate(window.tree_view))
-    header = window.tree_view.header()
+
+def _tree(window: QMainWindow) -> tuple[ReasoningTreeModel, QTreeView]:
+    tree_model = ReasoningTreeModel(window)
+    tree_view = QTreeView()
+    tree_view.setObjectName("reasoningTree")
+    tree_view.setModel(tree_model)
+    tree_view.setUniformRowHeights(True)
+    tree_view.setAlternatingRowColors(True)
+    tree_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    tree_view.setItemDelegateForColumn(COL_CONFIDENCE, ConfidenceDelegate(tree_view))
+    header = tree_view.header()
     header.setStretchLastSection(False)
     header.setSectionResizeMode(COL_STEP, QHeaderView.ResizeMode.Stretch)
     for column, width in ((COL_LABEL, 90), (COL_FLAGS, 100), (COL_CONFIDENCE, 115), (COL_ALTERNATIVES, 90)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, width)
-    window.tree_view.selectionModel().currentChanged.connect(window._on_current_changed)
-    window.tree_model.rowsInserted.connect(window._on_rows_inserted)
+    return tree_model, tree_view
 
-    window.inspector = StepInspector(window.actions)
-    window.inspector.setObjectName("inspector")
-    window.inspector.commit_rewrite.connect(window.rewrite)
 
-    window.main_split = QSplitter(Qt.Orientation.Horizontal)
-    window.main_split.setObjectName("mainSplit")
-    window.main_split.addWidget(window.tree_view)
-    # Not in a scroll area: one would size it by its word-wrapped labels' preferred height
-    # (taller than most screens); its minimum (about 430 x 500) fits a laptop screen.
-    window.main_split.addWidget(window.inspector)
-    window.main_split.setCollapsible(1, False)
-    window.main_split.setStretchFactor(0, 3)
-    window.main_split.setStretchFactor(1, 2)
-    window.main_split.setSizes([700, 520])
-    central = QWidget()
-    layout = QVBoxLayout(central)
-    layout.setContentsMargins(4, 4, 4, 4)
-    layout.addWidget(window.messages)
-    layout.addWidget(question_area)
-    layout.addWidget(window.main_split, 1)
-    window.setCentralWidget(central)
-
-def build_docks(window: MainWindow) -> None:
+def _docks(
+    window: QMainWindow, actions: dict[str, QAction]
+) -> tuple[SessionsPanel, QDockWidget, ModelPanel, QDockWidget]:
     """The Sessions and Model docks, tabbed on the left."""
-    window.sessions = SessionsPanel(window.actions)
-    window.sessions.search_changed.connect(window.search)
-    window.sessions.open_requested.connect(window.open_session)
-    window.sessions_dock = QDockWidget("Sessions", window)
-    window.sessions_dock.setObjectName("sessionsDock")
-    window.sessions_dock.setWidget(window.sessions)
-    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.sessions_dock)
-    window.model_panel = ModelPanel(window.actions["load_model"])
-    window.model_panel.value_changed.connect(window._on_value_changed)
-    dock = QDockWidget("Model", window)
-    dock.setObjectName("modelDock")
-    dock.setWidget(scrolled(window.model_panel))
-    window.model_dock = dock
-    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-    window.tabifyDockWidget(window.sessions_dock, dock)
-    window.sessions_dock.raise_()
-    window.resizeDocks([window.sessions_dock], [240], Qt.Orientation.Horizontal)  # until a saved layout
+    sessions = SessionsPanel(actions)
+    sessions_dock = QDockWidget("Sessions", window)
+    sessions_dock.setObjectName("sessionsDock")
+    sessions_dock.setWidget(sessions)
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, sessions_dock)
+    model_panel = ModelPanel(actions["load_model"])
+    model_dock = QDockWidget("Model", window)
+    model_dock.setObjectName("modelDock")
+    model_dock.setWidget(scrolled(model_panel))
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, model_dock)
+    window.tabifyDockWidget(sessions_dock, model_dock)
+    sessions_dock.raise_()
+    window.resizeDocks([sessions_dock], [240], Qt.Orientation.Horizontal)  # until a saved layout
+    return sessions, sessions_dock, model_panel, model_dock
 
-def build_menus(window: MainWindow) -> None:
+
+def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockWidget, ...]) -> None:
     """The menu bar, from the window's actions."""
     menus = (
         ("&File", ("new_session", "rename_session", "delete_session", None, "settings", None, "quit")),
@@ -224,22 +199,19 @@ def build_menus(window: MainWindow) -> None:
             if name is None:
                 menu.addSeparator()
             else:
-                menu.addAction(window.actions[name])
-    view = window.menuBar().actions()[4].menu()
-    view.addSeparator()
-    view.addAction(window.sessions_dock.toggleViewAction())
-    view.addAction(window.model_dock.toggleViewAction())
+                menu.addAction(actions[name])
+        if title == "&View":
+            menu.addSeparator()
+            for dock in docks:
+                menu.addAction(dock.toggleViewAction())
 
-def build_status(window: MainWindow) -> None:
+
+def _status(window: QMainWindow, db_path: Path) -> tuple[QLabel, QLabel, QLabel, QLabel, QLabel]:
     """The status bar's permanent labels: model, device, context, speed, database."""
-    window.model_status = QLabel("Model: looking…")
-    window.device_status = QLabel("")
-    window.context_status = QLabel("")
-    window.speed_status = QLabel("")
-    window.db_status = QLabel(f"Database: {window.db_path}")
-    for name, label in (("modelStatus", window.model_status), ("deviceStatus", window.device_status),
-                        ("contextStatus", window.context_status), ("speedStatus", window.speed_status),
-                        ("dbStatus", window.db_status)):
+    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path}"))
+    for name, label in zip(("modelStatus", "deviceStatus", "contextStatus", "speedStatus", "dbStatus"), labels,
+                           strict=True):
         label.setObjectName(name)
         label.setTextFormat(Qt.TextFormat.PlainText)
         window.statusBar().addPermanentWidget(label)
+    return labels

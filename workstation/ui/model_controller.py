@@ -1,0 +1,119 @@
+"""The model: finding the GGUF files (off the GUI thread) and loading one on the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from workstation.ui.backend import Backend
+from workstation.ui.host import Host
+from workstation.ui.window_layout import WindowParts
+from workstation.ui.workers import Task, run_task
+
+if TYPE_CHECKING:
+    from workstation.engine.discovery import DiscoveredModel
+    from workstation.review import Review
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What the window shows of the loaded model."""
+
+    name: str
+    n_ctx: int
+    notices: tuple[str, ...]
+    n_gpu_layers: int
+
+
+class ModelController(QObject):
+    """Discovers models, loads the chosen one, and says which is loaded."""
+
+    def __init__(self, parts: WindowParts, backend: Backend, host: Host, model_arg: str | None,
+                 autoload: bool, ready: Callable[[], bool], window: QWidget) -> None:
+        super().__init__(window)
+        self.parts, self.backend, self.host = parts, backend, host
+        self.model_arg = model_arg
+        self.autoload = autoload
+        self._ready = ready
+        self.loaded: LoadedModel | None = None
+        self.discovered: list[DiscoveredModel] = []
+        self._discovery: Task | None = None
+
+    def discover(self) -> None:
+        """Read the model headers in the thread pool (disk reads: never on the GUI thread)."""
+        model_arg = self.model_arg
+
+        def run() -> list[DiscoveredModel]:
+            from workstation.engine.discovery import discover
+
+            return discover(model_arg)
+
+        self._discovery = run_task(run, self._on_discovered, self.host.show_error)
+
+    def _on_discovered(self, models: list[DiscoveredModel]) -> None:
+        self.discovered = models
+        self.parts.model_panel.set_models(models)
+        usable = [model for model in models if model.usable]
+        if self.loaded is None:
+            self.parts.model_status.setText(f"Model: {usable[0].name} (not loaded)" if usable else "Model: none found")
+        self.maybe_autoload()
+
+    def maybe_autoload(self) -> None:
+        """Load the first usable model once, when both the database and the list are there."""
+        if self.autoload and self._ready() and self.discovered and self.loaded is None:
+            self.autoload = False
+            if any(m.usable for m in self.discovered):
+                self.load_model()
+
+    def load_model(self) -> None:
+        """Load the selected model with the panel's options, on the worker, with a busy bar."""
+        chosen = self.parts.model_panel.selected()
+        path = str(chosen.path) if chosen is not None and chosen.usable else (self.model_arg or None)
+        name = chosen.name if chosen is not None else (path or "the default model")
+        values = self.host.values
+        options = {
+            "n_gpu_layers": values["model.n_gpu_layers"],
+            "n_threads": values["model.n_threads"],
+            "n_ctx_cap": values["model.n_ctx_cap"],
+        }
+
+        def run(review: Review) -> LoadedModel:
+            engine = review.load_model(path, **options)
+            return LoadedModel(
+                name=Path(engine.info.path).name,
+                n_ctx=int(engine.n_ctx),
+                notices=tuple(engine.notices),
+                n_gpu_layers=int(getattr(engine, "n_gpu_layers", 0)),
+            )
+
+        self.parts.model_panel.set_loading(name, True)
+        self.parts.model_status.setText(f"Model: loading {name}…")
+        self.backend.call(run, self._on_loaded, self._on_failed, quick=False)
+
+    def _on_loaded(self, info: LoadedModel) -> None:
+        self.loaded = info
+        self.parts.model_panel.set_loading(None, False, info.name)
+        self.parts.model_status.setText(f"Model: {info.name}")
+        layers = info.n_gpu_layers
+        self.parts.device_status.setText(f"GPU ({'all' if layers == -1 else layers} layers)" if layers else "CPU")
+        self.parts.context_status.setText(f"Context: 0 / {info.n_ctx:,}")
+        if info.notices:
+            self.parts.messages.show_message("warning", " ".join(info.notices))
+        self.host.update_actions()
+
+    def _on_failed(self, message: str) -> None:
+        name = self.loaded.name if self.loaded else None
+        self.parts.model_panel.set_loading(None, False, name)
+        self.parts.model_status.setText(f"Model: {name}" if name else "Model: not loaded")
+        self.host.show_error(message)
+        self.host.update_actions()
+
+    def context_size(self) -> int | None:
+        """The loaded model's context window, in tokens (None when none is loaded)."""
+        return self.loaded.n_ctx if self.loaded else None
+
