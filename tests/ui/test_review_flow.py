@@ -124,6 +124,17 @@ def test_generate_label_rewrite_regenerate_challenge_undo_reopen(qtbot, open_win
     qtbot.waitUntil(lambda: labels(node) == before and redo.isEnabled())
     assert window.parts.messages.level != "error", window.parts.messages.label.text()
 
+    # Undo then takes the challenge back: one trigger where the history groups its question and
+    # answer as one user action, two where each is an entry of its own.
+    for _ in range(2):
+        if not window.session.state.tree.challenges(challenged):
+            break
+        shown_state = window.session.state
+        qtbot.waitUntil(lambda: undo.isEnabled() and "challenge" in undo.text())
+        undo.trigger()
+        qtbot.waitUntil(lambda: window.session.state is not shown_state and "challenge" in redo.text())
+    assert not window.session.state.tree.challenges(challenged)
+
     labelled = window.session.state.tree.current_annotations(step_id)
     shown = [n.id for n in window.session.state.tree.shown_path()]
     window.close()
