@@ -5,7 +5,9 @@ that lives there. The GUI posts jobs (plain callables taking the Review) to a qu
 results back by queued signals. While a model-driven job streams, the worker drains the queue
 between tokens and runs the *quick* jobs it finds (label, note, rewrite, queries): they run on
 the same thread as the stream, so nothing needs a lock, and labelling stays responsive while the
-model writes. A second model-driven job waits until the current one ends.
+model writes. A second model-driven job waits until the current one ends. A model-driven job
+is one `GenerationJob` on the GUI side, with its own signals (started, progress, finished,
+failed), as napari's workers are.
 
 What crosses to the GUI is immutable or private: results of use cases (frozen records) and
 `SessionState`, whose tree is a copy made on the worker that nothing ever changes.
@@ -67,8 +69,7 @@ class SessionState:
     undo_text: str = ""
     can_redo: bool = False
     redo_text: str = ""
-    #: The job that sent it: a state still on its way from an earlier job is not the new
-    #: session a generation started.
+    #: The job that sent it (a generation's new session is named by its job's `started`).
     job_id: int = 0
 
     @property
