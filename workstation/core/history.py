@@ -102,6 +102,7 @@ class UndoUnit:
     """One user action as undo and redo see it: what it did and the events it was made of."""
 
     description: str
+    #: The events undo (or redo) would reverse, in the order they were committed.
     event_ids: tuple[str, ...]
 
 
@@ -120,6 +121,7 @@ class _Unit:
     key: str | None = None  # what a later operation names to join it (`Operation.opens_unit`)
 
     def public(self) -> UndoUnit:
+        """The unit as callers see it (without the operations that reverse it)."""
         return UndoUnit(self.description, tuple(p.event_id for p in self.parts))
 
 
