@@ -91,3 +91,32 @@ def test_label_outside_the_scale_is_refused(tmp_path: Path, capsys: pytest.Captu
         main(["annotate", "abc", "--label", "5", "--db", str(tmp_path / "x.duckdb")])
     assert exit_info.value.code == 2
     assert "invalid choice: 5" in capsys.readouterr().err
+
+
+def test_undo_after_challenge_removes_question_and_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workstation.review import Review
+
+    db = str(tmp_path / "undo.duckdb")
+    with Review.open(db) as review:
+        session = review.start("What is 12 * 4?").session.id
+        step = review.add_steps(session, "Step 1: 12 * 4 = 48\n\nAnswer: 48").changes.nodes[0]
+    status, answered, _ = run(capsys, "challenge", step, "--db", db, "--json", "--max-tokens", "16",
+                              "--threads", "2", "--seed", "1")
+    assert status == 0
+    reply = answered["nodes"][0]["id"]
+
+    status, undone, _ = run(capsys, "undo", session[:8], "--db", db, "--json")
+    assert status == 0 and undone["description"] == "challenge step 1"
+    assert [e["type"] for e in undone["events"]] == ["branch_deleted", "branch_deleted"]
+    # The answer is reversed first, then the question; the top keys describe the last event.
+    assert undone["events"][0]["changes"]["nodes"] == [reply]
+    assert undone["event_id"] == undone["events"][-1]["event_id"] and undone["type"] == "branch_deleted"
+    assert reply in undone["changes"]["nodes"] and len(undone["changes"]["nodes"]) == 2
+    status, tree, _ = run(capsys, "show", session, "--db", db, "--json")
+    deleted = {n["kind"] for n in tree["nodes"] if n["deleted"]}
+    assert status == 0 and deleted == {"challenge", "reply"}
+
+    status, out, _ = run(capsys, "redo", session, "--db", db)
+    assert status == 0 and out.strip() == "redid challenge step 1 (2 events)"
+    status, tree, _ = run(capsys, "show", session, "--db", db, "--json")
+    assert not any(n["deleted"] for n in tree["nodes"])

@@ -184,6 +184,34 @@ def test_undo_and_redo(review: Review) -> None:
     assert review.tree(finished.session_id).current_annotations(step)[review.reviewer.id].label == 1
 
 
+def test_undo_of_a_challenge_removes_question_and_answer_and_keeps_a_label_made_meanwhile(review: Review) -> None:
+    finished = drain(review.generate(QUESTION, sampling=params(max_tokens=48)))
+    sid, step = finished.session_id, finished.node_ids[0]
+    stream = review.challenge(step, "Why that unit?", sampling=params(max_tokens=24))
+    assert isinstance(next(stream), Streaming)  # the question is committed; the answer streams
+    labelled = review.annotate(step, -1)  # as the window does between two tokens
+    answered = drain(stream)
+    tree = review.tree(sid)
+    reply = tree.node(answered.node_ids[0])
+    challenge = tree.node(reply.parent_id)
+    assert review.store.history(sid).undo_description == "challenge step 1"
+
+    asked = next(e for e in review.store.events(sid) if e.type == "challenge_asked")
+    undone = review.undo(sid)
+    assert [a.event.reverts for a in undone] == [answered.applied.event.id, asked.id]  # the answer first
+    tree = review.tree(sid)
+    assert tree.node(reply.id).deleted and tree.node(challenge.id).deleted
+    label_id = labelled.changes.annotations[0]
+    assert not tree.annotations[label_id].retracted
+    assert review.store.history(sid).undo_description == "label step 1 wrong"
+
+    redone = review.redo(sid)
+    assert len(redone) == 2
+    tree = review.tree(sid)
+    assert not tree.node(reply.id).deleted and not tree.node(challenge.id).deleted
+    assert review.store.history(sid).undo_description == "challenge step 1"
+
+
 def test_a_broken_user_template_is_reported_and_the_others_still_load(tmp_path: Path) -> None:
     folder = paths.config_dir() / "prompts"
     folder.mkdir(parents=True)

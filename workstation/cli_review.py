@@ -15,14 +15,17 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workstation.core.model import ROLES, SEVERITIES, Reviewer
 from workstation.core.text import terminal_safe
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
+
+if TYPE_CHECKING:
+    from workstation.core.history import Applied
 
 
 def _print_json(data: object) -> None:
@@ -260,17 +263,51 @@ def cmd_restore_session(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    """Undo the latest operation in a session."""
+    """Undo the latest action in a session (all of its events: a challenge's answer and question)."""
     with _review(args) as review:
-        applied = review.undo(_session_id(review, args.session))
-        return _changed(review, applied, args, "undone")
+        session_id = _session_id(review, args.session)
+        applied = review.undo(session_id)
+        # The unit just undone is now the one redo would do again.
+        return _changed_unit(applied, review.store.history(session_id).redo_description, args, "undid")
 
 
 def cmd_redo(args: argparse.Namespace) -> int:
-    """Redo what the latest undo reversed."""
+    """Redo the action the latest undo reversed."""
     with _review(args) as review:
-        applied = review.redo(_session_id(review, args.session))
-        return _changed(review, applied, args, "redone")
+        session_id = _session_id(review, args.session)
+        applied = review.redo(session_id)
+        return _changed_unit(applied, review.store.history(session_id).undo_description, args, "redid")
+
+
+def _changed_unit(applied: Sequence[Applied], description: str, args: argparse.Namespace, verb: str) -> int:
+    """Report an undo or redo: the keys of one event for its last event (as before units), the
+    changes of all, and every event it wrote under `events`."""
+    from workstation.core.ops import Changes
+
+    last = applied[-1].event
+    if args.json:
+        _print_json(
+            {
+                "event_id": last.id,
+                "session_id": last.session_id,
+                "type": last.type,
+                "reviewer_id": last.reviewer_id,
+                "role": last.role,
+                "at": last.at,
+                "reverts": last.reverts,
+                "changes": _changes_json(Changes.union(a.changes for a in applied)),
+                "description": description,
+                "events": [
+                    {"event_id": a.event.id, "type": a.event.type, "reverts": a.event.reverts,
+                     "changes": _changes_json(a.changes)}
+                    for a in applied
+                ],
+            }
+        )
+    else:
+        count = f" ({len(applied)} events)" if len(applied) > 1 else ""
+        print(f"{verb} {terminal_safe(description)}{count}")
+    return 0
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:

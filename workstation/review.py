@@ -305,12 +305,16 @@ class Review:
         )
         return self._apply(session_id, op)
 
-    def undo(self, session_id: str) -> Applied:
-        """Undo the session's latest operation (recorded as a new event)."""
+    def undo(self, session_id: str) -> tuple[Applied, ...]:
+        """Undo the session's latest action, whole: a challenge's answer and question, or one
+        label, rewrite, generation... Returns the new events (committed together), in order.
+
+        `store.history(session_id)` says whether there is one and what it is (`can_undo`,
+        `undo_description`). An adjudication made in the Team view is one such action too."""
         return self.store.undo(session_id, self.reviewer)
 
-    def redo(self, session_id: str) -> Applied:
-        """Redo what the latest undo reversed."""
+    def redo(self, session_id: str) -> tuple[Applied, ...]:
+        """Redo the action the latest undo reversed; returns the new events, in order."""
         return self.store.redo(session_id, self.reviewer)
 
     # -- model-driven use cases --------------------------------------------------------------

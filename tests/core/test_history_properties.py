@@ -1,4 +1,5 @@
-"""Any sequence of operations, undos and redos: replay agrees, and undo walks all the way back."""
+"""Any sequence of operations, undos and redos: replay agrees (tree, undo units and their
+descriptions), rollback takes back any one step, and undo walks all the way back."""
 
 import json
 
@@ -61,6 +62,30 @@ def _operation(tree, action, pick, text):
     return None
 
 
+def _step(history, data):
+    """One random action: its events (none when refused or there is nothing to do)."""
+    action = data.draw(st.sampled_from(ACTIONS), label="action")
+    who = data.draw(st.sampled_from(REVIEWERS), label="reviewer")
+    try:
+        if action == "undo" and history.can_undo:
+            return [a.event for a in history.undo(who)]
+        if action == "redo" and history.can_redo:
+            return [a.event for a in history.redo(who)]
+        if action not in ("undo", "redo"):
+            op = _operation(
+                history.tree, action, lambda xs: data.draw(st.sampled_from(xs)), data.draw(st.text("abc 12", max_size=6))
+            )
+            if op is not None:
+                return [history.apply(op, who).event]
+    except BadInputError:
+        pass  # refused (say, a rewrite equal to the current text): nothing changed, no event
+    return []
+
+
+def _stacks(history):
+    return history.undo_stack, history.redo_stack, history.undo_description, history.redo_description
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_random_sessions_replay_and_undo_cleanly(data):
@@ -69,24 +94,16 @@ def test_random_sessions_replay_and_undo_cleanly(data):
     events = [first.event]
     start = _visible(history.tree)
     for _ in range(data.draw(st.integers(1, 25), label="length")):
-        action = data.draw(st.sampled_from(ACTIONS), label="action")
-        who = data.draw(st.sampled_from(REVIEWERS), label="reviewer")
-        try:
-            if action == "undo" and history.can_undo:
-                events.append(history.undo(who).event)
-            elif action == "redo" and history.can_redo:
-                events.append(history.redo(who).event)
-            elif action not in ("undo", "redo"):
-                op = _operation(
-                    history.tree, action, lambda xs: data.draw(st.sampled_from(xs)), data.draw(st.text("abc 12", max_size=6))
-                )
-                if op is not None:
-                    events.append(history.apply(op, who).event)
-        except BadInputError:
-            pass  # refused (say, a rewrite equal to the current text): nothing changed, no event
+        events += _step(history, data)
     replayed = History.replay(Event.from_dict(e) for e in json.loads(json.dumps([e.to_dict() for e in events])))
     assert replayed.tree == history.tree
-    assert (replayed.can_undo, replayed.can_redo) == (history.can_undo, history.can_redo)
+    # The same units (a challenge's question and answer together), in the same order, same texts.
+    assert _stacks(replayed) == _stacks(history)
+    # Whatever the next step, when storing it fails rollback puts back what shows and both stacks.
+    before = (_visible(history.tree), _stacks(history))
+    if _step(history, data):
+        history.rollback()
+        assert (_visible(history.tree), _stacks(history)) == before
     for h in (history, replayed):
         while h.can_undo:
             h.undo(alice)

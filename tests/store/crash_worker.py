@@ -60,9 +60,9 @@ def _one_operation(store: Store, rng: random.Random, sessions: list[str]) -> str
     elif roll < 0.91 and node.position > 1:
         op = BranchDeleted(node.id)
     elif roll < 0.96 and history.can_undo:
-        return store.undo(sid, reviewer).event.id
+        return store.undo(sid, reviewer)[-1].event.id  # a unit's events commit together
     elif history.can_redo:
-        return store.redo(sid, reviewer).event.id
+        return store.redo(sid, reviewer)[-1].event.id
     else:
         op = f.annotate(tree, node.id, reviewer, 1)
     return store.apply(sid, op, reviewer).event.id

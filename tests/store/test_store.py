@@ -76,7 +76,7 @@ def test_every_operation_survives_closing_and_reopening(tmp_path: Path) -> None:
         assert not store.history(session_id).can_undo
         history = store.history(session_id, replay=True)
         assert history.tree.to_dict() == live
-        assert history.can_undo and history.undo_description == "rename session"
+        assert history.can_undo and history.undo_description == "rename session to 'Multiplication'"
         assert [e.to_dict() for e in store.events(session_id)] == [e.to_dict() for e in events]
         assert store.verify_events() == len(events) == 16
         store.undo(session_id, ADA)
@@ -286,11 +286,11 @@ def test_undo_and_redo_work_in_a_new_process(tmp_path: Path) -> None:
         store.apply(sid, op, ADA)
         store.apply(sid, f.annotate(tree, op.chain.node_ids[0], ADA, -1), ADA)
     with Store.open(path) as store:  # as a second CLI command would
-        undone = store.undo(sid, ADA)
+        (undone,) = store.undo(sid, ADA)
         assert undone.event.type == "annotation_retracted"
         assert undone.event.reverts is not None
     with Store.open(path) as store:
-        assert store.redo(sid, ADA).event.type == "annotation_restored"
+        assert [a.event.type for a in store.redo(sid, ADA)] == ["annotation_restored"]
         assert [a.retracted for a in store.load_session(sid).annotations.values()] == [False]
 
 
@@ -375,7 +375,7 @@ def test_a_large_batch_keeps_every_value(tmp_path: Path) -> None:
         assert store.record_batch(items) == len(items)
         assert store.load_session(tree.session.id).to_dict() == tree.to_dict()
         # Undo in a second batch: stored annotations retracted, many rows updated at once.
-        undone = [(tree, history.undo(BO)) for _ in range(70)]
+        undone = [(tree, applied) for _ in range(70) for applied in history.undo(BO)]
         assert store.record_batch(undone) == 70
         restored = store.load_session(tree.session.id)
         assert restored.to_dict() == tree.to_dict()
@@ -405,7 +405,7 @@ def test_a_deleted_session_is_hidden_kept_and_restored_across_reopening(tmp_path
         assert (event.type, event.reviewer_id, event.at) == ("session_deleted", ADA.id, deleted.event.at)
         assert store.verify_events() == count
         # Undo after reopening (replayed from the event log) restores it.
-        undo = store.undo(session_id, BO)
+        (undo,) = store.undo(session_id, BO)
         assert undo.event.type == "session_restored" and undo.event.reverts == deleted.event.id
         assert {s.id for s in store.list_sessions()} == {session_id, other}
         assert store.search("12 * 4")

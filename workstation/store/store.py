@@ -126,7 +126,7 @@ class Store:
             raise BadInputError(f"session {op.session.id} already exists in {self.path}")
         history, applied = History.start(op, reviewer, at)
         known = writer.Known()
-        self._write(history.tree, applied, None, known)
+        self._write(history.tree, (applied,), None, known)
         self._remember(history, known)
         return applied
 
@@ -146,12 +146,18 @@ class Store:
         `StoreError` when writing fails (nothing of it was kept).
         """
         history = self.history(session_id)
+        key = op.joins_unit()
+        if key is not None and not history.has_unit(key) and session_id not in self._replayed:
+            # The unit it joins (a challenge's question) was made before this history was loaded
+            # from the tables: the event log has it, as a replay after a restart would.
+            history = self.history(session_id, replay=True)
         applied = history.apply(op, reviewer, at)
-        self._commit(history, applied, generation)
+        self._commit(history, (applied,), generation)
         return applied
 
-    def undo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> Applied:
-        """Reverse the session's latest undoable operation, as a new event."""
+    def undo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> tuple[Applied, ...]:
+        """Reverse the session's latest undo unit (one user action); its new events, one per
+        event reversed, are committed in one transaction and returned in log order."""
         history = self.history(session_id)
         if not history.can_undo and session_id not in self._replayed:
             # Opened from the tables (another process, or before a restart): the undo stack
@@ -161,8 +167,8 @@ class Store:
         self._commit(history, applied, None)
         return applied
 
-    def redo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> Applied:
-        """Do again what the latest undo reversed, as a new event."""
+    def redo(self, session_id: str, reviewer: Reviewer, *, at: str | None = None) -> tuple[Applied, ...]:
+        """Do again the unit the latest undo reversed, as new events in one transaction."""
         history = self.history(session_id)
         if not history.can_redo and session_id not in self._replayed:
             history = self.history(session_id, replay=True)
@@ -180,10 +186,10 @@ class Store:
         """
         cached = self._histories.get(tree.session.id)
         if cached is not None and cached.tree is tree:
-            return self._write(tree, applied, generation, self._known[tree.session.id])
+            return self._write(tree, (applied,), generation, self._known[tree.session.id])
         # Someone else's tree changed this session: the cached one is stale now.
         self._forget(tree.session.id)
-        return self._write(tree, applied, generation, None)
+        return self._write(tree, (applied,), generation, None)
 
     def record_batch(
         self,
@@ -325,7 +331,7 @@ class Store:
             else:
                 con.execute("INSERT INTO tags VALUES ('', -1)")
 
-    def _commit(self, history: History, applied: Applied, generation: Generation | None) -> None:
+    def _commit(self, history: History, applied: Sequence[Applied], generation: Generation | None) -> None:
         session_id = history.tree.session.id
         try:
             self._write(history.tree, applied, generation, self._known[session_id])
@@ -338,14 +344,16 @@ class Store:
     def _write(
         self,
         tree: Tree,
-        applied: Applied,
+        applied: Sequence[Applied],
         generation: Generation | None,
         known: writer.Known | None,
     ) -> bool:
-        """One transaction: the event, the rows it changed, the generation record.
+        """One transaction: the events (an undo unit may have several), the rows they changed
+        as `tree` now holds them, the generation record.
 
         `known` is what of the session the file holds (None: ask the file)."""
-        event = applied.event
+        event = applied[0].event
+        changes = applied[0].changes if len(applied) == 1 else writer.merge_changes([a.changes for a in applied])
         try:
             with self._db.transaction() as con:
                 if event.reviewer_id not in self._reviewers:
@@ -353,16 +361,19 @@ class Store:
                         "INSERT INTO reviewers VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
                         [event.reviewer_id, event.reviewer_id, event.role, event.at],
                     )
-                # The event goes first: a duplicate id fails before any other row is written.
-                head = self._log.append(con, event)
+                # The events go first: a duplicate id fails before any other row is written.
+                if len(applied) == 1:
+                    head = self._log.append(con, event)
+                else:
+                    head = self._log.append_many(con, [a.event for a in applied])
                 if known is None:
-                    known = writer.Known.query(con, tree, applied.changes)
-                added = writer.write_changes(con, tree, applied.changes, self._counter, known)
+                    known = writer.Known.query(con, tree, changes)
+                added = writer.write_changes(con, tree, changes, self._counter, known)
                 if generation is not None:
                     writer.write_generation(con, event.session_id, generation)
         except duckdb.ConstraintException:
             self._log.reset()
-            if self._same_event_stored(event):
+            if len(applied) == 1 and self._same_event_stored(event):
                 return False
             raise
         except BaseException:

@@ -11,6 +11,7 @@ retracts it, undoing a rewrite selects the earlier version again, and deleting a
 hides it (`SessionDeleted`, reversed by `SessionRestored`).
 """
 
+from workstation.core.ops.annotations import Adjudicated, Annotated, AnnotationRestored, AnnotationRetracted
 from workstation.core.ops.base import (
     OPERATIONS,
     Changes,
@@ -21,7 +22,6 @@ from workstation.core.ops.base import (
     operation_from_dict,
 )
 from workstation.core.ops.branches import BranchDeleted, BranchPreferred, BranchRestored, BranchShown
-from workstation.core.ops.annotations import Adjudicated, Annotated, AnnotationRestored, AnnotationRetracted
 from workstation.core.ops.chains import ChallengeAnswered, ChallengeAsked, StepsAdded
 from workstation.core.ops.session import (
     SessionDeleted,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from workstation.core.model import Annotation
 from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register
 from workstation.core.tree import Tree
+
+#: A label's word in descriptions ("label step 3 wrong").
+LABEL_WORDS = {-1: "wrong", 0: "neutral", 1: "right"}
 
 
 @_register
@@ -16,7 +20,7 @@ class Annotated(Operation):
     """A reviewer labels, notes or tags one version of a step. Never overwrites anyone."""
 
     type: ClassVar[str] = "annotated"
-    _nested: ClassVar[dict[str, tuple[type, bool]]] = {"annotation": (Annotation, False)}
+    _nested: ClassVar[dict[str, tuple[builtins.type, bool]]] = {"annotation": (Annotation, False)}
 
     annotation: Annotation
 
@@ -40,7 +44,9 @@ class Annotated(Operation):
         return Outcome(AnnotationRetracted(self.annotation.id), Changes(annotations=(self.annotation.id,)))
 
     def describe(self, tree: Tree) -> str:
-        return f"annotate {_label(tree.node(self.annotation.node_id))}"
+        a = self.annotation
+        what = _label(tree.node(a.node_id))
+        return f"label {what} {LABEL_WORDS[a.label]}" if a.label in LABEL_WORDS else f"annotate {what}"
 
 
 @_register
@@ -69,7 +75,9 @@ class Adjudicated(Annotated):
                 _fail(f"annotation {annotation_id} is about another step")
 
     def describe(self, tree: Tree) -> str:
-        return f"adjudicate {_label(tree.node(self.annotation.node_id))}"
+        a = self.annotation
+        what = _label(tree.node(a.node_id))
+        return f"settle {what} as {LABEL_WORDS[a.label]}" if a.label in LABEL_WORDS else f"settle {what}"
 
 
 @_register
@@ -91,7 +99,7 @@ class AnnotationRetracted(Operation):
         return _set_retracted(tree, self.annotation_id, True)
 
     def describe(self, tree: Tree) -> str:
-        return "retract annotation"
+        return f"retract annotation on {_annotated(tree, self.annotation_id)}"
 
 
 @_register
@@ -113,7 +121,13 @@ class AnnotationRestored(Operation):
         return _set_retracted(tree, self.annotation_id, False)
 
     def describe(self, tree: Tree) -> str:
-        return "restore annotation"
+        return f"restore annotation on {_annotated(tree, self.annotation_id)}"
+
+
+def _annotated(tree: Tree, annotation_id: str) -> str:
+    annotation = tree.annotations.get(annotation_id)
+    node = tree.nodes.get(annotation.node_id) if annotation is not None else None
+    return _label(node) if node is not None else "a step"
 
 
 def _set_retracted(tree: Tree, annotation_id: str, retracted: bool) -> Outcome:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
-from workstation.core.model import _Record, Node, SchemaError
+from workstation.core.model import Node, SchemaError, _Record
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
 
@@ -24,6 +25,18 @@ class Changes:
     #: Parent node ids whose shown or preferred alternative changed.
     selections: tuple[str, ...] = ()
     session: bool = False
+
+    @classmethod
+    def union(cls, changes: Iterable[Changes]) -> Changes:
+        """What any of `changes` touched, each id once, in order."""
+        every = list(changes)
+        return cls(
+            nodes=tuple(dict.fromkeys(i for c in every for i in c.nodes)),
+            chains=tuple(dict.fromkeys(i for c in every for i in c.chains)),
+            annotations=tuple(dict.fromkeys(i for c in every for i in c.annotations)),
+            selections=tuple(dict.fromkeys(i for c in every for i in c.selections)),
+            session=any(c.session for c in every),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,8 +62,26 @@ class Operation(_Record):
         raise NotImplementedError
 
     def describe(self, tree: Tree) -> str:
-        """A short description for menus ("Undo rewrite of step 3")."""
+        """What the operation does, for the Edit menu's "Undo <description>" ("rewrite step 3").
+
+        Asked before the operation is applied, of the tree it is applied to."""
         return self.type
+
+    # One user action may be committed as several events (a challenge: the question when it is
+    # asked, the model's answer when the stream ends, with a reviewer's label possibly committed
+    # between them). The history groups them into one undo unit by these keys, both live and
+    # when it replays the event log, so the grouping is declared here and not counted by callers.
+
+    def opens_unit(self) -> str | None:
+        """A key naming the undo unit this operation starts, for a later operation to join."""
+        return None
+
+    def joins_unit(self) -> str | None:
+        """The key of an earlier undo unit this operation belongs to, or None for a unit of its own.
+
+        When that unit is still on the undo stack, the operation joins it and the unit becomes the
+        latest one (the action has just finished); otherwise it is a unit of its own."""
+        return None
 
     def payload(self) -> dict[str, Any]:
         """The operation as a plain dict, without its type (the event carries the type)."""
@@ -84,7 +115,7 @@ def apply(tree: Tree, op: Operation) -> Outcome:
     return op._apply(tree)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise OperationError(message)
 
 
@@ -103,6 +134,12 @@ def _label(node: Node) -> str:
     if node.kind in ("challenge", "reply"):
         return f"{node.kind} on step {node.position}"
     return f"{node.kind} {node.position}"
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """A title or question on one line, cut to `limit` characters, in quotes (for descriptions)."""
+    flat = " ".join(text[: limit * 8].split())
+    return f"'{flat if len(flat) <= limit else flat[: limit - 1] + '…'}'"
 
 
 def _set_choice(choices: dict[str, str], parent_id: str, child_id: str | None) -> None:

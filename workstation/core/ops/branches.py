@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, Self
 
+from workstation.core.model import Node
 from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register, _set_choice
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 
@@ -25,6 +26,11 @@ def _alternative_or_none(tree: Tree, parent_id: str, node_id: str | None) -> str
     return node_id
 
 
+def _branch(node: Node) -> str:
+    # A step starts a branch (what follows goes with it); an answer, a challenge, a reply is one node.
+    return f"branch at step {node.position}" if node.kind == "step" else _label(node)
+
+
 @dataclass(frozen=True)
 class _BranchChoice(Operation):
     """Chooses the alternative `node_id` below `parent_id` (None clears the choice) in one of
@@ -37,12 +43,12 @@ class _BranchChoice(Operation):
         raise NotImplementedError
 
     @classmethod
-    def of(cls, tree: Tree, node_id: str) -> _BranchChoice:
+    def of(cls, tree: Tree, node_id: str) -> Self:
         """Choose the branch that starts at `node_id`."""
         parent_id = tree.live_node(node_id).parent_id
         if parent_id is None:
             _fail("the question is not a branch")
-        return cls(parent_id, node_id)  # type: ignore[arg-type]
+        return cls(parent_id, node_id)
 
     def check(self, tree: Tree) -> None:
         _check_alternative(tree, self.parent_id, self.node_id)
@@ -65,7 +71,9 @@ class BranchPreferred(_BranchChoice):
         return tree.preferred
 
     def describe(self, tree: Tree) -> str:
-        return "prefer branch" if self.node_id else "clear preferred branch"
+        if self.node_id is None:
+            return f"clear preferred branch below {_label(tree.node(self.parent_id))}"
+        return f"prefer branch at {_label(tree.node(self.node_id))}"
 
 
 @_register
@@ -107,7 +115,8 @@ class BranchDeleted(Operation):
 
     def _apply(self, tree: Tree) -> Outcome:
         node = tree.nodes[self.node_id]
-        parent_id: str = node.parent_id  # type: ignore[assignment]
+        parent_id = node.parent_id
+        assert parent_id is not None  # check() refused the question, the only node without one
         hidden = [n.id for n in tree.subtree(node.id) if not n.deleted]
         inverse = BranchRestored(
             node.id, tuple(hidden), shown=tree.shown.get(parent_id), preferred=tree.preferred.get(parent_id)
@@ -122,7 +131,7 @@ class BranchDeleted(Operation):
         return Outcome(inverse, Changes(nodes=tuple(hidden), selections=(parent_id,)))
 
     def describe(self, tree: Tree) -> str:
-        return f"delete {_label(tree.node(self.node_id))}"
+        return f"delete {_branch(tree.node(self.node_id))}"
 
 
 @_register
@@ -148,7 +157,8 @@ class BranchRestored(Operation):
                 _fail(f"step {node_id} is not deleted")
 
     def _apply(self, tree: Tree) -> Outcome:
-        parent_id: str = tree.nodes[self.node_id].parent_id  # type: ignore[assignment]
+        parent_id = tree.nodes[self.node_id].parent_id
+        assert parent_id is not None  # check() refused the question, the only node without one
         inverse = BranchDeleted(self.node_id, show_instead=tree.shown.get(parent_id))
         for node_id in self.node_ids:
             tree._put_node(replace(tree.nodes[node_id], deleted=False))
@@ -158,4 +168,4 @@ class BranchRestored(Operation):
         return Outcome(inverse, Changes(nodes=self.node_ids, selections=(parent_id,)))
 
     def describe(self, tree: Tree) -> str:
-        return f"restore {_label(tree.node(self.node_id))}"
+        return f"restore {_branch(tree.node(self.node_id))}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ class StepsAdded(Operation):
     """
 
     type: ClassVar[str] = "steps_added"
-    _nested: ClassVar[dict[str, tuple[type, bool]]] = {"chain": (Chain, False), "nodes": (Node, True)}
+    _nested: ClassVar[dict[str, tuple[builtins.type, bool]]] = {"chain": (Chain, False), "nodes": (Node, True)}
     #: Node kinds this operation may add, and chain kinds it may carry.
     _node_kinds: ClassVar[tuple[str, ...]] = CHAIN_NODE_KINDS
     _chain_kinds: ClassVar[tuple[str, ...]] = ("generate", "regenerate")
@@ -77,7 +78,15 @@ class StepsAdded(Operation):
         )
 
     def describe(self, tree: Tree) -> str:
-        return "generate" if self.chain.kind == "generate" else f"regenerate from step {self.nodes[0].position}"
+        parent = tree.node(self.chain.parent_id)
+        if tree.children(parent.id, CHAIN_NODE_KINDS):
+            # Beside steps already there: an alternative to them.
+            what = f"regenerate from step {self.nodes[0].position}"
+        elif parent.kind == "question":
+            what = "generate"
+        else:
+            what = f"continue after {_label(parent)}"
+        return what + (" with critique" if self.chain.critique else "")
 
 
 @_register
@@ -86,7 +95,7 @@ class ChallengeAsked(Operation):
     """A reviewer asks "why?" (or their own question) about a step: a challenge child node."""
 
     type: ClassVar[str] = "challenge_asked"
-    _nested: ClassVar[dict[str, tuple[type, bool]]] = {"node": (Node, False)}
+    _nested: ClassVar[dict[str, tuple[builtins.type, bool]]] = {"node": (Node, False)}
 
     node: Node
 
@@ -109,7 +118,12 @@ class ChallengeAsked(Operation):
         return Outcome(BranchDeleted(self.node.id), Changes(nodes=(self.node.id,)))
 
     def describe(self, tree: Tree) -> str:
-        return f"challenge step {self.node.position}"
+        parent = tree.nodes.get(self.node.parent_id or "")
+        return f"challenge {_label(parent)}" if parent is not None else f"challenge step {self.node.position}"
+
+    def opens_unit(self) -> str:
+        """The challenge's unit, which the model's answer joins (see `ChallengeAnswered`)."""
+        return _challenge_unit(self.node.id)
 
 
 @_register
@@ -126,4 +140,14 @@ class ChallengeAnswered(StepsAdded):
             _fail(f"a reply must answer a challenge, not {_label(parent)}")
 
     def describe(self, tree: Tree) -> str:
-        return f"answer challenge on step {self.nodes[0].position}"
+        challenge = tree.node(self.chain.parent_id)
+        challenged = tree.nodes.get(challenge.parent_id or "")
+        return f"answer to the challenge of {_label(challenged) if challenged is not None else 'a step'}"
+
+    def joins_unit(self) -> str:
+        """The answer is undone and redone with its question: one action, two events."""
+        return _challenge_unit(self.chain.parent_id)
+
+
+def _challenge_unit(challenge_id: str) -> str:
+    return f"challenge:{challenge_id}"

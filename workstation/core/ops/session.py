@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from workstation.core.model import Node, Session
-from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _register
+from workstation.core.ops.base import Changes, Operation, Outcome, _fail, _quoted, _register
 from workstation.core.tree import Tree
 
 
@@ -20,7 +21,7 @@ class SessionStarted(Operation):
 
     type: ClassVar[str] = "session_started"
     undoable: ClassVar[bool] = False
-    _nested: ClassVar[dict[str, tuple[type, bool]]] = {"session": (Session, False), "question": (Node, False)}
+    _nested: ClassVar[dict[str, tuple[builtins.type, bool]]] = {"session": (Session, False), "question": (Node, False)}
 
     session: Session
     question: Node
@@ -59,7 +60,7 @@ class SessionRenamed(Operation):
         return Outcome(inverse, Changes(session=True))
 
     def describe(self, tree: Tree) -> str:
-        return "rename session"
+        return f"rename session to {_quoted(self.title)}"
 
 
 @_register
@@ -81,7 +82,7 @@ class SessionDeleted(Operation):
         return Outcome(SessionRestored(), Changes(session=True))
 
     def describe(self, tree: Tree) -> str:
-        return "delete session"
+        return f"delete session {_quoted(tree.session.title)}"
 
 
 @_register
@@ -100,4 +101,4 @@ class SessionRestored(Operation):
         return Outcome(SessionDeleted(), Changes(session=True))
 
     def describe(self, tree: Tree) -> str:
-        return "restore session"
+        return f"restore session {_quoted(tree.session.title)}"

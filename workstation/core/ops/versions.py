@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -16,7 +17,7 @@ class StepRewritten(Operation):
     """A reviewer's rewrite of a step becomes its current version; the old ones stay."""
 
     type: ClassVar[str] = "step_rewritten"
-    _nested: ClassVar[dict[str, tuple[type, bool]]] = {"version": (Version, False)}
+    _nested: ClassVar[dict[str, tuple[builtins.type, bool]]] = {"version": (Version, False)}
 
     node_id: str
     version: Version
