@@ -209,7 +209,7 @@ def test_delete_session_after_confirmation_and_undo_restores_it(qtbot, open_wind
     assert not window.parts.actions["delete_session"].isEnabled()
     # Undo (Ctrl+Z) names what it undoes, from the history, and restores it; the list shows it again.
     qtbot.waitUntil(lambda: window.parts.actions["undo"].isEnabled())
-    assert window.parts.actions["undo"].text() == "&Undo delete session"
+    assert window.parts.actions["undo"].text() == f"&Undo delete session '{title[:40]}'"
     window.parts.actions["undo"].trigger()
     qtbot.waitUntil(lambda: not window.session.state.tree.session.deleted and sid in _listed(window), timeout=5_000)
     assert window.parts.actions["delete_session"].isEnabled()

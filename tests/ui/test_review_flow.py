@@ -113,26 +113,23 @@ def test_generate_label_rewrite_regenerate_challenge_undo_reopen(qtbot, open_win
     node = select_row(qtbot, window, 1)
     before = labels(node)
     qtbot.keyClick(window.parts.tree_view, Qt.Key.Key_2)
-    qtbot.waitUntil(lambda: 0 in labels(node).values() and undo.isEnabled() and "annotate" in undo.text())
-    assert undo.text().startswith("&Undo annotate ") and not redo.isEnabled()
+    qtbot.waitUntil(lambda: 0 in labels(node).values() and undo.isEnabled() and "label" in undo.text())
+    assert undo.text().startswith("&Undo label step ") and undo.text().endswith(" neutral") and not redo.isEnabled()
     undo.trigger()
     qtbot.waitUntil(lambda: labels(node) == before and redo.isEnabled())
-    assert redo.text().startswith("&Redo annotate ")
+    assert redo.text().startswith("&Redo label step ")
     redo.trigger()
     qtbot.waitUntil(lambda: 0 in labels(node).values() and undo.isEnabled())
     undo.trigger()
     qtbot.waitUntil(lambda: labels(node) == before and redo.isEnabled())
     assert window.parts.messages.level != "error", window.parts.messages.label.text()
 
-    # Undo then takes the challenge back: one trigger where the history groups its question and
-    # answer as one user action, two where each is an entry of its own.
-    for _ in range(2):
-        if not window.session.state.tree.challenges(challenged):
-            break
-        shown_state = window.session.state
-        qtbot.waitUntil(lambda: undo.isEnabled() and "challenge" in undo.text())
-        undo.trigger()
-        qtbot.waitUntil(lambda: window.session.state is not shown_state and "challenge" in redo.text())
+    # Undo then takes the challenge back, question and answer, in one trigger: the history groups
+    # them as one user action.
+    shown_state = window.session.state
+    qtbot.waitUntil(lambda: undo.isEnabled() and "challenge" in undo.text())
+    undo.trigger()
+    qtbot.waitUntil(lambda: window.session.state is not shown_state and "challenge" in redo.text())
     assert not window.session.state.tree.challenges(challenged)
 
     labelled = window.session.state.tree.current_annotations(step_id)
