@@ -19,10 +19,10 @@ import dataclasses
 import getpass
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from workstation import paths, settings
 from workstation.core import build, prompts
@@ -38,6 +38,10 @@ from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.errors import BadInputError, WorkstationError
 from workstation.store.records import Generation, SearchHit, SessionSummary
 from workstation.store.store import Store
+
+if TYPE_CHECKING:
+    from workstation.engine.llama_engine import LoadOverrides
+    from workstation.engine.protocol import Engine, Prompt
 
 DEFAULT_TEMPLATE = "chain-of-thought"
 CHALLENGE_TEMPLATE = "why"
@@ -121,13 +125,13 @@ class Review:
         store: Store,
         reviewer: Reviewer | None = None,
         *,
-        engine: Any = None,
+        engine: Engine | None = None,
         values: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.values = values or settings.load()[0]
         self.reviewer = reviewer or default_reviewer(self.values)
-        self.engine = engine
+        self.engine: Engine | None = engine
         self.templates, self.template_errors = load_templates()
         self.thresholds = ConfidenceThresholds(mean_logprob=self.values["review.low_confidence"])
         self._model_sha: str | None = None
@@ -152,40 +156,37 @@ class Review:
 
     # -- the model -----------------------------------------------------------------------
 
-    def load_model(self, model: str | Path | None = None, **options: Any) -> Any:
+    def load_model(self, model: str | Path | None = None, **options: Unpack[LoadOverrides]) -> Engine:
         """Load a model (explicit path, else discovery's choice) with the settings' options."""
         from workstation.engine.discovery import choose_model
         from workstation.engine.llama_engine import LlamaEngine, LoadOptions
 
         chosen = choose_model(model or self.values.get("model.path") or None)
-        load = {
+        load: LoadOverrides = {
             "n_gpu_layers": self.values["model.n_gpu_layers"],
             "n_threads": self.values["model.n_threads"],
             "n_ctx_cap": self.values["model.n_ctx_cap"],
             "cache_budget_bytes": self.values["model.cache_mb"] * 1024 * 1024,
         }
         load.update(options)
-        engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))
+        engine: Engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))
         if self.engine is not None:
             self.engine.close()
         self.engine = engine
         self._model_sha = None
         return engine
 
-    def _engine(self) -> Any:
+    def _engine(self) -> Engine:
         if self.engine is None:
             raise NoModelError("no model is loaded; load one first (see `workstation models`)")
         return self.engine
 
     def _model_sha256(self) -> str:
-        from workstation.engine.fingerprint import model_sha256
-
         engine = self._engine()
         if self._model_sha is None:
             # The engine's own file (held open since loading), not whatever the path holds now.
-            file_sha256 = getattr(engine, "file_sha256", None)
-            self._model_sha = file_sha256() if file_sha256 is not None else model_sha256(Path(engine.info.path))
-        elif hasattr(engine, "check_file"):
+            self._model_sha = engine.file_sha256()
+        else:
             engine.check_file()
         return self._model_sha
 
@@ -422,8 +423,8 @@ class Review:
         return self.template(tree.session.template_name)
 
     def _stream(
-        self, session_id: str, engine_prompt: Any, params: SamplingParams, stop: threading.Event | None
-    ) -> Iterator[Streaming]:
+        self, session_id: str, engine_prompt: Prompt, params: SamplingParams, stop: threading.Event | None
+    ) -> Generator[Streaming, None, tuple[str, list[tuple[str, float]], FinishEvent]]:
         """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
         splitter = StreamSplitter()
         tokens: list[tuple[str, float]] = []
@@ -445,7 +446,7 @@ class Review:
         tree: Tree,
         parent_id: str,
         template: PromptTemplate,
-        engine_prompt: Any,
+        engine_prompt: Prompt,
         params: SamplingParams,
         stop: threading.Event | None,
         critique: str | None,
@@ -491,7 +492,7 @@ class Review:
             tokens_per_s=finish.tokens_per_s,
             finish_reason=finish.finish_reason,
             step_confidence=tuple(dataclasses.asdict(c) for c in confidences),
-            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": getattr(engine, "n_gpu_layers", 0)},
+            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": engine.n_gpu_layers},
         )
 
 
