@@ -10,7 +10,7 @@ import numpy as np
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    columns = [list(column) for column in zip(*rows)]
+    columns = [list(column) for column in zip(*rows, strict=True)]
     assert len(columns) == width
     return columns
 
@@ -33,7 +33,7 @@ def bulk(
         selects = ", ".join(f"unnest(?::{kind}[])" for _, kind in columns)
         con.execute(f"INSERT INTO {table} ({names}) SELECT {selects}", _columns(rows, len(columns)))
         return
-    bulk_columns(con, table, columns, list(zip(*rows)), len(rows))
+    bulk_columns(con, table, columns, list(zip(*rows, strict=True)), len(rows))
 
 
 def bulk_columns(
@@ -52,7 +52,7 @@ def bulk_columns(
     """
     names = ", ".join(name for name, _ in columns)
     arrays: dict[str, np.ndarray] = {}
-    for (name, kind), column in zip(columns, values):
+    for (name, kind), column in zip(columns, values, strict=True):
         if kind.endswith("[]"):
             # One object per element: NumPy would nest lists given as a slice.
             array = np.fromiter(column, dtype=object, count=n)
