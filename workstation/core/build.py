@@ -7,7 +7,8 @@ engine supplied; the operation's own check still runs when it is applied.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from workstation.core import ids
 from workstation.core.checks import EarlierSteps, StepConfidence, run_checks
@@ -27,7 +28,6 @@ from workstation.core.ops import (
 from workstation.core.splitter import SPLITTER_NAME, SPLITTER_VERSION, Step, display_text
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.errors import BadInputError
-
 
 #: Recorded as the "splitter" of a challenge reply: a reply stays one node, not split into steps.
 REPLY_SPLITTER = ("whole", "1")

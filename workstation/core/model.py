@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from workstation.errors import BadInputError
@@ -61,7 +61,7 @@ FLAG_SEVERITIES = ("info", "warning")
 
 def now_iso() -> str:
     """The current time as an ISO 8601 string in UTC with microseconds (sorts as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class SchemaError(BadInputError):

@@ -10,8 +10,9 @@ one a reviewer marked as preferred.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import islice
-from typing import Any, Iterable
+from typing import Any
 
 from workstation.core.model import Annotation, Chain, Node, SchemaError, Session
 from workstation.errors import BadInputError
