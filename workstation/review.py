@@ -22,7 +22,7 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Unpack
 
 from workstation import paths, settings
 from workstation.core import build, prompts
@@ -74,7 +74,7 @@ class NoModelError(WorkstationError):
     """A use case needs the model but none is loaded."""
 
 
-def default_reviewer(values: dict[str, Any] | None = None) -> Reviewer:
+def default_reviewer(values: settings.Values | None = None) -> Reviewer:
     """The reviewer from the settings, or the user's login name as an annotator."""
     values = values or settings.load()[0]
     reviewer_id = values.get("review.reviewer") or _login_name()
@@ -88,22 +88,30 @@ def _login_name() -> str:
         return "reviewer"
 
 
-def sampling_from(values: dict[str, Any], **overrides: Any) -> SamplingParams:
-    """SamplingParams from settings values; a seed of -1 picks a fresh random seed."""
-    seed = overrides.pop("seed", None)
+def sampling_from(
+    values: settings.Values,
+    *,
+    seed: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    repeat_penalty: float | None = None,
+    max_tokens: int | None = None,
+) -> SamplingParams:
+    """SamplingParams from settings values, each overridden where given (not None); a seed of
+    -1 picks a fresh random seed."""
     if seed is None:
         seed = values["sampling.seed"]
     if seed == -1:
         seed = random.randrange(2**31)
-    params = {
-        "temperature": values["sampling.temperature"],
-        "top_p": values["sampling.top_p"],
-        "top_k": values["sampling.top_k"],
-        "repeat_penalty": values["sampling.repeat_penalty"],
-        "max_tokens": values["sampling.max_tokens"],
-    }
-    params.update({k: v for k, v in overrides.items() if v is not None})
-    return SamplingParams(seed=seed, **params)
+    return SamplingParams(
+        temperature=values["sampling.temperature"] if temperature is None else temperature,
+        top_p=values["sampling.top_p"] if top_p is None else top_p,
+        top_k=values["sampling.top_k"] if top_k is None else top_k,
+        repeat_penalty=values["sampling.repeat_penalty"] if repeat_penalty is None else repeat_penalty,
+        max_tokens=values["sampling.max_tokens"] if max_tokens is None else max_tokens,
+        seed=seed,
+    )
 
 
 def load_templates() -> tuple[dict[str, PromptTemplate], list[TemplateError]]:
@@ -126,7 +134,7 @@ class Review:
         reviewer: Reviewer | None = None,
         *,
         engine: Engine | None = None,
-        values: dict[str, Any] | None = None,
+        values: settings.Values | None = None,
     ) -> None:
         self.store = store
         self.values = values or settings.load()[0]
@@ -137,9 +145,17 @@ class Review:
         self._model_sha: str | None = None
 
     @classmethod
-    def open(cls, db: Path | str | None = None, *, read_only: bool = False, **kwargs: Any) -> Review:
+    def open(
+        cls,
+        db: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        reviewer: Reviewer | None = None,
+        engine: Engine | None = None,
+        values: settings.Values | None = None,
+    ) -> Review:
         """Open the database (default: the user's) for review."""
-        return cls(Store.open(db or paths.default_db(), read_only=read_only), **kwargs)
+        return cls(Store.open(db or paths.default_db(), read_only=read_only), reviewer, engine=engine, values=values)
 
     def close(self) -> None:
         """Free the model and close the database."""
@@ -201,9 +217,21 @@ class Review:
         """The live tree of a session (raises UnknownIdError for an unknown id)."""
         return self.store.history(session_id).tree
 
-    def search(self, **criteria: Any) -> list[SearchHit]:
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        label: int | None = None,
+        tag: str | None = None,
+        reviewer: str | None = None,
+        model: str | None = None,
+        include_deleted: bool = False,
+        limit: int = 200,
+    ) -> list[SearchHit]:
         """Search steps and questions across sessions (text, label, tag, reviewer, model)."""
-        return self.store.search(**criteria)
+        return self.store.search(
+            text, label=label, tag=tag, reviewer=reviewer, model=model, include_deleted=include_deleted, limit=limit
+        )
 
     def locate(self, node_id: str) -> tuple[Tree, str]:
         """The tree holding a node and the node's full id; a unique prefix is enough."""

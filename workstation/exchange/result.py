@@ -9,6 +9,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
 
 from workstation import __version__
@@ -149,7 +150,7 @@ class AtomicWriter:
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 stale.unlink(missing_ok=True)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         assert self.file is not None
         try:
             self.file.close()  # flushes: a full disk may fail here
