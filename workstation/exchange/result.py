@@ -7,6 +7,7 @@ import glob
 import json
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -74,7 +75,7 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + ".manifest.json")
 
 
-def write_manifest(result: ExportResult, **extra: Any) -> Path:
+def write_manifest(result: ExportResult, **extra: object) -> Path:
     """Write the export's manifest beside it (format, counts, skips, policy) and return its path."""
     result.manifest = {
         "format": result.format,
@@ -183,7 +184,7 @@ def _one_line(text: str) -> str:
     return text
 
 
-def dumps_line(row: dict[str, Any]) -> str:
+def dumps_line(row: Mapping[str, object]) -> str:
     """One JSON Lines row (UTF-8 as is, no spaces; Unicode line breaks escaped)."""
     return _one_line(_ENCODER.encode(row)) + "\n"
 

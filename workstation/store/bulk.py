@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import duckdb
 import numpy as np
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+def _columns(rows: Sequence[Sequence[object]], width: int) -> list[list[object]]:
     columns = [list(column) for column in zip(*rows, strict=True)]
     assert len(columns) == width
     return columns
@@ -23,7 +22,7 @@ def bulk(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[object]],
 ) -> None:
     """Insert `rows` into `table` in one statement; `columns` are (name, SQL type)."""
     if not rows:
@@ -40,7 +39,7 @@ def bulk_columns(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: Sequence[tuple[str, str]],
-    values: Sequence[Sequence[Any]],
+    values: Sequence[Sequence[object]],
     n: int,
 ) -> None:
     """`bulk` of `n` rows given as columns (`values`, one sequence per column), many rows.

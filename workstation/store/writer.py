@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeVar
 
 import duckdb
 
@@ -22,6 +22,8 @@ from workstation.core.tree import Tree
 from workstation.store.bulk import ARRAY_ROWS, bulk, bulk_columns
 from workstation.store.event_log import canonical_json
 from workstation.store.records import Generation
+
+_Row = TypeVar("_Row", Node, Annotation)
 
 
 class Counter:
@@ -296,14 +298,14 @@ class Batch:
     """
 
     def __init__(self) -> None:
-        self.sessions: list[tuple[Any, ...]] = []
-        self.session_updates: list[list[Any]] = []
-        self.chains: list[tuple[Any, ...]] = []
-        self.nodes: list[tuple[Any, ...]] = []
+        self.sessions: list[tuple[object, ...]] = []
+        self.session_updates: list[list[object]] = []
+        self.chains: list[tuple[object, ...]] = []
+        self.nodes: list[tuple[object, ...]] = []
         self.node_updates: list[Node] = []
-        self.versions: list[tuple[Any, ...]] = []
-        self.flags: list[tuple[Any, ...]] = []
-        self.annotations: list[tuple[Any, ...]] = []
+        self.versions: list[tuple[object, ...]] = []
+        self.flags: list[tuple[object, ...]] = []
+        self.annotations: list[tuple[object, ...]] = []
         self.retracted: list[Annotation] = []
         # (session id, parent) -> the branch choice rows that replace the parent's
         self.choices: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
@@ -436,7 +438,7 @@ class Batch:
                ("child_id", "VARCHAR")), choices)  # fmt: skip
 
 
-def _last_per_id(objects: list[Any]) -> list[Any]:
+def _last_per_id(objects: list[_Row]) -> list[_Row]:
     # An UPDATE ... FROM with one id twice is ambiguous; the latest state is the one to keep.
     return list({o.id: o for o in objects}.values())
 
