@@ -1,7 +1,8 @@
 # Set-up and test commands. `make run` and `make test` do everything on a fresh machine.
 #
 #   make run               create .venv, install, open the workstation on the default model
-#   make test              the same set-up, then the whole test suite (Qt offscreen)
+#   make test              the same set-up, then the gate (make lint), then the whole test suite (Qt offscreen)
+#   make lint              the gate alone: ruff and mypy (strict) over the package; fails on any error
 #   make run GPU=cuda      build llama-cpp-python with CUDA offload instead of the portable CPU build
 #   make test-reliability  the reliability suite (faults, hostile input, offline) at full size
 #   make bench             run every benchmark under bench/
@@ -37,7 +38,7 @@ WHEEL_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/reasoning-workstation/llama-
 LLAMA_STAMP := $(VENV)/.llama-build
 
 
-.PHONY: setup run test test-reliability bench clean llama model-gemma screenshot
+.PHONY: setup run lint test test-reliability bench clean llama model-gemma screenshot
 
 setup: $(VENV)/.installed llama
 
@@ -66,7 +67,12 @@ $(VENV)/.installed: pyproject.toml | llama
 run: setup
 	$(VENV)/bin/workstation
 
-test: setup
+# The gate: lint and types first, so a new error fails `make test` before the suite runs.
+lint: setup
+	$(PY) -m ruff check workstation
+	$(PY) -m mypy
+
+test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 # The reliability suite at full size (make test runs a bounded version of it).

@@ -20,10 +20,11 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _human_size(size: int) -> str:
+    scaled = float(size)
     for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
+        if scaled < 1000 or unit == "GB":
+            return f"{scaled:.0f} {unit}" if unit == "B" else f"{scaled:.1f} {unit}"
+        scaled /= 1000
     raise AssertionError("unreachable")
 
 
@@ -110,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     diagnostics.install_crash_handlers()
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        command: Command = args.func  # set by every subparser (argparse types it Any)
+        return command(args)
     except WorkstationError as exc:
         # The message may quote a file name or text from a bundle: never terminal commands.
         print(f"workstation: error: {terminal_safe(str(exc))}", file=sys.stderr)

@@ -26,6 +26,10 @@ from workstation.errors import BadInputError
 
 if TYPE_CHECKING:
     from workstation.core.history import Applied
+    from workstation.core.ops import Changes
+    from workstation.engine.events import SamplingParams
+    from workstation.review import Finished, Review, Streaming
+    from workstation.store.records import Generation
 
 
 def _print_json(data: object) -> None:
@@ -38,7 +42,7 @@ def _print_json(data: object) -> None:
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = False) -> Any:
+def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = False) -> Review:
     """The review for a command; `reading` commands (they change nothing) read a database that
     another window holds, or that may not be written, read-only instead of failing."""
     from workstation.review import Review, default_reviewer
@@ -60,8 +64,8 @@ def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = Fa
             base = default_reviewer(review.values)
             review.reviewer = Reviewer(args.reviewer or base.id, args.role or base.role)
         if model:
-            review.load_model(getattr(args, "model", None), **({"n_threads": args.threads} if args.threads else {}))
-            for notice in review.engine.notices:
+            engine = review.load_model(getattr(args, "model", None), **({"n_threads": args.threads} if args.threads else {}))
+            for notice in engine.notices:
                 print(f"workstation: {notice}", file=sys.stderr)
     except BaseException:
         review.close()
@@ -69,7 +73,7 @@ def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = Fa
     return review
 
 
-def _sampling(review: Any, args: argparse.Namespace) -> Any:
+def _sampling(review: Review, args: argparse.Namespace) -> SamplingParams:
     from workstation.review import sampling_from
 
     return sampling_from(
@@ -77,11 +81,11 @@ def _sampling(review: Any, args: argparse.Namespace) -> Any:
     )
 
 
-def _run(stream: Iterator[Any], args: argparse.Namespace) -> Any:
+def _run(stream: Iterator[Streaming | Finished], args: argparse.Namespace) -> Finished:
     """Drive a model-driven use case, echoing text unless --json; Ctrl+C stops the model."""
     from workstation.review import Finished
 
-    finished = None
+    finished: Finished | None = None
     try:
         for item in stream:
             if isinstance(item, Finished):
@@ -93,10 +97,11 @@ def _run(stream: Iterator[Any], args: argparse.Namespace) -> Any:
         raise
     if not args.json:
         sys.stdout.write("\n")
+    assert finished is not None  # a use case ends with Finished or raises
     return finished
 
 
-def _node_row(tree: Tree, node_id: str) -> dict[str, Any]:
+def _node_row(tree: Tree, node_id: str) -> dict[str, object]:
     node = tree.node(node_id)
     return {
         "id": node.id,
@@ -109,7 +114,7 @@ def _node_row(tree: Tree, node_id: str) -> dict[str, Any]:
     }
 
 
-def _finished_json(review: Any, finished: Any) -> dict[str, Any]:
+def _finished_json(review: Review, finished: Finished) -> dict[str, object]:
     tree = review.tree(finished.session_id)
     return {
         "session_id": finished.session_id,
@@ -124,7 +129,7 @@ def _finished_json(review: Any, finished: Any) -> dict[str, Any]:
     }
 
 
-def _report_finished(review: Any, finished: Any, args: argparse.Namespace, what: str) -> int:
+def _report_finished(review: Review, finished: Finished, args: argparse.Namespace, what: str) -> int:
     if args.json:
         _print_json(_finished_json(review, finished))
         return 0
@@ -178,7 +183,7 @@ def cmd_challenge(args: argparse.Namespace) -> int:
         return _report_finished(review, _run(stream, args), args, "answered")
 
 
-def _changed(review: Any, applied: Any, args: argparse.Namespace, message: str) -> int:
+def _changed(review: Review, applied: Applied, args: argparse.Namespace, message: str) -> int:
     event = applied.event
     if args.json:
         _print_json(
@@ -197,7 +202,7 @@ def _changed(review: Any, applied: Any, args: argparse.Namespace, message: str) 
     return 0
 
 
-def _changes_json(changes: Any) -> dict[str, Any]:
+def _changes_json(changes: Changes) -> dict[str, object]:
     import dataclasses
 
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(changes).items()}
@@ -229,7 +234,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         return _changed(review, review.delete_branch(args.step), args, f"deleted the branch at {args.step}")
 
 
-def _session_id(review: Any, prefix: str) -> str:
+def _session_id(review: Review, prefix: str) -> str:
     # Deleted sessions too: they can be shown, undone and restored.
     sessions = review.sessions(include_deleted=True)
     matches = [s.id for s in sessions if s.id.startswith(prefix)] if prefix else []
@@ -359,13 +364,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
 
 
-def _generation_json(generation: Any) -> Any:
+def _generation_json(generation: Generation | None) -> object:
     import dataclasses
 
     return None if generation is None else json.loads(json.dumps(dataclasses.asdict(generation), default=str))
 
 
-_LABELS = {-1: "wrong", 0: "neutral", 1: "right"}
+_LABELS: dict[int | None, str] = {-1: "wrong", 0: "neutral", 1: "right"}
 
 
 def _print_tree(tree: Tree) -> None:
@@ -400,7 +405,7 @@ def _print_tree(tree: Tree) -> None:
               f"workstation continue {tree.question_id[:12]} writes them")
 
 
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """Register the review subcommands on the CLI's subparsers."""
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", help="print what was created or changed as JSON")

@@ -32,7 +32,7 @@ def crash_log() -> Path:
 def record_crash(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> Path:
     """Append an exception with its traceback to the crash log and return the log's path."""
     log = crash_log()
-    stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     with _private_append(log) as handle:
         handle.write(f"--- {stamp}\n")
         handle.write("".join(traceback.format_exception(exc_type, exc, tb)))

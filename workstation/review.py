@@ -19,10 +19,10 @@ import dataclasses
 import getpass
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Unpack
 
 from workstation import paths, settings
 from workstation.core import build, prompts
@@ -38,6 +38,10 @@ from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.errors import BadInputError, WorkstationError
 from workstation.store.records import Generation, SearchHit, SessionSummary
 from workstation.store.store import Store
+
+if TYPE_CHECKING:
+    from workstation.engine.llama_engine import LoadOverrides
+    from workstation.engine.protocol import Engine, Prompt
 
 DEFAULT_TEMPLATE = "chain-of-thought"
 CHALLENGE_TEMPLATE = "why"
@@ -70,7 +74,7 @@ class NoModelError(WorkstationError):
     """A use case needs the model but none is loaded."""
 
 
-def default_reviewer(values: dict[str, Any] | None = None) -> Reviewer:
+def default_reviewer(values: settings.Values | None = None) -> Reviewer:
     """The reviewer from the settings, or the user's login name as an annotator."""
     values = values or settings.load()[0]
     reviewer_id = values.get("review.reviewer") or _login_name()
@@ -84,22 +88,30 @@ def _login_name() -> str:
         return "reviewer"
 
 
-def sampling_from(values: dict[str, Any], **overrides: Any) -> SamplingParams:
-    """SamplingParams from settings values; a seed of -1 picks a fresh random seed."""
-    seed = overrides.pop("seed", None)
+def sampling_from(
+    values: settings.Values,
+    *,
+    seed: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    repeat_penalty: float | None = None,
+    max_tokens: int | None = None,
+) -> SamplingParams:
+    """SamplingParams from settings values, each overridden where given (not None); a seed of
+    -1 picks a fresh random seed."""
     if seed is None:
         seed = values["sampling.seed"]
     if seed == -1:
         seed = random.randrange(2**31)
-    params = {
-        "temperature": values["sampling.temperature"],
-        "top_p": values["sampling.top_p"],
-        "top_k": values["sampling.top_k"],
-        "repeat_penalty": values["sampling.repeat_penalty"],
-        "max_tokens": values["sampling.max_tokens"],
-    }
-    params.update({k: v for k, v in overrides.items() if v is not None})
-    return SamplingParams(seed=seed, **params)
+    return SamplingParams(
+        temperature=values["sampling.temperature"] if temperature is None else temperature,
+        top_p=values["sampling.top_p"] if top_p is None else top_p,
+        top_k=values["sampling.top_k"] if top_k is None else top_k,
+        repeat_penalty=values["sampling.repeat_penalty"] if repeat_penalty is None else repeat_penalty,
+        max_tokens=values["sampling.max_tokens"] if max_tokens is None else max_tokens,
+        seed=seed,
+    )
 
 
 def load_templates() -> tuple[dict[str, PromptTemplate], list[TemplateError]]:
@@ -121,21 +133,29 @@ class Review:
         store: Store,
         reviewer: Reviewer | None = None,
         *,
-        engine: Any = None,
-        values: dict[str, Any] | None = None,
+        engine: Engine | None = None,
+        values: settings.Values | None = None,
     ) -> None:
         self.store = store
         self.values = values or settings.load()[0]
         self.reviewer = reviewer or default_reviewer(self.values)
-        self.engine = engine
+        self.engine: Engine | None = engine
         self.templates, self.template_errors = load_templates()
         self.thresholds = ConfidenceThresholds(mean_logprob=self.values["review.low_confidence"])
         self._model_sha: str | None = None
 
     @classmethod
-    def open(cls, db: Path | str | None = None, *, read_only: bool = False, **kwargs: Any) -> Review:
+    def open(
+        cls,
+        db: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        reviewer: Reviewer | None = None,
+        engine: Engine | None = None,
+        values: settings.Values | None = None,
+    ) -> Review:
         """Open the database (default: the user's) for review."""
-        return cls(Store.open(db or paths.default_db(), read_only=read_only), **kwargs)
+        return cls(Store.open(db or paths.default_db(), read_only=read_only), reviewer, engine=engine, values=values)
 
     def close(self) -> None:
         """Free the model and close the database."""
@@ -152,40 +172,37 @@ class Review:
 
     # -- the model -----------------------------------------------------------------------
 
-    def load_model(self, model: str | Path | None = None, **options: Any) -> Any:
+    def load_model(self, model: str | Path | None = None, **options: Unpack[LoadOverrides]) -> Engine:
         """Load a model (explicit path, else discovery's choice) with the settings' options."""
         from workstation.engine.discovery import choose_model
         from workstation.engine.llama_engine import LlamaEngine, LoadOptions
 
         chosen = choose_model(model or self.values.get("model.path") or None)
-        load = {
+        load: LoadOverrides = {
             "n_gpu_layers": self.values["model.n_gpu_layers"],
             "n_threads": self.values["model.n_threads"],
             "n_ctx_cap": self.values["model.n_ctx_cap"],
             "cache_budget_bytes": self.values["model.cache_mb"] * 1024 * 1024,
         }
         load.update(options)
-        engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))
+        engine: Engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))
         if self.engine is not None:
             self.engine.close()
         self.engine = engine
         self._model_sha = None
         return engine
 
-    def _engine(self) -> Any:
+    def _engine(self) -> Engine:
         if self.engine is None:
             raise NoModelError("no model is loaded; load one first (see `workstation models`)")
         return self.engine
 
     def _model_sha256(self) -> str:
-        from workstation.engine.fingerprint import model_sha256
-
         engine = self._engine()
         if self._model_sha is None:
             # The engine's own file (held open since loading), not whatever the path holds now.
-            file_sha256 = getattr(engine, "file_sha256", None)
-            self._model_sha = file_sha256() if file_sha256 is not None else model_sha256(Path(engine.info.path))
-        elif hasattr(engine, "check_file"):
+            self._model_sha = engine.file_sha256()
+        else:
             engine.check_file()
         return self._model_sha
 
@@ -200,9 +217,21 @@ class Review:
         """The live tree of a session (raises UnknownIdError for an unknown id)."""
         return self.store.history(session_id).tree
 
-    def search(self, **criteria: Any) -> list[SearchHit]:
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        label: int | None = None,
+        tag: str | None = None,
+        reviewer: str | None = None,
+        model: str | None = None,
+        include_deleted: bool = False,
+        limit: int = 200,
+    ) -> list[SearchHit]:
         """Search steps and questions across sessions (text, label, tag, reviewer, model)."""
-        return self.store.search(**criteria)
+        return self.store.search(
+            text, label=label, tag=tag, reviewer=reviewer, model=model, include_deleted=include_deleted, limit=limit
+        )
 
     def locate(self, node_id: str) -> tuple[Tree, str]:
         """The tree holding a node and the node's full id; a unique prefix is enough."""
@@ -426,8 +455,8 @@ class Review:
         return self.template(tree.session.template_name)
 
     def _stream(
-        self, session_id: str, engine_prompt: Any, params: SamplingParams, stop: threading.Event | None
-    ) -> Iterator[Streaming]:
+        self, session_id: str, engine_prompt: Prompt, params: SamplingParams, stop: threading.Event | None
+    ) -> Generator[Streaming, None, tuple[str, list[tuple[str, float]], FinishEvent]]:
         """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
         splitter = StreamSplitter()
         tokens: list[tuple[str, float]] = []
@@ -449,7 +478,7 @@ class Review:
         tree: Tree,
         parent_id: str,
         template: PromptTemplate,
-        engine_prompt: Any,
+        engine_prompt: Prompt,
         params: SamplingParams,
         stop: threading.Event | None,
         critique: str | None,
@@ -495,7 +524,7 @@ class Review:
             tokens_per_s=finish.tokens_per_s,
             finish_reason=finish.finish_reason,
             step_confidence=tuple(dataclasses.asdict(c) for c in confidences),
-            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": getattr(engine, "n_gpu_layers", 0)},
+            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": engine.n_gpu_layers},
         )
 
 

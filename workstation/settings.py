@@ -16,6 +16,11 @@ from typing import Any
 from workstation import paths
 from workstation.errors import BadInputError
 
+#: Setting key -> value, each of its setting's declared type (checked by `Setting.validate` when
+#: loaded and saved). Values are Any, not a union: every reader indexes one key whose type its
+#: setting declares, and a union would need a cast at each of those reads.
+Values = dict[str, Any]
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -96,12 +101,12 @@ def settings_file() -> Path:
     return paths.config_dir() / "settings.json"
 
 
-def defaults() -> dict[str, Any]:
+def defaults() -> Values:
     """Every setting at its default value."""
     return {setting.key: setting.default for setting in SETTINGS}
 
 
-def load(path: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+def load(path: Path | None = None) -> tuple[Values, list[str]]:
     """The saved settings over the defaults, and a list of problems found (file and field).
 
     Unknown keys are ignored and reported; an unreadable file yields the defaults and a problem.
@@ -129,7 +134,7 @@ def load(path: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
-def save(values: dict[str, Any], path: Path | None = None) -> None:
+def save(values: Values, path: Path | None = None) -> None:
     """Validate and write the settings atomically (a crash never leaves half a file)."""
     path = path or settings_file()
     clean = {key: BY_KEY[key].validate(value) for key, value in values.items() if key in BY_KEY}

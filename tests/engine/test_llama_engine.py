@@ -9,7 +9,8 @@ import pytest
 
 from workstation.engine.errors import ContextOverflowError, EmptyPromptError
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
-from workstation.engine.llama_engine import Engine, LlamaEngine, LoadOptions, gpu_offload_supported
+from workstation.engine.llama_engine import LlamaEngine, LoadOptions, gpu_offload_supported
+from workstation.engine.protocol import Engine
 from workstation.errors import BadInputError
 
 pytestmark = pytest.mark.model

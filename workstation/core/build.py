@@ -7,7 +7,7 @@ engine supplied; the operation's own check still runs when it is applied.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
 
 from workstation.core import ids
 from workstation.core.checks import EarlierSteps, StepConfidence, run_checks
@@ -27,7 +27,6 @@ from workstation.core.ops import (
 from workstation.core.splitter import SPLITTER_NAME, SPLITTER_VERSION, Step, display_text
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.errors import BadInputError
-
 
 #: Recorded as the "splitter" of a challenge reply: a reply stays one node, not split into steps.
 REPLY_SPLITTER = ("whole", "1")
@@ -71,7 +70,7 @@ def steps_added(
     critique: str | None = None,
     model: str = "",
     finish_reason: str = "",
-    confidences: Sequence[Any] | None = None,
+    confidences: Sequence[object] | None = None,
     splitter_name: str = SPLITTER_NAME,
     splitter_version: str = SPLITTER_VERSION,
     show: bool = True,
@@ -123,7 +122,7 @@ def steps_added(
     return StepsAdded(chain, tuple(nodes), show)
 
 
-def _confidence(value: Any) -> StepConfidence:
+def _confidence(value: object) -> StepConfidence:
     # Accepts core's StepConfidence or anything shaped like it, such as the engine's own
     # (which calls the count `n_tokens`), so the use cases pass the engine's numbers straight on.
     if value is None:
@@ -240,7 +239,7 @@ def challenge_answered(
     *,
     model: str = "",
     finish_reason: str = "",
-    confidence: Any = None,
+    confidence: object = None,
     at: str | None = None,
 ) -> ChallengeAnswered:
     """The model's reply to a challenge: one reply node holding the whole answer."""

@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import ast
+import enum
 import math
 import re
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Final, Literal
 
 from workstation.core.model import Flag
 
@@ -186,7 +188,7 @@ def _check_run(text: str, run: list[_Tok]) -> list[Flag]:
     # what follows it still claims something.
     if len(segments) > 2 and (not segments[0] or (segments[0][0].kind == "x" and len(segments[0]) == 1)):
         segments = segments[1:]
-    values = []
+    values: list[Fraction | None] = []
     for segment in segments:
         value = _evaluate(segment)
         if value is _BAD:
@@ -201,7 +203,7 @@ def _check_run(text: str, run: list[_Tok]) -> list[Flag]:
         if lv is None or rv is None or _close(lv, rv, left, right):
             continue
         first = _evaluate(right[:1]) if right and right[0].kind == "num" else None
-        if _has_op(right) and first is not None and _close(lv, first, left, right[:1]):
+        if _has_op(right) and isinstance(first, Fraction) and _close(lv, first, left, right[:1]):
             continue  # a running chain: "12 * 4 = 48 + 2 = 50"
         lhs = text[left[0].start:left[-1].end]
         rhs = text[right[0].start:right[-1].end]
@@ -232,10 +234,16 @@ def _has_op(segment: list[_Tok]) -> bool:
     )
 
 
-_BAD = object()
+class _NotArithmetic(enum.Enum):
+    """The one value `_evaluate` returns for a segment that is not plain arithmetic."""
+
+    BAD = "bad"
 
 
-def _evaluate(segment: list[_Tok]) -> Fraction | None | object:
+_BAD: Final = _NotArithmetic.BAD
+
+
+def _evaluate(segment: list[_Tok]) -> Fraction | None | Literal[_NotArithmetic.BAD]:
     """The exact value of a segment, None for a division by zero, _BAD if not arithmetic."""
     if not segment:
         return _BAD

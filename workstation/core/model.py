@@ -12,8 +12,9 @@ defaults), never rename or remove them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from workstation.errors import BadInputError
@@ -61,7 +62,7 @@ FLAG_SEVERITIES = ("info", "warning")
 
 def now_iso() -> str:
     """The current time as an ISO 8601 string in UTC with microseconds (sorts as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class SchemaError(BadInputError):
@@ -79,12 +80,14 @@ class _Record:
     """
 
     #: Fields holding nested records: name -> (record class, is_tuple).
-    _nested: ClassVar[dict[str, tuple[type, bool]]] = {}
+    _nested: ClassVar[dict[str, tuple[type[_Record], bool]]] = {}
+    #: Every subclass is a dataclass; declared so that `dataclasses.fields` accepts one.
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def to_dict(self) -> dict[str, Any]:
         """This object as a plain dict of JSON-able values."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name in self._nested:
                 _, many = self._nested[f.name]
@@ -100,7 +103,7 @@ class _Record:
         if not isinstance(data, dict):
             raise SchemaError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for f in dataclasses.fields(cls):
             if f.name not in data:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     raise SchemaError(f"{cls.__name__}: missing field '{f.name}'")
@@ -111,9 +114,9 @@ class _Record:
                 if many:
                     if not isinstance(value, list):
                         raise SchemaError(f"{cls.__name__}.{f.name}: expected a list")
-                    value = tuple(sub.from_dict(v) for v in value)  # type: ignore[attr-defined]
+                    value = tuple(sub.from_dict(v) for v in value)
                 elif value is not None:
-                    value = sub.from_dict(value)  # type: ignore[attr-defined]
+                    value = sub.from_dict(value)
                 elif "None" not in str(f.type):
                     # A required object given as null (a damaged or hostile bundle) is refused
                     # here, not found missing later by code that relies on it.
@@ -135,17 +138,17 @@ class _Record:
             raise SchemaError(f"{cls.__name__}: {exc}") from exc
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # Checks of JSON values by the fields' declared types, so that a malformed file is a clear
 # SchemaError at load time rather than a TypeError somewhere later.
-_TYPE_CHECKS: dict[str, Any] = {
+_TYPE_CHECKS: dict[str, Callable[[object], bool]] = {
     "str": lambda v: isinstance(v, str),
     "str | None": lambda v: v is None or isinstance(v, str),
     "int": _is_int,

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 import string
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from workstation.core.model import Node
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree

@@ -10,8 +10,9 @@ one a reviewer marked as preferred.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from itertools import islice
-from typing import Any, Iterable
+from typing import Any
 
 from workstation.core.model import Annotation, Chain, Node, SchemaError, Session
 from workstation.errors import BadInputError
@@ -146,7 +147,7 @@ class Tree:
             return None
         return self.nodes[chosen]
 
-    def _walk(self, pick: Any) -> list[Node]:
+    def _walk(self, pick: Callable[[str], Node | None]) -> list[Node]:
         path = [self.question]
         while (child := pick(path[-1].id)) is not None:
             path.append(child)

@@ -1,7 +1,8 @@
 """The engine layer: local GGUF models through llama-cpp-python. Never imports Qt.
 
 - `gguf_info`, `discovery`: read model headers and find model files (no weights loaded).
-- `llama_engine`: `LlamaEngine` (the `Engine` protocol's implementation) and `LoadOptions`.
+- `protocol`: the `Engine` protocol every engine implements, with `Prompt` and `ModelInfo`.
+- `llama_engine`: `LlamaEngine` (the local `Engine`) and `LoadOptions`.
 - `prompt`: chat messages to `Prompt` tokens with the model's own chat template.
 - `events`: `SamplingParams`, and the `TokenEvent` / `FinishEvent` a generation yields.
 - `state_cache`: the memory-bounded LRU of context snapshots behind instant regenerate.

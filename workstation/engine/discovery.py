@@ -11,7 +11,6 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from workstation import paths
 from workstation.engine.gguf_info import GGUFInfo, read_gguf_info
@@ -54,9 +53,9 @@ class DiscoveredModel:
         """Whether the header validated."""
         return self.info is not None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready row for `workstation models --json`."""
-        row: dict[str, Any] = {
+        row: dict[str, object] = {
             "name": self.name,
             "path": str(self.path),
             "source": self.source,
@@ -111,11 +110,11 @@ def _package_file(entry: CatalogEntry) -> Path | None:
 
 
 def _describe(path: Path, source: str, entry: CatalogEntry | None = None) -> DiscoveredModel:
-    extra: dict[str, Any] = {"catalog_id": entry.id, "title": entry.title} if entry else {}
+    catalog_id, title = (entry.id, entry.title) if entry else (None, None)
     try:
-        return DiscoveredModel(path, source, info=read_gguf_info(path), **extra)
+        return DiscoveredModel(path, source, info=read_gguf_info(path), catalog_id=catalog_id, title=title)
     except ModelFileError as exc:
-        return DiscoveredModel(path, source, error=str(exc), **extra)
+        return DiscoveredModel(path, source, error=str(exc), catalog_id=catalog_id, title=title)
 
 
 def discover(explicit: str | Path | None = None) -> list[DiscoveredModel]:
@@ -149,9 +148,9 @@ def discover(explicit: str | Path | None = None) -> list[DiscoveredModel]:
                 if file.resolve() not in assembled:
                     add(_describe(file, source))
     for entry in catalog:
-        file = _package_file(entry)
-        if file is not None and file.exists():
-            add(_describe(file, f"package:{entry.package}", entry))
+        packaged = _package_file(entry)
+        if packaged is not None and packaged.exists():
+            add(_describe(packaged, f"package:{entry.package}", entry))
     return found
 
 

@@ -35,8 +35,9 @@ def model_sha256(path: Path, handle: BinaryIO | None = None) -> str:
             cache = {}
     except (OSError, ValueError):
         cache = {}
-    if isinstance(cache.get(key), str):
-        return cache[key]
+    cached = cache.get(key)
+    if isinstance(cached, str):
+        return cached
     digest = hashlib.sha256()
     if handle is not None:
         offset = 0
@@ -47,11 +48,11 @@ def model_sha256(path: Path, handle: BinaryIO | None = None) -> str:
         with path.open("rb") as opened:
             while block := opened.read(4 * 1024 * 1024):
                 digest.update(block)
-    cache[key] = digest.hexdigest()
+    hexdigest = cache[key] = digest.hexdigest()
     tmp = cache_file.with_suffix(".tmp")
     try:
         tmp.write_text(json.dumps(cache), encoding="utf-8")
         os.replace(tmp, cache_file)
     except OSError:
         pass  # a cache that cannot be written only costs the next start a re-hash
-    return cache[key]
+    return hexdigest

@@ -17,7 +17,6 @@ import struct
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType, LlamaFileType
 
@@ -53,6 +52,11 @@ class ArraySummary:
     length: int
 
 
+#: A metadata value as read: a number or flag, text, a short array of values, or a long array's
+#: summary.
+MetadataValue = int | float | bool | str | list["MetadataValue"] | ArraySummary
+
+
 @dataclass(frozen=True)
 class GGUFInfo:
     """What the model picker and the engine need to know about a GGUF file."""
@@ -70,14 +74,14 @@ class GGUFInfo:
     vocab_size: int | None
     chat_template: str | None
     tensor_count: int
-    metadata: dict[str, Any] = field(repr=False, default_factory=dict)
+    metadata: dict[str, MetadataValue] = field(repr=False, default_factory=dict)
 
     @property
     def has_chat_template(self) -> bool:
         """Whether the file carries a chat template (instruction-tuned models do)."""
         return bool(self.chat_template)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready summary (without the raw metadata and template text)."""
         data = asdict(self)
         data.pop("metadata")
@@ -103,18 +107,25 @@ class _Cursor:
         if count < 0 or self.pos + count > self.size:
             raise self.fail(f"the file ends inside {what} (truncated at byte {self.size:,})")
 
-    def scalar(self, fmt: str, what: str) -> Any:
+    def scalar(self, fmt: str, what: str) -> int | float | bool:
         width = struct.calcsize(fmt)
         self.need(width, what)
-        (value,) = struct.unpack_from(fmt, self.buffer, self.pos)
+        value: int | float | bool = struct.unpack_from(fmt, self.buffer, self.pos)[0]
+        self.pos += width
+        return value
+
+    def unsigned(self, fmt: str, what: str) -> int:
+        width = struct.calcsize(fmt)
+        self.need(width, what)
+        value: int = struct.unpack_from(fmt, self.buffer, self.pos)[0]
         self.pos += width
         return value
 
     def u32(self, what: str) -> int:
-        return self.scalar("<I", what)
+        return self.unsigned("<I", what)
 
     def u64(self, what: str) -> int:
-        return self.scalar("<Q", what)
+        return self.unsigned("<Q", what)
 
     def string(self, what: str) -> str:
         length = self.u64(f"the length of {what}")
@@ -137,14 +148,14 @@ class _Cursor:
         except ValueError:
             raise self.fail(f"{what} has unknown value type {raw}") from None
 
-    def value(self, vtype: GGUFValueType, what: str) -> Any:
+    def value(self, vtype: GGUFValueType, what: str) -> MetadataValue:
         if vtype in _SCALARS:
             return self.scalar(_SCALARS[vtype], what)
         if vtype == GGUFValueType.STRING:
             return self.string(what)
         return self.array(what)
 
-    def array(self, what: str) -> Any:
+    def array(self, what: str) -> list[MetadataValue] | ArraySummary:
         item_type = self.value_type(f"the items of {what}")
         length = self.u64(f"the length of {what}")
         if item_type == GGUFValueType.ARRAY:
@@ -163,7 +174,7 @@ class _Cursor:
         return ArraySummary(item_type.name.lower(), length)
 
 
-def _quantization_label(metadata: dict[str, Any], tensor_types: Counter[int]) -> str:
+def _quantization_label(metadata: dict[str, MetadataValue], tensor_types: Counter[int]) -> str:
     file_type = metadata.get("general.file_type")
     if isinstance(file_type, int):
         try:
@@ -233,7 +244,7 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
             f"more than {size:,} bytes can hold"
         )
 
-    metadata: dict[str, Any] = {}
+    metadata: dict[str, MetadataValue] = {}
     for index in range(kv_count):
         key = cur.string(f"metadata key {index}")
         vtype = cur.value_type(f"metadata '{key}'")
@@ -287,15 +298,15 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     tokens = metadata.get("tokenizer.ggml.tokens")
-    vocab = tokens.length if isinstance(tokens, ArraySummary) else (len(tokens) if tokens else None)
+    vocab = tokens.length if isinstance(tokens, ArraySummary) else (len(tokens) if isinstance(tokens, list) and tokens else None)
     template = metadata.get("tokenizer.chat_template")
-    name = metadata.get("general.name") or path.stem
+    model_name = metadata.get("general.name") or path.stem
     size_label = metadata.get("general.size_label") or _size_label(parameters)
     return GGUFInfo(
         path=path,
         file_size=size,
         version=version,
-        name=str(name),
+        name=str(model_name),
         architecture=architecture,
         size_label=str(size_label),
         parameter_count=parameters,

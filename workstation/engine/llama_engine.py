@@ -26,10 +26,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TypedDict
 
 import llama_cpp
 import numpy as np
@@ -37,7 +37,8 @@ import numpy as np
 from workstation.engine.errors import ContextOverflowError, EmptyPromptError, UnsupportedModelError
 from workstation.engine.events import FinishEvent, FinishReason, GenerationEvent, SamplingParams, TokenEvent
 from workstation.engine.gguf_info import GGUFInfo, read_gguf_info
-from workstation.engine.prompt import ChatPrompter, Prompt
+from workstation.engine.prompt import ChatPrompter
+from workstation.engine.protocol import ChatMessage, Prompt
 from workstation.engine.state_cache import CacheStats, Snapshot, SnapshotCache, common_prefix_length
 from workstation.errors import BadInputError, ModelFileError
 
@@ -47,6 +48,18 @@ DEFAULT_N_CTX_CAP = 4096
 DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024
 #: A generation is snapshotted only if it adds at least this many tokens to what the cache holds.
 MIN_NEW_TOKENS = 16
+
+
+class LoadOverrides(TypedDict, total=False):
+    """LoadOptions fields given by name, as `Review.load_model(**options)` takes them."""
+
+    n_gpu_layers: int
+    n_ctx: int | None
+    n_ctx_cap: int
+    n_threads: int | None
+    seed: int
+    cache_budget_bytes: int
+    n_batch: int
 
 
 def gpu_offload_supported() -> bool:
@@ -75,41 +88,6 @@ class LoadOptions:
     n_batch: int = 512
 
 
-@runtime_checkable
-class Engine(Protocol):
-    """What the review use cases need from a model engine."""
-
-    info: GGUFInfo
-    n_ctx: int
-    notices: list[str]
-
-    def build_prompt(self, messages: Sequence[Mapping[str, Any]], continuation: Sequence[str] = ()) -> Prompt:
-        """Render messages (and assistant text to continue) to prompt tokens."""
-        ...
-
-    def extend_prompt(self, prompt: Prompt, pieces: Sequence[str]) -> Prompt:
-        """Append assistant text pieces to a prompt without changing its earlier tokens."""
-        ...
-
-    def generate(
-        self, prompt: Prompt, params: SamplingParams = ..., stop: threading.Event | None = None
-    ) -> Iterator[GenerationEvent]:
-        """Stream TokenEvents, then one FinishEvent."""
-        ...
-
-    def prefill(self, prompt: Prompt, stop: threading.Event | None = None) -> int | None:
-        """Evaluate and snapshot a prompt without sampling; tokens decoded (None: stopped)."""
-        ...
-
-    def cache_stats(self) -> CacheStats:
-        """The snapshot cache's entries, bytes and budget."""
-        ...
-
-    def close(self) -> None:
-        """Free the model."""
-        ...
-
-
 class TextDecoder:
     """Turns tokens into text one at a time without ever splitting a UTF-8 character.
 
@@ -131,7 +109,7 @@ class TextDecoder:
 
 
 class LlamaEngine:
-    """The Engine backed by one llama_cpp.Llama; see the module docstring for the reuse scheme."""
+    """The `Engine` (see protocol) backed by one llama_cpp.Llama; the module docstring tells the reuse scheme."""
 
     def __init__(self, options: LoadOptions) -> None:
         path = Path(options.model_path)
@@ -263,7 +241,7 @@ class LlamaEngine:
 
     # -- prompts -----------------------------------------------------------------------------
 
-    def build_prompt(self, messages: Sequence[Mapping[str, Any]], continuation: Sequence[str] = ()) -> Prompt:
+    def build_prompt(self, messages: Sequence[ChatMessage], continuation: Sequence[str] = ()) -> Prompt:
         """Render messages with the model's chat template, then append assistant text to continue.
 
         `continuation` holds the assistant's text so far as pieces (say, steps 1..k with their
@@ -276,7 +254,7 @@ class LlamaEngine:
         """`prompt` followed by more assistant text, its earlier tokens unchanged."""
         return self._prompter.extend(prompt, pieces)
 
-    def render_text(self, messages: Sequence[Mapping[str, Any]]) -> str:
+    def render_text(self, messages: Sequence[ChatMessage]) -> str:
         """The rendered conversation head as text (for logs and exports)."""
         return self._prompter.render_head(messages)
 

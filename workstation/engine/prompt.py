@@ -16,15 +16,18 @@ template's own generation prompt (`add_generation_prompt=True`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import jinja2
 import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from workstation.engine.errors import ChatTemplateError, EmptyPromptError
+
+# Prompt is defined with the Engine protocol (it is part of every engine's interface); it is
+# re-exported here, where the prompts are built.
+from workstation.engine.protocol import ChatMessage
+from workstation.engine.protocol import Prompt as Prompt
 from workstation.errors import BadInputError
 
 #: Used when a GGUF file carries no chat template (base models): plain text turns, so the
@@ -41,35 +44,12 @@ PLAIN_TEMPLATE = (
 ROLES = ("system", "user", "assistant")
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """Prompt tokens plus where each piece ends.
-
-    `boundaries` are token counts: the first is the end of the head (the assistant turn's start),
-    then one per continuation piece. The engine may snapshot its state at these positions.
-    `text` is the rendered head followed by the pieces, for logs and display.
-    """
-
-    tokens: tuple[int, ...]
-    boundaries: tuple[int, ...]
-    text: str
-    pieces: tuple[str, ...] = field(default=())
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    @property
-    def head_length(self) -> int:
-        """Tokens in the head (the conversation up to the assistant's turn)."""
-        return self.boundaries[0]
-
-
 class _IgnoreGenerationTags(jinja2.ext.Extension):
     """Pass-through for Hugging Face's `{% generation %}` chat-template tag."""
 
     tags = {"generation"}
 
-    def parse(self, parser: jinja2.parser.Parser) -> Any:
+    def parse(self, parser: jinja2.parser.Parser) -> list[jinja2.nodes.Node]:
         parser.stream.skip(1)
         return parser.parse_statements(("name:endgeneration",), drop_needle=True)
 
@@ -78,7 +58,7 @@ def _raise_exception(message: str) -> None:
     raise ChatTemplateError(f"the model's chat template rejected the messages: {message}")
 
 
-def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None,
+def _tojson(x: object, ensure_ascii: bool = False, indent: int | None = None,
             separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
     import json
 
@@ -86,8 +66,12 @@ def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None,
                       sort_keys=sort_keys)
 
 
-def check_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Validate chat messages ({"role", "content"}) and return them as plain dicts."""
+def check_messages(messages: object) -> list[dict[str, str]]:
+    """Validate chat messages ({"role", "content"}) and return them as plain dicts.
+
+    Takes any object: messages may come from outside (a file, a test), and every wrong shape
+    gets a BadInputError naming what is wrong.
+    """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise BadInputError("messages must be a list of {'role', 'content'} objects")
     checked: list[dict[str, str]] = []
@@ -95,7 +79,7 @@ def check_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]
         if not isinstance(message, Mapping):
             raise BadInputError(f"message {index} is a {type(message).__name__}, not an object")
         role, content = message.get("role"), message.get("content")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise BadInputError(f"message {index} has role {role!r}; use one of {', '.join(ROLES)}")
         if not isinstance(content, str):
             raise BadInputError(f"message {index} has no text content")
@@ -139,7 +123,7 @@ class ChatPrompter:
         except jinja2.TemplateError as exc:
             raise ChatTemplateError(f"the model's chat template does not parse: {exc}") from None
 
-    def render_head(self, messages: Sequence[Mapping[str, Any]]) -> str:
+    def render_head(self, messages: Sequence[ChatMessage]) -> str:
         """The conversation as text, up to and including the start of the assistant's turn."""
         checked = check_messages(messages)
         try:
@@ -156,7 +140,7 @@ class ChatPrompter:
         except jinja2.TemplateError as exc:
             raise ChatTemplateError(f"the model's chat template failed on these messages: {exc}") from None
 
-    def build(self, messages: Sequence[Mapping[str, Any]], continuation: Sequence[str] = ()) -> Prompt:
+    def build(self, messages: Sequence[ChatMessage], continuation: Sequence[str] = ()) -> Prompt:
         """The prompt for a new assistant turn, continuing after `continuation` pieces of its text.
 
         The pieces are the assistant's text so far (for example the steps already in a chain,

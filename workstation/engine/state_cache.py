@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -34,7 +33,7 @@ class Snapshot:
     """The context's state after evaluating exactly `tokens`; `payload` holds `nbytes` bytes."""
 
     tokens: np.ndarray
-    payload: Any
+    payload: object
     nbytes: int
 
 

@@ -17,14 +17,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import keyring
 import keyring.backend
-import keyring.core
 import keyring.backends.chainer
 import keyring.backends.fail
 import keyring.backends.null
+import keyring.core
 import keyring.errors
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -83,7 +82,7 @@ class PublicKey:
         return True
 
 
-def decode_public(b64: Any, source: str = "public key") -> bytes:
+def decode_public(b64: object, source: str = "public key") -> bytes:
     """32 raw key bytes from base64; ExchangeError naming `source` otherwise."""
     try:
         raw = base64.b64decode(b64, validate=True) if isinstance(b64, str) else b""
@@ -210,14 +209,14 @@ class KeyStore:
         if not path.is_file():
             raise SigningKeyError(f"no signing key for '{reviewer_id}' at {path}; create one first")
         try:
-            private = serialization.load_pem_private_key(
+            loaded = serialization.load_pem_private_key(
                 path.read_bytes(), password=_need_passphrase(passphrase, path).encode()
             )
         except (ValueError, TypeError) as exc:
             raise SigningKeyError(f"{path}: wrong passphrase, or not a key file") from exc
-        if not isinstance(private, Ed25519PrivateKey):
+        if not isinstance(loaded, Ed25519PrivateKey):
             raise SigningKeyError(f"{path}: not an Ed25519 key")
-        return SigningKey(reviewer_id, private)
+        return SigningKey(reviewer_id, loaded)
 
     def load_or_create(self, reviewer_id: str, passphrase: str | None = None) -> SigningKey:
         """The stored key, or a new one when there is none yet."""
@@ -288,7 +287,8 @@ class TrustedKeys:
             raise ExchangeError(f"{self.path}: the trusted keys file cannot be read ({exc})") from exc
         if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
             raise ExchangeError(f"{self.path}: not a trusted keys file")
-        return data["keys"]
+        keys: dict[str, dict[str, str]] = data["keys"]  # JSON, as the file was written
+        return keys
 
     def _write(self, keys: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

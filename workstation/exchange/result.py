@@ -7,9 +7,11 @@ import glob
 import json
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, IO
+from types import TracebackType
+from typing import IO, Any
 
 from workstation import __version__
 from workstation.core.model import now_iso
@@ -73,7 +75,7 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + ".manifest.json")
 
 
-def write_manifest(result: ExportResult, **extra: Any) -> Path:
+def write_manifest(result: ExportResult, **extra: object) -> Path:
     """Write the export's manifest beside it (format, counts, skips, policy) and return its path."""
     result.manifest = {
         "format": result.format,
@@ -137,7 +139,7 @@ class AtomicWriter:
     def __enter__(self) -> IO[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._remove_stale()
-        self.file = open(self._tmp, "w", encoding="utf-8", errors=SURROGATES_REPLACED, newline="\n")  # noqa: SIM115
+        self.file = open(self._tmp, "w", encoding="utf-8", errors=SURROGATES_REPLACED, newline="\n")  # closed in __exit__
         return self.file
 
     def _remove_stale(self) -> None:
@@ -149,7 +151,7 @@ class AtomicWriter:
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 stale.unlink(missing_ok=True)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         assert self.file is not None
         try:
             self.file.close()  # flushes: a full disk may fail here
@@ -182,7 +184,7 @@ def _one_line(text: str) -> str:
     return text
 
 
-def dumps_line(row: dict[str, Any]) -> str:
+def dumps_line(row: Mapping[str, object]) -> str:
     """One JSON Lines row (UTF-8 as is, no spaces; Unicode line breaks escaped)."""
     return _one_line(_ENCODER.encode(row)) + "\n"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 import duckdb
 
@@ -27,9 +27,9 @@ Item = tuple[Tree, Applied] | writer.AnnotationRow
 
 def event_id(item: Item) -> str:
     """The id of an item's event."""
-    if type(item) is writer.AnnotationRow:
-        return item.event_id  # type: ignore[union-attr]
-    return item[1].event.id  # type: ignore[index]
+    if isinstance(item, writer.AnnotationRow):
+        return item.event_id
+    return item[1].event.id
 
 
 def stored_texts(con: duckdb.DuckDBPyConnection, event_ids: list[str]) -> dict[str, str]:
@@ -65,33 +65,32 @@ class Plan:
 def plan(items: Sequence[Item], texts: Sequence[str], known_reviewers: set[str]) -> Plan:
     """Sort `items` (with their event texts) out for `write`."""
     out = Plan()
-    row_type = writer.AnnotationRow
-    out.rows = [item for item in items if type(item) is row_type]  # type: ignore[misc]
+    out.rows = [item for item in items if isinstance(item, writer.AnnotationRow)]
     if len(out.rows) == len(items):
         # Rows only (most of an import): the log's columns are the rows' first five fields,
         # transposed in C.
         n = len(items)
         if n:
-            ids, sessions, ats, reviewer_ids, roles = list(zip(*out.rows))[:5]
-            out.log = (ids, sessions, ats, reviewer_ids, roles, ("annotated",) * n, texts)
+            columns: list[tuple[str, ...]] = list(zip(*out.rows, strict=True))[:5]
+            out.log = (columns[0], columns[1], columns[2], columns[3], columns[4], ("annotated",) * n, texts)
     else:
         trees: dict[int, tuple[Tree, list[Changes]]] = {}
-        log = []
-        for item, text in zip(items, texts):
-            if type(item) is row_type:
-                row: writer.AnnotationRow = item  # type: ignore[assignment]
-                log.append((row.event_id, row.session_id, row.at, row.reviewer_id, row.role, "annotated", text))
+        log: list[tuple[str, str, str, str, str, str, str]] = []
+        for item, text in zip(items, texts, strict=True):
+            if isinstance(item, writer.AnnotationRow):
+                log.append((item.event_id, item.session_id, item.at, item.reviewer_id, item.role, "annotated", text))
                 continue
-            tree, applied = item  # type: ignore[misc]
+            tree, applied = item
             event = applied.event
             trees.setdefault(id(tree), (tree, []))[1].append(applied.changes)
             log.append((event.id, event.session_id, event.at, event.reviewer_id, event.role, event.type, text))
-        out.log = tuple(zip(*log))  # type: ignore[assignment]
+        # Seven-field rows transpose to seven columns (the items are not all rows, so some).
+        out.log = cast(LogColumns, tuple(zip(*log, strict=True)))
         out.changed = [(tree, writer.merge_changes(changes)) for tree, changes in trees.values()]
     _, _, ats, reviewer_ids, roles, _, _ = out.log
     # Each reviewer's first event: the first index of each id, found in C (the later ones are
     # overwritten walking backwards).
-    first = dict(zip(reversed(reviewer_ids), range(len(reviewer_ids) - 1, -1, -1)))
+    first = dict(zip(reversed(reviewer_ids), range(len(reviewer_ids) - 1, -1, -1), strict=True))
     for reviewer_id, i in sorted(first.items(), key=lambda pair: pair[1]):
         if reviewer_id not in known_reviewers:
             out.reviewers[reviewer_id] = (roles[i], ats[i])
@@ -137,7 +136,7 @@ def write(
     return head
 
 
-def _write_generations(con: duckdb.DuckDBPyConnection, generations: Sequence[tuple[str, Any]]) -> None:
+def _write_generations(con: duckdb.DuckDBPyConnection, generations: Sequence[tuple[str, Generation]]) -> None:
     if not generations:
         return
     stored = {

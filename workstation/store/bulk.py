@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import duckdb
 import numpy as np
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    columns = [list(column) for column in zip(*rows)]
+def _columns(rows: Sequence[Sequence[object]], width: int) -> list[list[object]]:
+    columns = [list(column) for column in zip(*rows, strict=True)]
     assert len(columns) == width
     return columns
 
@@ -23,7 +22,7 @@ def bulk(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[object]],
 ) -> None:
     """Insert `rows` into `table` in one statement; `columns` are (name, SQL type)."""
     if not rows:
@@ -33,14 +32,14 @@ def bulk(
         selects = ", ".join(f"unnest(?::{kind}[])" for _, kind in columns)
         con.execute(f"INSERT INTO {table} ({names}) SELECT {selects}", _columns(rows, len(columns)))
         return
-    bulk_columns(con, table, columns, list(zip(*rows)), len(rows))
+    bulk_columns(con, table, columns, list(zip(*rows, strict=True)), len(rows))
 
 
 def bulk_columns(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: Sequence[tuple[str, str]],
-    values: Sequence[Sequence[Any]],
+    values: Sequence[Sequence[object]],
     n: int,
 ) -> None:
     """`bulk` of `n` rows given as columns (`values`, one sequence per column), many rows.
@@ -52,7 +51,7 @@ def bulk_columns(
     """
     names = ", ".join(name for name, _ in columns)
     arrays: dict[str, np.ndarray] = {}
-    for (name, kind), column in zip(columns, values):
+    for (name, kind), column in zip(columns, values, strict=True):
         if kind.endswith("[]"):
             # One object per element: NumPy would nest lists given as a slice.
             array = np.fromiter(column, dtype=object, count=n)

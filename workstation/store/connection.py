@@ -47,7 +47,7 @@ _MAGIC_OFFSET = 8
 # instead of 8.4-9.1 ms (bench.store, alternate runs), and the window keeps a core for itself.
 # Work that scans whole tables (exports, the checkpoint after an import) asks for every core
 # with `Database.parallel()`.
-_CONFIG = {"default_block_size": "65536", "threads": "1"}
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {"default_block_size": "65536", "threads": "1"}
 
 # Files this process holds for writing: a second `Store` on the same file would share DuckDB's
 # instance but not the store's in-memory state (event log head, known ids), so it is refused.
@@ -107,7 +107,7 @@ class Database:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise translate(exc, target) from exc  # type: ignore[misc]
+                raise _mapped(exc, target) from exc  # an OSError always translates
         if target in _OPEN_FOR_WRITING:
             if read_only:
                 return cls._open_snapshot(target)
@@ -158,7 +158,7 @@ class Database:
             con = _connect(copy, False)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise translate(exc, target, writing=False) from exc  # type: ignore[misc]
+            raise _mapped(exc, target, writing=False) from exc
         except duckdb.Error as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise _mapped(exc, target, writing=False) from exc

@@ -50,7 +50,7 @@ def _maker(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
                 return obj
 
         _MAKERS[cls] = maker
-    return maker  # type: ignore[return-value]
+    return maker
 
 
 def _checked(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
@@ -59,9 +59,9 @@ def _checked(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
 
 def _makers_for(*pairs: tuple[type, tuple[str, ...]]) -> list[Callable[[dict[str, Any]], Any]]:
     """The makers for records restored with exactly these field names."""
-    out = []
+    out: list[Callable[[dict[str, Any]], Any]] = []
     for cls, names in pairs:
-        complete = {f.name for f in fields(cls)} == set(names)  # type: ignore[arg-type]
+        complete = {f.name for f in fields(cls)} == set(names)
         out.append(_maker(cls) if complete else _checked(cls))
     return out
 
@@ -124,7 +124,7 @@ def _load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
         (Session, _SESSION_FIELDS), (Flag, _FLAG_NAMES), (Version, _VERSION_NAMES),
         (Node, _NODE_NAMES), (Chain, _CHAIN_FIELDS), (Annotation, _ANNOTATION_NAMES),
     )  # fmt: skip
-    session = make_session(dict(zip(_SESSION_FIELDS, row[:9])))
+    session = make_session(dict(zip(_SESSION_FIELDS, row[:9], strict=True)))
     question_id = row[9]
 
     flags: dict[str, list[tuple[int, Flag]]] = defaultdict(list)
@@ -176,7 +176,7 @@ def _load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     for node in nodes:
         if node.id != question_id:
             # Creation order puts parents first, as the tree requires.
-            tree._put_node(node)  # noqa: SLF001 - as Tree.from_dict does
+            tree._put_node(node)  # the private insert, as Tree.from_dict uses it
 
     chain_rows = con.execute(
         "SELECT ord, id, session_id, parent_id, kind, raw_text, splitter_name, splitter_version, "
@@ -186,7 +186,7 @@ def _load_tree(con: duckdb.DuckDBPyConnection, session_id: str) -> Tree | None:
     ).fetchall()
     chain_rows.sort(key=_first)
     for r in chain_rows:
-        values = dict(zip(_CHAIN_FIELDS, r[1:]))
+        values = dict(zip(_CHAIN_FIELDS, r[1:], strict=True))
         values["node_ids"] = tuple(values["node_ids"])
         tree.chains[r[1]] = make_chain(values)
 
@@ -246,7 +246,7 @@ def list_sessions(
         ORDER BY 5 DESC, s.ord DESC
         """
     ).fetchall()
-    return [SessionSummary(*r[:8], tuple(r[8])) for r in rows]
+    return [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8])) for r in rows]
 
 
 def events(
@@ -258,7 +258,8 @@ def events(
 ) -> list[tuple[int, Event]]:
     """(seq, event) for the events of one session (or all), in the order they were written;
     only those of the operation `types` when given."""
-    sql, params = "SELECT seq, data FROM events WHERE seq > ?", [after_seq]
+    sql = "SELECT seq, data FROM events WHERE seq > ?"
+    params: list[object] = [after_seq]
     if session_id is not None:
         sql += " AND session_id = ?"
         params.append(session_id)
@@ -279,7 +280,7 @@ def generation(con: duckdb.DuckDBPyConnection, chain_id: str) -> Generation | No
     ).fetchone()
     if r is None:
         return None
-    confidence: list[Any] = json.loads(r[11]) if r[11] else []
+    confidence: list[dict[str, object] | None] = json.loads(r[11]) if r[11] else []
     return Generation(
         r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
         tuple(confidence), json.loads(r[12]) if r[12] else {},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,16 +20,16 @@ class Generation:
     model_file: str
     model_size: int | None = None
     model_sha256: str | None = None
-    sampling: Mapping[str, Any] = field(default_factory=dict)
+    sampling: Mapping[str, object] = field(default_factory=dict)
     prompt_tokens: int | None = None
     prompt_tokens_evaluated: int | None = None
     completion_tokens: int | None = None
     time_to_first_token_s: float | None = None
     tokens_per_s: float | None = None
     finish_reason: str | None = None
-    step_confidence: tuple[Mapping[str, Any] | None, ...] = ()
+    step_confidence: tuple[Mapping[str, object] | None, ...] = ()
     #: Anything else the engine reports, kept as JSON.
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

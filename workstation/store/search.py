@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
 
 from workstation.store.records import SearchHit
@@ -37,7 +35,7 @@ def search(
     deleted branches and of deleted sessions are left out unless `include_deleted`.
     """
     where = [] if include_deleted else ["NOT n.deleted", "NOT coalesce(s.deleted, false)"]
-    params: list[Any] = []
+    params: list[object] = []
     if text:
         where.append("contains(lower(v.text), lower(?))")
         params.append(text)

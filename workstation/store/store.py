@@ -208,9 +208,9 @@ class Store:
         """
         items = list(items)
         texts = [
-            item.text  # type: ignore[union-attr]
-            if type(item) is writer.AnnotationRow
-            else event_log.event_text(item[1].event)  # type: ignore[index]
+            item.text
+            if isinstance(item, writer.AnnotationRow)
+            else event_log.event_text(item[1].event)
             for item in items
         ]
         try:
@@ -243,7 +243,7 @@ class Store:
             stored = batch.stored_texts(con, event_ids)
         fresh: list[batch.Item] = []
         fresh_texts: list[str] = []
-        for item, event_id, text in zip(items, event_ids, texts):
+        for item, event_id, text in zip(items, event_ids, texts, strict=True):
             if event_id in stored:
                 if stored[event_id] != text:
                     raise DuplicateEventError(
@@ -640,7 +640,8 @@ class Store:
                         con.execute(f"COPY \"{table}\" TO '{quoted}' (FORMAT parquet)")
                     except duckdb.Error as exc:
                         raise _export_error(exc, target) from exc
-                    counts[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+                    row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+                    counts[table] = int(row[0]) if row is not None else 0  # count(*) always has a row
             for tmp, target in written:
                 tmp.replace(target)
         finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeVar
 
 import duckdb
 
@@ -22,6 +22,8 @@ from workstation.core.tree import Tree
 from workstation.store.bulk import ARRAY_ROWS, bulk, bulk_columns
 from workstation.store.event_log import canonical_json
 from workstation.store.records import Generation
+
+_Row = TypeVar("_Row", Node, Annotation)
 
 
 class Counter:
@@ -178,12 +180,12 @@ def write_annotation_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[Annotat
         bulk(con, "annotations", _ANNOTATION_COLUMNS, [
             (r.annotation_id, r.session_id, o, r.node_id, r.version_id, r.annotation_reviewer_id,
              r.annotation_role, r.created_at, r.label, r.note, r.tags, r.severity, False)
-            for r, o in zip(rows, ords)
+            for r, o in zip(rows, ords, strict=True)
         ])  # fmt: skip
         return
     # Column by column (a transpose in C): rows are most of an import.
     (_event_id, session_id, _at, _reviewer_id, _role, _text, annotation_id, node_id, version_id,
-     reviewer_id, role, created_at, label, note, tags, severity) = zip(*rows)  # fmt: skip
+     reviewer_id, role, created_at, label, note, tags, severity) = zip(*rows, strict=True)  # fmt: skip
     bulk_columns(con, "annotations", _ANNOTATION_COLUMNS, (
         annotation_id, session_id, ords, node_id, version_id, reviewer_id, role, created_at, label,
         note, tags, severity, (False,) * n,
@@ -296,14 +298,14 @@ class Batch:
     """
 
     def __init__(self) -> None:
-        self.sessions: list[tuple[Any, ...]] = []
-        self.session_updates: list[list[Any]] = []
-        self.chains: list[tuple[Any, ...]] = []
-        self.nodes: list[tuple[Any, ...]] = []
+        self.sessions: list[tuple[object, ...]] = []
+        self.session_updates: list[list[object]] = []
+        self.chains: list[tuple[object, ...]] = []
+        self.nodes: list[tuple[object, ...]] = []
         self.node_updates: list[Node] = []
-        self.versions: list[tuple[Any, ...]] = []
-        self.flags: list[tuple[Any, ...]] = []
-        self.annotations: list[tuple[Any, ...]] = []
+        self.versions: list[tuple[object, ...]] = []
+        self.flags: list[tuple[object, ...]] = []
+        self.annotations: list[tuple[object, ...]] = []
         self.retracted: list[Annotation] = []
         # (session id, parent) -> the branch choice rows that replace the parent's
         self.choices: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
@@ -333,7 +335,7 @@ class Batch:
                 (c.id, c.session_id, o, c.parent_id, c.kind, c.raw_text, c.splitter_name,
                  c.splitter_version, c.template_name, c.template_version, c.author, c.role,
                  c.created_at, list(c.node_ids), c.critique, c.model, c.finish_reason)
-                for c, o in zip(new_chains, ords)
+                for c, o in zip(new_chains, ords, strict=True)
             )  # fmt: skip
             added.chains.update(c.id for c in new_chains)
         if changes.nodes:
@@ -347,7 +349,7 @@ class Batch:
                 self.annotations.extend(
                     (a.id, a.session_id, o, a.node_id, a.version_id, a.reviewer_id, a.role,
                      a.created_at, a.label, a.note, list(a.tags), a.severity, a.retracted)
-                    for a, o in zip(new, ords)
+                    for a, o in zip(new, ords, strict=True)
                 )  # fmt: skip
             added.annotations.update(changes.annotations)
         if changes.selections:
@@ -370,7 +372,7 @@ class Batch:
             self.nodes.extend(
                 (n.id, session_id, o, n.kind, n.parent_id, n.chain_id, n.position,
                  n.current_version_id, n.deleted)
-                for n, o in zip(new, ords)
+                for n, o in zip(new, ords, strict=True)
             )  # fmt: skip
             added.nodes.update(n.id for n in new)
         for node in nodes:
@@ -436,7 +438,7 @@ class Batch:
                ("child_id", "VARCHAR")), choices)  # fmt: skip
 
 
-def _last_per_id(objects: list[Any]) -> list[Any]:
+def _last_per_id(objects: list[_Row]) -> list[_Row]:
     # An UPDATE ... FROM with one id twice is ambiguous; the latest state is the one to keep.
     return list({o.id: o for o in objects}.values())
 
