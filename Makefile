@@ -37,7 +37,7 @@ WHEEL_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/reasoning-workstation/llama-
 LLAMA_STAMP := $(VENV)/.llama-build
 
 
-.PHONY: setup run test test-reliability bench clean llama model-gemma screenshot
+.PHONY: setup run test test-reliability bench clean llama model-gemma screenshot train-setup
 
 setup: $(VENV)/.installed llama
 
@@ -66,7 +66,12 @@ $(VENV)/.installed: pyproject.toml | llama
 run: setup
 	$(VENV)/bin/workstation
 
-test: setup
+# The optional training extra (torch, transformers, trl, peft, datasets, accelerate; a few GB):
+# LoRA training on the exports. `make run` does not need it; `make test` installs it.
+train-setup: setup
+	$(PIP) install --quiet --find-links $(WHEEL_DIR) -e '.[test,train]'
+
+test: train-setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 # The reliability suite at full size (make test runs a bounded version of it).

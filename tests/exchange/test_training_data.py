@@ -56,7 +56,7 @@ def test_standard_rows_never_glue_prompt_and_completion(fmt: str, tmp_path: Path
         for completion in [row[k] for k in ("chosen", "rejected", "completion") if k in row]:
             joined = row["prompt"] + completion
             assert "?1." not in joined and ".Answer" not in joined and "14.Answer" not in joined
-            assert row["prompt"][-1].isspace()
+            assert completion[0].isspace() and not row["prompt"][-1].isspace()  # a completion starts with it
     manifest = _manifest(out)
     assert "prompt + completion" in manifest["boundary"] and manifest["style"] == "standard"
 
@@ -111,12 +111,12 @@ def test_branch_pairs_hold_only_model_text_from_the_fork() -> None:
         out = Path(folder) / "dpo.jsonl"
         export(_set(r), "trl-preference", out, style="standard")
         rows = _rows(out)
-    branch = [row for row in rows if row["chosen"].startswith("Step 2: 48 + 2 = 50\n")]
+    branch = [row for row in rows if row["chosen"].startswith("\n\nStep 2: 48 + 2 = 50\n")]
     assert len(branch) == 1
     (pair,) = branch
-    assert pair["prompt"] == "What is 12 * 4 + 2?\nStep 1: 12 * 4 = 48\n\n"
-    assert pair["chosen"] == "Step 2: 48 + 2 = 50\n\nAnswer: 50\n\n"
-    assert pair["rejected"] == "Step 2: 48 + 2 = 52\n\nAnswer: 52\n\n"
+    assert pair["prompt"] == "What is 12 * 4 + 2?\nStep 1: 12 * 4 = 48"
+    assert pair["chosen"] == "\n\nStep 2: 48 + 2 = 50\n\nAnswer: 50\n\n"
+    assert pair["rejected"] == "\n\nStep 2: 48 + 2 = 52\n\nAnswer: 52\n\n"
     assert all("REVIEWER" not in row["rejected"] for row in rows)
     assert all("REGENERATED" not in row["rejected"] + row["chosen"] for row in rows)
 

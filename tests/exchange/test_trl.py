@@ -88,11 +88,11 @@ def test_preference_pairs_from_rewrites_and_preferred_branches(reviews: ReviewSe
     result = export(reviews, "trl-preference", tmp_path / "dpo.jsonl", style="standard")
     rows = _rows(tmp_path / "dpo.jsonl")
     assert all(set(row) == {"prompt", "chosen", "rejected"} for row in rows)
-    assert rows[0] == {"prompt": "What is 12 * 4 + 2? Show <b>work</b>.\n", "chosen": "Step 1: 12 * 4 = 48\n\n",
-                       "rejected": "Step 1: 12 * 4 = 46\n\n"}
-    assert rows[1]["prompt"] == "What is 12 * 4 + 2? Show <b>work</b>.\nStep 1: 12 * 4 = 48\n\n"
-    assert rows[1]["chosen"] == "Step 2: 48 + 2 = 50\n\nStep 3: so the total is 50\n\nAnswer: 50\n\n"
-    assert rows[1]["rejected"].startswith("Step 2: 46 + 2 = 48")
+    assert rows[0] == {"prompt": "What is 12 * 4 + 2? Show <b>work</b>.", "chosen": "\nStep 1: 12 * 4 = 48\n\n",
+                       "rejected": "\nStep 1: 12 * 4 = 46\n\n"}
+    assert rows[1]["prompt"] == "What is 12 * 4 + 2? Show <b>work</b>.\nStep 1: 12 * 4 = 48"
+    assert rows[1]["chosen"] == "\n\nStep 2: 48 + 2 = 50\n\nStep 3: so the total is 50\n\nAnswer: 50\n\n"
+    assert rows[1]["rejected"].startswith("\n\nStep 2: 46 + 2 = 48")
     assert result.manifest["pairs"] == {"rewrite": 1, "branch": 1}
 
 

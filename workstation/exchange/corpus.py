@@ -220,7 +220,8 @@ class Context:
     """What precedes a step in one tree, in a file's style, memoized per node.
 
     - standard: the prompt is plain text, the question, `QUESTION_END`, then the earlier steps
-      as the model wrote them; a completion is the step's own text as the model wrote it.
+      as the model wrote them, up to the last visible character; a completion starts with the
+      blank space that follows (the line breaks) and is the step as the model wrote it.
     - conversational: the prompt is the chain's system and user messages (its prompt template);
       a completion is one assistant message holding the earlier steps and then the step, so the
       chat template renders exactly the turn the model continued. (TRL 1.16 renders a prompt that
@@ -259,10 +260,17 @@ class Context:
         """The assistant's text before `node` (its earlier steps)."""
         return self.assistant_through(node.parent_id) if node.parent_id is not None else ""
 
+    def _standard(self, node: Node) -> tuple[str, str]:
+        """(prompt, blank): the plain text before `node` cut at its last visible character, and
+        the blank space after it, which starts every completion (BPE tokenizers join blank space
+        to the word after it, so a prompt ending in blank space is not a token prefix)."""
+        text = self.tree.question.text + QUESTION_END + self.before(node)
+        prompt = text.rstrip()
+        return prompt, text[len(prompt):] or "\n"
+
     def standard_prompt(self, node: Node) -> str:
-        """The plain-text prompt of `node`: question, line break, earlier steps."""
-        earlier = self.before(node)
-        return self.tree.question.text + QUESTION_END + earlier
+        """The plain-text prompt of `node`: question and earlier steps, up to the last visible character."""
+        return self._standard(node)[0]
 
     def messages(self, node: Node) -> list[dict[str, str]]:
         """The system and user messages the chain of `node` was generated with."""
@@ -292,10 +300,8 @@ class Context:
         """A completion field: `text` (the step or continuation as written) after `node`'s prompt."""
         if self.style == "conversational":
             return [{"role": "assistant", "content": self.before(node) + text}]
-        prompt = self.standard_prompt(node)
-        if text and prompt and not prompt[-1].isspace() and not text[0].isspace():
-            return "\n" + text  # never glue a step to the text before it
-        return text
+        blank = self._standard(node)[1]
+        return text if text[:1].isspace() else blank + text
 
 
 def continuation(tree: Tree, node: Node) -> list[Node]:

@@ -37,10 +37,11 @@ STEPWISE_CONSUMERS = (
 )
 
 _STANDARD_BOUNDARY = (
-    "prompt = the question, then '\\n', then the earlier steps exactly as the model wrote them (each "
-    "ends with the model's own line breaks); a completion is the step's text as the model wrote it (a "
-    "rewrite inside the model's blank space). prompt + completion is the text the model saw and wrote; "
-    "the trainer adds EOS after the completion."
+    "a completion starts with the separator: prompt = the question, '\\n' and the earlier steps exactly as "
+    "the model wrote them, up to the last visible character; a completion = the line breaks that follow, "
+    "then the step as the model wrote it (a rewrite inside the model's blank space). prompt + completion "
+    "is the text the model saw and wrote, and the prompt ends on a token boundary (BPE joins blank space "
+    "to the word after it); the trainer adds EOS after the completion."
 )
 _CONVERSATIONAL_BOUNDARY = (
     "prompt = the chain's system and user messages (its prompt template); a completion is one assistant "
