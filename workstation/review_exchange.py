@@ -66,7 +66,7 @@ class Exchange:
 
     def public_key_text(self, passphrase: str | None = None) -> str:
         """The reviewer's public key as one line to give to teammates."""
-        return self.signing_key(passphrase).public.to_text().strip()
+        return str(self.signing_key(passphrase).public.to_text()).strip()
 
     def trust(self, text: str) -> Any:
         """Trust a teammate's public key (the line `keys show` prints, or a file holding it)."""
@@ -218,9 +218,8 @@ class Exchange:
 
     def adjudicate(self, node_id: str, label: int, reason: str) -> Applied:
         """Settle a disagreement as an expert or ethics reviewer, with a reason (an event)."""
-        from workstation.exchange.agreement import adjudicate
-
         from workstation.core.text import clean
+        from workstation.exchange.agreement import adjudicate
 
         reason = clean(reason)
         if not reason.strip():

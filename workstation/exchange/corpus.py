@@ -16,7 +16,6 @@ from workstation.core.model import Node, Version
 from workstation.core.prompts import PromptTemplate
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 
-
 #: What ends a stepwise prompt and follows each step (trl<=1.13's PRMTrainer appends its
 #: `step_separator`, "\n" by default, after every completion; the prompt must end with it).
 DEFAULT_SEPARATOR = "\n"

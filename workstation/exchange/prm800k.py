@@ -20,7 +20,6 @@ from workstation.exchange.corpus import ReviewSet, exported_paths, model_version
 from workstation.exchange.labels import LabelIndex
 from workstation.exchange.result import AtomicWriter, ExportResult, dumps_line, write_manifest
 
-
 #: PRM800K's finish reasons; a reviewer's chain outcome (`workstation outcome`) is one of them.
 FINISH_REASONS = ("solution", "found_error", "give_up", "bad_problem")
 
@@ -93,24 +92,25 @@ def _layout(tree: Tree, steps: list[Node]) -> _Layout:
 def _solution(tree: Tree, index: LabelIndex, steps: list[Node], layout: _Layout, reviewer_id: str,
               times: list[str], outcome: str | None = None) -> dict[str, Any]:
     latest = index.latest
-    label_steps = []
+    label_steps: list[dict[str, Any]] = []
     chosen_ratings: list[int | None] = []
-    for node, (alternatives, chosen, rewrite) in zip(steps, layout):
-        completions = []
+    for node, (alternatives, chosen, rewrite) in zip(steps, layout, strict=True):
+        completions: list[dict[str, Any]] = []
         for alt, original in alternatives:
             mine = latest.get((alt.id, original.id), {}).get(reviewer_id)
             completions.append({"text": original.text, "rating": mine.label if mine is not None else None,
                                 "flagged": bool(original.flags)})
         if rewrite is not None:
             mine = latest.get((node.id, rewrite.id), {}).get(reviewer_id)
-            human = {
+            rating = mine.label if mine is not None else None
+            human: dict[str, Any] = {
                 "text": rewrite.text,
-                "rating": mine.label if mine is not None else None,
+                "rating": rating,
                 "source": "human",
                 "flagged": bool(rewrite.flags),
                 "corrected_rating": None,
             }
-            chosen_ratings.append(human["rating"])
+            chosen_ratings.append(rating)
             label_steps.append({"completions": completions, "human_completion": human, "chosen_completion": None})
         else:
             chosen_ratings.append(completions[chosen]["rating"])

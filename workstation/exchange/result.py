@@ -9,7 +9,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 from workstation import __version__
 from workstation.core.model import now_iso
@@ -151,7 +151,7 @@ class AtomicWriter:
     def __enter__(self) -> IO[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._remove_stale()
-        self.file = open(self._tmp, "w", encoding="utf-8", errors=SURROGATES_REPLACED, newline="\n")  # noqa: SIM115
+        self.file = open(self._tmp, "w", encoding="utf-8", errors=SURROGATES_REPLACED, newline="\n")
         return self.file
 
     def _remove_stale(self) -> None:

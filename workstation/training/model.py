@@ -53,10 +53,10 @@ def load_gguf(gguf: Path | str, folder: Path | str) -> LocalModel:
             "quantization is not one transformers' GGUF loader supports"
         ) from exc
     # Dequantized already: drop the marks that make trainers treat it as a quantized model.
-    model.hf_quantizer = None
+    setattr(model, "hf_quantizer", None)  # noqa: B010 - torch's Module typing refuses a plain assignment
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.is_quantized = False
+    setattr(model, "is_quantized", False)  # noqa: B010
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -7,6 +7,7 @@ completion ids), so a caller can decode exactly what the model was trained on.
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,12 +84,12 @@ def _run(kind: str, trainer: Any, tokenizer: Any, fields: tuple[str, ...], out: 
 def train_dpo(model: LocalModel, data: Path | str, out: Path | str, settings: LoraSettings = LoraSettings()) -> TrainingRun:
     """DPO with a LoRA adapter on a `trl-preference` export (either style) for `settings.steps` steps."""
     require()
-    from trl import DPOConfig, DPOTrainer
+    trl = importlib.import_module("trl")  # trl's lazy module exports its trainers untyped
 
     out = Path(out)
     policy, tokenizer = model.load()
-    args = DPOConfig(**_common(settings, out), beta=0.1)
-    trainer = DPOTrainer(model=policy, args=args, train_dataset=_dataset(Path(data), out),
+    args = trl.DPOConfig(**_common(settings, out), beta=0.1)
+    trainer = trl.DPOTrainer(model=policy, args=args, train_dataset=_dataset(Path(data), out),
                          processing_class=tokenizer, peft_config=_lora(settings))
     return _run("dpo", trainer, tokenizer, ("prompt_ids", "chosen_ids", "rejected_ids"), out)
 
@@ -97,14 +98,14 @@ def train_kto(model: LocalModel, data: Path | str, out: Path | str, settings: Lo
     """KTO with a LoRA adapter on a `kto` export for `settings.steps` steps; the desirable weight
     follows the export's counts (TRL's suggested range, its lower end)."""
     require()
-    from trl import KTOConfig, KTOTrainer
+    trl = importlib.import_module("trl")
 
     out = Path(out)
     dataset = _dataset(Path(data), out)
     desirable = max(sum(bool(x) for x in dataset["label"]), 1)
     undesirable = max(len(dataset) - desirable, 1)
     policy, tokenizer = model.load()
-    args = KTOConfig(**_common(settings, out), beta=0.1, desirable_weight=round(undesirable / desirable, 2))
-    trainer = KTOTrainer(model=policy, args=args, train_dataset=dataset, processing_class=tokenizer,
+    args = trl.KTOConfig(**_common(settings, out), beta=0.1, desirable_weight=round(undesirable / desirable, 2))
+    trainer = trl.KTOTrainer(model=policy, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=_lora(settings))
     return _run("kto", trainer, tokenizer, ("prompt_ids", "completion_ids"), out)
