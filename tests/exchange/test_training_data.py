@@ -83,6 +83,7 @@ def test_conversational_rows_carry_the_chains_system_prompt_and_messages(tmp_pat
     assert row["chosen"] == [{"role": "assistant", "content": "1. The total cost is 7 * 2 = 14.\n\nAnswer: $14\n\n"}]
     assert row["rejected"] == [{"role": "assistant", "content": "1. The total cost is 7 * 2 = 14.\n\nAnswer: 14\n\n"}]
     assert _manifest(out)["style"] == "conversational"
+    assert _manifest(out)["prompt_templates"] == [{"name": "cot", "version": "1"}]
 
 
 def test_standard_is_the_default_for_a_model_without_a_chat_template(tmp_path: Path) -> None:

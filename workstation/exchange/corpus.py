@@ -236,6 +236,8 @@ class Context:
         self._messages: dict[str, list[dict[str, str]]] = {}
         #: Names of prompt templates this app does not know (their chains get the question alone).
         self.missing_templates: set[str] = set()
+        #: (name, version) of the prompt templates whose messages rows carry.
+        self.used_templates: set[tuple[str, str]] = set()
 
     def assistant_through(self, node_id: str) -> str:
         """The assistant's text from step 1 down to `node_id` included (current versions)."""
@@ -284,6 +286,7 @@ class Context:
                 self.missing_templates.add(name)
                 self._messages[name] = [{"role": "user", "content": question}]
             else:
+                self.used_templates.add((template.name, template.version))
                 out = [{"role": "system", "content": template.system}] if template.system else []
                 out.append({"role": "user", "content": template.user_message(question)})
                 self._messages[name] = out

@@ -253,11 +253,14 @@ def _boundary(style: str) -> str:
 
 
 def _templates_note(contexts: list[Context]) -> dict[str, Any]:
+    """The prompt templates whose system and user messages conversational rows carry."""
+    used = sorted({t for ctx in contexts for t in ctx.used_templates})
+    note: dict[str, Any] = {"prompt_templates": [{"name": n, "version": v} for n, v in used]}
     missing = sorted({name for ctx in contexts for name in ctx.missing_templates})
-    if not missing:
-        return {}
-    return {"unknown_prompt_templates": {"names": missing,
-                                         "effect": "their chains' prompts hold the question alone, no system prompt"}}
+    if missing:
+        note["unknown_prompt_templates"] = {"names": missing,
+                                            "effect": "their chains' prompts hold the question alone, no system prompt"}
+    return note
 
 
 def _branch_note(branch: str, stood_in: list[str]) -> dict[str, Any]:
