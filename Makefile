@@ -38,7 +38,7 @@ WHEEL_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/reasoning-workstation/llama-
 LLAMA_STAMP := $(VENV)/.llama-build
 
 
-.PHONY: setup run lint test test-reliability bench clean llama model-gemma screenshot
+.PHONY: setup run lint test test-reliability bench clean llama model-gemma screenshot train-setup
 
 setup: $(VENV)/.installed llama
 
@@ -67,12 +67,17 @@ $(VENV)/.installed: pyproject.toml | llama
 run: setup
 	$(VENV)/bin/workstation
 
+# The optional training extra (torch, transformers, trl, peft, datasets, accelerate; a few GB):
+# LoRA training on the exports. `make run` does not need it; `make test` installs it.
+train-setup: setup
+	$(PIP) install --quiet --find-links $(WHEEL_DIR) -e '.[test,train]'
+
 # The gate: lint and types first, so a new error fails `make test` before the suite runs.
 lint: setup
 	$(PY) -m ruff check workstation
 	$(PY) -m mypy
 
-test: lint
+test: lint train-setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 # The reliability suite at full size (make test runs a bounded version of it).

@@ -91,7 +91,13 @@ def test_team_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     assert "neutral" in json.dumps(manifest)
     pref = datasets.load_dataset("json", data_files=str(preference), split="train")
     assert pref.column_names == ["prompt", "chosen", "rejected"]
-    assert "15% of 80 is 0.15 * 80 = 12." in pref["chosen"]  # the rewrite is chosen over the model's step
+    # The rewrite is chosen over the model's step; conversational by default (the model has a chat template).
+    assert any(c[-1]["role"] == "assistant" and c[-1]["content"].rstrip().endswith("15% of 80 is 0.15 * 80 = 12.")
+               for c in pref["chosen"])
+    standard = tmp_path / "standard.jsonl"
+    assert lead.json("export", "--format", "trl-preference", "--style", "standard", "--out", str(standard))["rows"] >= 1
+    pref = datasets.load_dataset("json", data_files=str(standard), split="train")
+    assert any(c.strip() == "15% of 80 is 0.15 * 80 = 12." for c in pref["chosen"])
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")

@@ -14,7 +14,7 @@ from typing import Any
 from workstation.cli_review import _print_json, _review
 from workstation.core.model import ROLES
 from workstation.core.text import terminal_safe
-from workstation.review_exchange import EXPORT_FORMATS, Exchange
+from workstation.review_exchange import EXPORT_FORMATS, FORMAT_NAMES, Exchange
 
 PASSPHRASE_VARIABLE = "WORKSTATION_KEY_PASSPHRASE"
 
@@ -41,25 +41,73 @@ def _with_identity(review: Any, args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write training data, a report or a signed bundle."""
+    """Write training data, a report or a signed bundle (or, with --dry-run, say what it would)."""
+    out = Path(args.out)
+    if not args.dry_run and not args.force and _occupied(out):
+        raise_usage(f"{out} already exists; add --force to replace it, or choose another --out")
     with _review(args, reading=True) as review:
         _with_identity(review, args)
         exchange = Exchange(review)
         passphrase = _passphrase(exchange) if args.format == "bundle" else None
         result = exchange.export(
-            args.format, Path(args.out), sessions=args.session, reviewers=args.reviewer,
+            args.format, out, sessions=args.session, reviewers=args.reviewer,
             neutral=args.neutral_as, aggregate=args.aggregate, passphrase=passphrase,
+            style=args.style, branch=args.branch, partial=args.partial, seed=args.seed, dry_run=args.dry_run,
         )
-        if isinstance(result, dict):  # parquet: table -> rows
+        if args.dry_run:
+            preview = {"rows": result.rows, "dropped": result.dropped(), "format": result.format,
+                       "path": str(out), "written": False, "manifest": result.manifest}
             if args.json:
-                _print_json({"format": "parquet", "path": args.out, "tables": result})
+                _print_json(preview)
             else:
-                print(f"parquet: wrote {len(result)} tables ({sum(result.values())} rows) to {args.out}")
+                print(terminal_safe(preview_line(result)))
             return 0
         if args.json:
             _print_json(result.to_dict())
         else:
-            print(result.summary())
+            print(terminal_safe(result.summary()))
+        return 0
+
+
+def preview_line(result: Any) -> str:
+    """What a dry run found, in one line: rows to write, chains dropped or cut and why."""
+    from workstation.exchange.result import plural
+
+    text = f"{result.format}: would write {plural(result.rows, 'row')} to {result.path}"
+    dropped = result.dropped()
+    if dropped:
+        reasons: dict[str, int] = {}
+        for d in dropped:
+            key = f"{d['action']}: {d['reason']}"
+            reasons[key] = reasons.get(key, 0) + 1
+        text += "; " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+    return text
+
+
+def _occupied(out: Path) -> bool:
+    """Whether writing `out` would replace something: a file, or a folder with files in it."""
+    if out.is_dir():
+        return any(out.iterdir())
+    return out.exists()
+
+
+def cmd_outcome(args: argparse.Namespace) -> int:
+    """Record how a chain ended (PRM800K's finish reasons), as an event."""
+    with _review(args) as review:
+        if args.reviewer:
+            from workstation.core.model import Reviewer
+
+            review.reviewer = Reviewer(args.reviewer, review.reviewer.role)
+        outcome = None if args.clear else args.set
+        if outcome is None and not args.clear:
+            raise_usage("give --set solution|found_error|give_up|bad_problem, or --clear")
+        applied = Exchange(review).set_outcome(args.chain, outcome)
+        chain_id = getattr(applied.event.op, "chain_id", None)
+        if args.json:
+            _print_json({"event_id": applied.event.id, "session_id": applied.event.session_id,
+                         "chain_id": chain_id, "outcome": outcome})
+        else:
+            print(terminal_safe(f"chain {chain_id}: outcome {outcome or 'cleared'}"))
         return 0
 
 
@@ -172,8 +220,20 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     parents = [common, output]
 
     p = sub.add_parser("export", parents=parents, help="write training data, a report or a signed bundle")
-    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                   help="; ".join(f"{k}: {v}" for k, v in FORMAT_NAMES.items()))
     p.add_argument("--out", required=True, metavar="PATH", help="file (folder for parquet) to write")
+    p.add_argument("--style", choices=("conversational", "standard"),
+                   help="trl-preference and kto rows as chat messages or plain text (default: conversational "
+                   "where the model has a chat template)")
+    p.add_argument("--branch", choices=("preferred", "all"), default="preferred",
+                   help="trl-stepwise and prm800k: the preferred branch (else the oldest) or every branch")
+    p.add_argument("--partial", choices=("truncate", "drop"), default="truncate",
+                   help="trl-stepwise: keep the steps before an unlabelled or tied step, or drop the chain")
+    p.add_argument("--seed", type=int, default=0, help="kto: the seed of the shuffled row order (default 0)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write nothing; say how many rows would be written and what would be dropped or cut, and why")
     p.add_argument("--session", action="append", help="only this session (repeat for several)")
     p.add_argument("--reviewer", action="append", help="only these reviewers' labels count (repeat)")
     p.add_argument("--neutral-as", choices=("true", "false", "drop"), default="false",
@@ -183,6 +243,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--signer", help="sign a bundle as this reviewer (default: you)")
     p.add_argument("--role", choices=ROLES, help="the signer's role")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("outcome", parents=parents, help="record how a chain ended (exported in prm800k)")
+    p.add_argument("chain", metavar="CHAIN", help="a chain id, or the id of any of its steps")
+    p.add_argument("--set", choices=("solution", "found_error", "give_up", "bad_problem"))
+    p.add_argument("--clear", action="store_true", help="remove the chain's outcome")
+    p.add_argument("--reviewer", help="your reviewer id")
+    p.set_defaults(func=cmd_outcome)
 
     p = sub.add_parser("import", parents=parents, help="verify and merge review bundles")
     p.add_argument("files", nargs="+", metavar="FILE")

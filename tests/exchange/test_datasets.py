@@ -29,7 +29,8 @@ def _load(path: Path, cache: Path):
 def test_export_loads_with_datasets(fmt: str, tmp_path: Path) -> None:
     r, _ = rich_review()
     out = tmp_path / f"{fmt}.jsonl"
-    result = export(ReviewSet.from_trees([r.tree], r.event_dicts()), fmt, out)
+    result = export(ReviewSet.from_trees([r.tree], r.event_dicts()), fmt, out,
+                    **({"style": "standard"} if fmt != "trl-stepwise" else {}))
     assert result.rows > 0
     ds = _load(out, tmp_path / "hf-cache")
     assert ds.num_rows == result.rows
@@ -53,3 +54,15 @@ def test_prm800k_loads_with_datasets(tmp_path: Path) -> None:
     assert {"labeler", "timestamp", "question", "label"} <= set(ds.column_names)
     step = ds[0]["label"]["steps"][0]
     assert set(step) == {"completions", "human_completion", "chosen_completion"}
+
+
+@pytest.mark.parametrize("fmt", ["trl-preference", "kto"])
+def test_conversational_exports_load_as_lists_of_messages(fmt: str, tmp_path: Path) -> None:
+    r, _ = rich_review()
+    out = tmp_path / f"{fmt}.jsonl"
+    export(ReviewSet.from_trees([r.tree], r.event_dicts()), fmt, out, style="conversational")
+    ds = _load(out, tmp_path / "hf-cache")
+    first = ds[0]
+    assert first["prompt"][-1]["role"] == "user"
+    completion = first["chosen"] if fmt == "trl-preference" else first["completion"]
+    assert [m["role"] for m in completion] == ["assistant"]

@@ -109,7 +109,7 @@ def test_team_round_trip(tmp_path: Path) -> None:
 
         # Exports load with datasets, with TRL's fields.
         stepwise = export_from_store(lead.store, "trl-stepwise", tmp_path / "prm.jsonl", neutral="false")
-        preference = export_from_store(lead.store, "trl-preference", tmp_path / "dpo.jsonl")
+        preference = export_from_store(lead.store, "trl-preference", tmp_path / "dpo.jsonl", style="standard")
         assert stepwise.rows == 1 and preference.rows == 1
         datasets = pytest.importorskip("datasets")
         prm = datasets.load_dataset("json", data_files=str(tmp_path / "prm.jsonl"), split="train",
@@ -120,7 +120,7 @@ def test_team_round_trip(tmp_path: Path) -> None:
         assert prm[0]["completions"][2] == "Answer: 80 km/h"
         dpo = datasets.load_dataset("json", data_files=str(tmp_path / "dpo.jsonl"), split="train",
                                     cache_dir=str(tmp_path / "hf"))
-        assert dpo[0]["chosen"] == "Answer: 80 km/h" and dpo[0]["rejected"] == "Answer: 90 km/h"
+        assert dpo[0]["chosen"].strip() == "Answer: 80 km/h" and dpo[0]["rejected"].strip() == "Answer: 90 km/h"
     finally:
         for person in (lead, a, b):
             person.store.close()
@@ -140,10 +140,13 @@ def test_parquet_copies_every_table(tmp_path: Path) -> None:
     finally:
         con.close()
     names = {p.name for p in result.files}
-    assert {"sessions.parquet", "nodes.parquet", "events.parquet", "annotations.parquet"} <= names
+    assert {"sessions.parquet", "nodes.parquet", "events.parquet"} <= names
+    # No annotations yet: an empty table gets no file (datasets refuses one) and is listed.
+    assert "annotations.parquet" not in names and not (tmp_path / "tables" / "annotations.parquet").exists()
     assert pq.read_table(tmp_path / "tables" / "sessions.parquet").num_rows == 1
     manifest = json.loads((tmp_path / "tables" / "tables.parquet.manifest.json").read_text())
     assert manifest["tables"]["events"] == 1 and manifest["tables"]["sessions"] == 1
+    assert "annotations" in manifest["empty_tables"]
     with Store.open(path) as store:
         via_store = export_parquet_from_store(store, tmp_path / "via-store")
     assert {p.name for p in via_store.files} >= {"sessions.parquet", "events.parquet"}

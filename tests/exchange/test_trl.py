@@ -31,7 +31,7 @@ def test_stepwise_takes_the_preferred_branch_with_current_versions(reviews: Revi
     result = export(reviews, "trl-stepwise", tmp_path / "prm.jsonl")
     rows = _rows(tmp_path / "prm.jsonl")
     assert rows == [{
-        "prompt": "What is 12 * 4 + 2? Show <b>work</b>.",
+        "prompt": "What is 12 * 4 + 2? Show <b>work</b>.\n",  # the separator ends the prompt
         "completions": ["Step 1: 12 * 4 = 48", "Step 2: 48 + 2 = 50"],
         "labels": [True, True],
     }]
@@ -85,22 +85,22 @@ def test_unlabelled_sessions_are_skipped_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_preference_pairs_from_rewrites_and_preferred_branches(reviews: ReviewSet, tmp_path: Path) -> None:
-    result = export(reviews, "trl-preference", tmp_path / "dpo.jsonl")
+    result = export(reviews, "trl-preference", tmp_path / "dpo.jsonl", style="standard")
     rows = _rows(tmp_path / "dpo.jsonl")
     assert all(set(row) == {"prompt", "chosen", "rejected"} for row in rows)
-    assert rows[0] == {"prompt": "What is 12 * 4 + 2? Show <b>work</b>.", "chosen": "Step 1: 12 * 4 = 48",
-                       "rejected": "Step 1: 12 * 4 = 46"}
+    assert rows[0] == {"prompt": "What is 12 * 4 + 2? Show <b>work</b>.", "chosen": "\nStep 1: 12 * 4 = 48\n\n",
+                       "rejected": "\nStep 1: 12 * 4 = 46\n\n"}
     assert rows[1]["prompt"] == "What is 12 * 4 + 2? Show <b>work</b>.\nStep 1: 12 * 4 = 48"
-    assert rows[1]["chosen"] == "Step 2: 48 + 2 = 50\nStep 3: so the total is 50\nAnswer: 50"
-    assert rows[1]["rejected"].startswith("Step 2: 46 + 2 = 48")
+    assert rows[1]["chosen"] == "\n\nStep 2: 48 + 2 = 50\n\nStep 3: so the total is 50\n\nAnswer: 50\n\n"
+    assert rows[1]["rejected"].startswith("\n\nStep 2: 46 + 2 = 48")
     assert result.manifest["pairs"] == {"rewrite": 1, "branch": 1}
 
 
 def test_kto_rows_per_labelled_version(reviews: ReviewSet, tmp_path: Path) -> None:
-    export(reviews, "kto", tmp_path / "kto.jsonl", aggregate="strict")
+    export(reviews, "kto", tmp_path / "kto.jsonl", aggregate="strict", style="standard")
     rows = _rows(tmp_path / "kto.jsonl")
     assert all(set(row) == {"prompt", "completion", "label"} and isinstance(row["label"], bool) for row in rows)
-    by_completion = {row["completion"]: row["label"] for row in rows}
+    by_completion = {row["completion"].strip(): row["label"] for row in rows}
     assert by_completion["Step 1: 12 * 4 = 46"] is False  # the model's original, labelled before the rewrite
     assert by_completion["Step 1: 12 * 4 = 48"] is True
     assert by_completion["Step 3: so the total is 50"] is False  # strict: bo's 0 -> False
@@ -122,25 +122,24 @@ def test_a_failed_export_leaves_no_partial_file(reviews: ReviewSet, tmp_path: Pa
 @given(question=st.text(min_size=1, alphabet=st.characters(blacklist_categories=("Cs",))).filter(str.strip),
        steps=st.lists(st.text(min_size=1, alphabet=st.characters(blacklist_categories=("Cs",))).filter(str.strip),
                       min_size=1, max_size=4))
-def test_kto_prompts_written_by_hand_are_exact_json(question: str, steps: list[str]) -> None:
-    """KTO rows are built from memoized JSON pieces; they must parse back to the exact texts."""
+def test_kto_rows_reproduce_the_text_the_model_saw_and_wrote(question: str, steps: list[str]) -> None:
+    """prompt + completion of every standard KTO row is the question, a line break and the
+    model's output up to that step, byte for byte, whatever the text holds."""
     import tempfile
 
-    from workstation.exchange.corpus import Prefixes
-
-    r = Review(question)
-    raw = "".join(f"Step {i + 1}: {s}\n\n" for i, s in enumerate(steps))
     from workstation.core import build
     from workstation.core.splitter import split
 
+    r = Review(question)
+    raw = "".join(f"Step {i + 1}: {s}\n\n" for i, s in enumerate(steps))
     op = build.steps_added(r.tree, r.tree.question_id, raw, split(raw), LEAD, "cot", "1")
     r.do(op, LEAD)
     for node in op.nodes:
         r.label(node.id, ADA, 1)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "kto.jsonl"
-        export(ReviewSet.from_trees([r.tree]), "kto", out)
+        export(ReviewSet.from_trees([r.tree]), "kto", out, style="standard")
         rows = _rows(out)
-    prefixes = Prefixes(r.tree)
-    assert [row["prompt"] for row in rows] == [prefixes.before(n) for n in op.nodes]
-    assert [row["completion"] for row in rows] == [n.text for n in op.nodes]
+    ends = {r.tree.question.text + "\n" + raw[: sum(len(n.original.raw) for n in op.nodes[: i + 1])]
+            for i in range(len(op.nodes))}
+    assert {row["prompt"] + row["completion"] for row in rows} == ends

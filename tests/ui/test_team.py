@@ -285,7 +285,7 @@ def test_export_writes_the_file_and_shows_the_summary(qtbot, window: QMainWindow
     out.parent.mkdir()
     with qtbot.waitSignal(dialog.exported, timeout=30_000) as signal:
         dialog.export(out)
-    assert signal.args[0].startswith("trl-stepwise: wrote 1 rows to")
+    assert signal.args[0].startswith("trl-stepwise: wrote 1 row to")
     assert dialog.result.text() == signal.args[0]
     row = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
     assert row["labels"] == [True, False, False]  # strict: bob's wrong wins on the second step

@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workstation.core.model import Node, Version
+from workstation.core.prompts import PromptTemplate
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
-from workstation.exchange.result import json_str
 
-
-def _escape(text: str) -> str:
-    """The inside of a JSON string literal for `text` (UTF-8 kept as is, as `dumps_line` writes it)."""
-    return json_str(text)[1:-1]
-
-
-#: What joins the question and the earlier steps into a prompt, and steps into a completion.
-#: TRL's PRMTrainer joins steps with "\n" by default, so the same default keeps them aligned.
+#: What ends a stepwise prompt and follows each step (trl<=1.13's PRMTrainer appends its
+#: `step_separator`, "\n" by default, after every completion; the prompt must end with it).
 DEFAULT_SEPARATOR = "\n"
+
+#: The event type of a reviewer's chain outcome (`core.ops.outcomes.ChainOutcomeSet`).
+CHAIN_OUTCOME_EVENT = "chain_outcome_set"
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,8 @@ class ModelInfo:
     name: str
     sha256: str | None = None
     size: int | None = None
+    #: Whether the model file carries a chat template (None: the file is not on this machine).
+    chat_template: bool | None = None
 
 
 @dataclass
@@ -45,6 +44,10 @@ class ReviewSet:
     adjudications: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Chain id -> the model that produced it.
     models: dict[str, ModelInfo] = field(default_factory=dict)
+    #: Prompt templates by name: the system prompt and user message a chain was generated with.
+    templates: dict[str, PromptTemplate] = field(default_factory=dict)
+    #: Chain id -> the reviewer's outcome for it (`workstation outcome`), latest event wins.
+    outcomes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_trees(
@@ -59,7 +62,8 @@ class ReviewSet:
         for tree in trees:
             for chain in tree.chains.values():
                 found.setdefault(chain.id, ModelInfo(chain.model))
-        return cls(trees, adjudications_from_events(events), found)
+        events = list(events)
+        return cls(trees, adjudications_from_events(events), found, outcomes=outcomes_from_events(events))
 
     @classmethod
     def from_store(cls, store: Any, session_ids: Sequence[str] | None = None) -> ReviewSet:
@@ -69,7 +73,8 @@ class ReviewSet:
             session_ids = [s.id for s in store.list_sessions()]
         trees = [store.load_session(sid) for sid in session_ids]
         # Only adjudications matter here: the store reads those alone, not every event.
-        events = [e.to_dict() for sid in session_ids for e in store.events(sid, types=("adjudicated",))]
+        events = [e.to_dict() for sid in session_ids
+                  for e in store.events(sid, types=("adjudicated", CHAIN_OUTCOME_EVENT))]
         models: dict[str, ModelInfo] = {}
         for tree in trees:
             for chain in tree.chains.values():
@@ -103,14 +108,24 @@ def adjudications_from_events(events: Iterable[Mapping[str, Any]]) -> dict[str, 
     return found
 
 
+def outcomes_from_events(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Chain id -> its latest outcome, from `chain_outcome_set` events (a cleared one is left out)."""
+    found: dict[str, str] = {}
+    for event in events:
+        if event.get("type") == CHAIN_OUTCOME_EVENT:
+            payload = event.get("payload") or {}
+            chain_id, outcome = payload.get("chain_id"), payload.get("outcome")
+            if isinstance(chain_id, str):
+                if isinstance(outcome, str) and outcome:
+                    found[chain_id] = outcome
+                else:
+                    found.pop(chain_id, None)
+    return found
+
+
 def chain_steps(path: Sequence[Node]) -> list[Node]:
     """The steps and answer of a path from the question (the question itself left out)."""
     return [n for n in path if n.kind in CHAIN_NODE_KINDS]
-
-
-def prompt_for(tree: Tree, earlier: Sequence[Node], separator: str = DEFAULT_SEPARATOR) -> str:
-    """The question followed by the current text of the earlier steps, one per separator."""
-    return separator.join([tree.question.text, *(n.text for n in earlier)])
 
 
 def live_chain_nodes(tree: Tree) -> list[Node]:
@@ -126,24 +141,107 @@ def model_version(node: Node) -> Version:
     return node.versions[0]
 
 
-class Prefixes:
-    """The text of the path from the question down to a node, memoized per node.
+#: Row shapes of the preference and KTO files (TRL's dataset formats).
+STYLES = ("conversational", "standard")
+#: Which branches path-based exports (trl-stepwise, prm800k) follow.
+BRANCHES = ("preferred", "all")
+#: What trl-stepwise does with a chain that has an unlabelled or tied step.
+PARTIALS = ("truncate", "drop")
 
-    `before(node)` is a step's prompt: the question and the current text of every earlier step
-    of its branch. Built from the parent's prefix, so a whole tree costs one pass.
+#: Standard style: the question ends with this line break; the steps follow as the model wrote
+#: them (their exact spans end with the model's own line breaks).
+QUESTION_END = "\n"
+
+
+def laid_out(node: Node, version: Version) -> str:
+    """A version's text as the model wrote it: a model version's exact span; a rewrite inside
+    the blank space of the model's original (as `core.prompts.prompt_text` lays out prompts)."""
+    if version.origin == "model":
+        return version.raw
+    original = model_version(node)
+    if original.origin == "model" and original.text and original.text in original.raw:
+        at = original.raw.index(original.text)
+        return original.raw[:at] + version.text + original.raw[at + len(original.text):]
+    return version.text + "\n\n"
+
+
+def own_chain_text(tree: Tree, node: Node) -> str:
+    """What the model wrote from `node` to the end of the generation that produced it: the
+    model's own spans, never a reviewer's rewrite, never another generation's steps."""
+    chain = tree.chains.get(node.chain_id or "")
+    if chain is None or node.id not in chain.node_ids:
+        return laid_out(node, model_version(node))
+    ids = chain.node_ids[chain.node_ids.index(node.id):]
+    return "".join(model_version(tree.nodes[i]).raw for i in ids if i in tree.nodes)
+
+
+def first_child(tree: Tree, parent_id: str) -> Node | None:
+    """The oldest live alternative below `parent_id` (what stands in where nobody preferred one)."""
+    kids = tree.children(parent_id, CHAIN_NODE_KINDS)
+    return kids[0] if kids else None
+
+
+def exported_paths(tree: Tree, branch: str = "preferred") -> tuple[list[list[Node]], bool]:
+    """The chain nodes of each exported branch, from step 1, and whether the oldest alternative
+    stood in for a preference nobody marked (a fork without one).
+
+    `preferred`: one path, the preferred alternative at every fork, else the oldest: the same
+    whatever the user last viewed. `all`: every path from the question to a last step.
+    """
+    if branch == "all":
+        paths: list[list[Node]] = []
+        stack: list[list[Node]] = [[]]
+        while stack:
+            path = stack.pop()
+            kids = tree.children(path[-1].id if path else tree.question_id, CHAIN_NODE_KINDS)
+            if not kids:
+                if path:
+                    paths.append(path)
+                continue
+            stack.extend([*path, kid] for kid in reversed(kids))
+        return paths, False
+    path = []
+    stood_in = False
+    parent_id = tree.question_id
+    while True:
+        chosen = tree.preferred_child(parent_id)
+        if chosen is None:
+            chosen = first_child(tree, parent_id)
+            if chosen is not None and len(tree.children(parent_id, CHAIN_NODE_KINDS)) > 1:
+                stood_in = True
+        if chosen is None:
+            return ([path] if path else []), stood_in
+        path.append(chosen)
+        parent_id = chosen.id
+
+
+class Context:
+    """What precedes a step in one tree, in a file's style, memoized per node.
+
+    - standard: the prompt is plain text, the question, `QUESTION_END`, then the earlier steps
+      as the model wrote them, up to the last visible character; a completion starts with the
+      blank space that follows (the line breaks) and is the step as the model wrote it.
+    - conversational: the prompt is the chain's system and user messages (its prompt template);
+      a completion is one assistant message holding the earlier steps and then the step, so the
+      chat template renders exactly the turn the model continued. (TRL 1.16 renders a prompt that
+      ends in an assistant message as a closed turn plus a new header, which the model never saw;
+      in a pair the shared earlier steps cancel out of DPO's log-ratio.)
     """
 
-    def __init__(self, tree: Tree, separator: str = DEFAULT_SEPARATOR) -> None:
+    def __init__(self, tree: Tree, reviews: ReviewSet, style: str = "standard") -> None:
         self.tree = tree
-        self.separator = separator
-        self._memo: dict[str, str] = {tree.question_id: tree.question.text}
-        self._json_memo: dict[str, str] = {}
+        self.reviews = reviews
+        self.style = style
+        self._assistant: dict[str, str] = {tree.question_id: ""}
+        self._messages: dict[str, list[dict[str, str]]] = {}
+        #: Names of prompt templates this app does not know (their chains get the question alone).
+        self.missing_templates: set[str] = set()
+        #: (name, version) of the prompt templates whose messages rows carry.
+        self.used_templates: set[tuple[str, str]] = set()
 
-    def through(self, node_id: str) -> str:
-        """Question plus every chain node down to `node_id`, that node included."""
-        memo = self._memo
-        if node_id in memo:
-            return memo[node_id]
+    def assistant_through(self, node_id: str) -> str:
+        """The assistant's text from step 1 down to `node_id` included (current versions)."""
+        memo = self._assistant
         pending = []
         current: str | None = node_id
         while current is not None and current not in memo:
@@ -153,42 +251,59 @@ class Prefixes:
         for nid in reversed(pending):
             node = self.tree.nodes[nid]
             if node.kind in CHAIN_NODE_KINDS:
-                text = text + self.separator + node.text
+                if text and not text[-1].isspace():
+                    text += "\n"  # a rewrite laid out without the model's blank space
+                text += laid_out(node, node.current)
             memo[nid] = text
-        return text
+        return memo[node_id]
 
     def before(self, node: Node) -> str:
-        """A node's prompt: the path down to its parent."""
-        return self.through(node.parent_id) if node.parent_id is not None else ""
+        """The assistant's text before `node` (its earlier steps)."""
+        return self.assistant_through(node.parent_id) if node.parent_id is not None else ""
 
-    def json_before(self, node: Node) -> str:
-        """`before(node)` as a JSON string literal, quotes included.
+    def _standard(self, node: Node) -> tuple[str, str]:
+        """(prompt, blank): the plain text before `node` cut at its last visible character, and
+        the blank space after it, which starts every completion (BPE tokenizers join blank space
+        to the word after it, so a prompt ending in blank space is not a token prefix)."""
+        text = self.tree.question.text + QUESTION_END + self.before(node)
+        prompt = text.rstrip()
+        return prompt, text[len(prompt):] or "\n"
 
-        Escaping is memoized per node like the text, so a deep branch does not escape its
-        early steps once per later step (KTO rows repeat every earlier step in the prompt).
-        """
-        if node.parent_id is None:
-            return '""'
-        return '"' + self._escaped(node.parent_id) + '"'
+    def standard_prompt(self, node: Node) -> str:
+        """The plain-text prompt of `node`: question and earlier steps, up to the last visible character."""
+        return self._standard(node)[0]
 
-    def _escaped(self, node_id: str) -> str:
-        memo = self._json_memo
-        if node_id in memo:
-            return memo[node_id]
-        pending = []
-        current: str | None = node_id
-        while current is not None and current not in memo:
-            pending.append(current)
-            current = self.tree.nodes[current].parent_id
-        text = memo[current] if current is not None else ""
-        for nid in reversed(pending):
-            node = self.tree.nodes[nid]
-            if nid == self.tree.question_id:
-                text = _escape(node.text)
-            elif node.kind in CHAIN_NODE_KINDS:
-                text = text + _escape(self.separator + node.text)
-            memo[nid] = text
-        return text
+    def messages(self, node: Node) -> list[dict[str, str]]:
+        """The system and user messages the chain of `node` was generated with."""
+        name = self.tree.session.template_name
+        chain = self.tree.chains.get(node.chain_id or "")
+        if chain is not None and chain.template_name:
+            name = chain.template_name
+        if name not in self._messages:
+            template = self.reviews.templates.get(name)
+            question = self.tree.session.question or self.tree.question.text
+            if template is None:
+                self.missing_templates.add(name)
+                self._messages[name] = [{"role": "user", "content": question}]
+            else:
+                self.used_templates.add((template.name, template.version))
+                out = [{"role": "system", "content": template.system}] if template.system else []
+                out.append({"role": "user", "content": template.user_message(question)})
+                self._messages[name] = out
+        return [dict(m) for m in self._messages[name]]
+
+    def prompt(self, node: Node) -> str | list[dict[str, str]]:
+        """The prompt field of a row about `node`."""
+        if self.style == "conversational":
+            return self.messages(node)
+        return self.standard_prompt(node)
+
+    def completion(self, node: Node, text: str) -> str | list[dict[str, str]]:
+        """A completion field: `text` (the step or continuation as written) after `node`'s prompt."""
+        if self.style == "conversational":
+            return [{"role": "assistant", "content": self.before(node) + text}]
+        blank = self._standard(node)[1]
+        return text if text[:1].isspace() else blank + text
 
 
 def continuation(tree: Tree, node: Node) -> list[Node]:

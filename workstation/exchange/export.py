@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from workstation.exchange.corpus import DEFAULT_SEPARATOR, ReviewSet
+from workstation.exchange.corpus import BRANCHES, DEFAULT_SEPARATOR, PARTIALS, STYLES, ReviewSet
 from workstation.exchange.errors import ExchangeError
 from workstation.exchange.labels import LabelPolicy
 from workstation.exchange.prm800k import export_prm800k
@@ -33,28 +33,56 @@ def export(
     reviewers: Iterable[str] | None = None,
     rewrite_is_right: bool = True,
     separator: str = DEFAULT_SEPARATOR,
+    style: str | None = None,
+    branch: str = "preferred",
+    partial: str = "truncate",
+    seed: int = 0,
 ) -> ExportResult:
     """Write `reviews` as `fmt` to `out` (and a manifest beside it); returns what it wrote.
 
     `neutral` (false|true|drop), `aggregate` (majority|strict|unanimous) and `reviewers`
     (whose labels count) apply to the labelled formats and are recorded in the manifest.
+    `style` (conversational|standard; None: conversational unless the models are known to have
+    no chat template) shapes trl-preference and kto rows; `branch` (preferred|all) which
+    branches trl-stepwise and prm800k follow; `partial` (truncate|drop) what trl-stepwise does
+    with a chain that has an unlabelled step; `seed` the order of kto rows.
     """
     out = Path(out)
+    _check("--branch", branch, BRANCHES)
+    _check("--partial", partial, PARTIALS)
     chosen = frozenset(reviewers) if reviewers is not None else None
     policy = LabelPolicy(neutral=neutral, aggregate=aggregate, reviewers=chosen, rewrite_is_right=rewrite_is_right)
     if fmt == "trl-stepwise":
-        return export_stepwise(reviews, out, policy, separator)
-    if fmt == "trl-preference":
-        return export_preference(reviews, out, separator)
-    if fmt == "kto":
-        return export_kto(reviews, out, policy, separator)
+        return export_stepwise(reviews, out, policy, separator, branch, partial)
+    if fmt in ("trl-preference", "kto"):
+        chosen_style, why = resolve_style(reviews, style)
+        if fmt == "trl-preference":
+            return export_preference(reviews, out, chosen_style, why)
+        return export_kto(reviews, out, policy, chosen_style, seed, why)
     if fmt == "prm800k":
-        return export_prm800k(reviews, out, chosen)
+        return export_prm800k(reviews, out, chosen, branch)
     if fmt == "report":
         return export_report(reviews, out, "html")
     if fmt == "report-md":
         return export_report(reviews, out, "md")
     raise ExchangeError(f"unknown export format '{fmt}' (known: {', '.join(TREE_FORMATS)}, parquet, bundle)")
+
+
+def resolve_style(reviews: ReviewSet, style: str | None) -> tuple[str, str]:
+    """The row style to write and why: as asked, else conversational where the models have a
+    chat template (a model file not on this machine counts as having one)."""
+    if style is not None:
+        _check("--style", style, STYLES)
+        return style, "asked for"
+    known = [m for m in reviews.models.values() if m.chat_template is not None]
+    if known and not any(m.chat_template for m in known):
+        return "standard", "the models that wrote these chains have no chat template"
+    return "conversational", "the default where the model has a chat template"
+
+
+def _check(flag: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ExchangeError(f"{flag} must be one of {', '.join(choices)}, not '{value}'")
 
 
 def export_from_store(

@@ -143,7 +143,7 @@ class LabelIndex:
         if adjudication is not None and latest is not None:
             # An adjudication decides unless its author labelled the step again afterwards.
             mine = latest.get(adjudication.reviewer_id)
-            return (mine.label if mine is not None else adjudication.label), ""  # type: ignore[return-value]
+            return (mine.label if mine is not None else adjudication.label), ""
         if not latest:
             if policy.rewrite_is_right and node.version(version_id).origin == "rewrite":
                 return 1, ""

@@ -42,15 +42,28 @@ def export_parquet(con: Any, out_dir: Path) -> ExportResult:
         target = out_dir / f"{table}.parquet"
         tmp = out_dir / f".{table}.parquet.tmp"
         # COPY takes no bound parameters for its target; both names are quoted instead.
+        counts[table] = int(con.execute(f"SELECT count(*) FROM {_quote_ident(table)}").fetchone()[0])
+        if not counts[table]:
+            target.unlink(missing_ok=True)  # an older export's file of a table now empty
+            continue
         con.execute(f"COPY {_quote_ident(table)} TO {_quote_literal(str(tmp))} (FORMAT parquet)")
         tmp.replace(target)
-        counts[table] = int(con.execute(f"SELECT count(*) FROM {_quote_ident(table)}").fetchone()[0])
         result.files.append(target)
     result.rows = sum(counts.values())
     result.path = out_dir / "tables.parquet"  # the manifest's name: tables.parquet.manifest.json
-    write_manifest(result, tables=counts)
+    write_manifest(result, **_tables_note(counts))
     result.path = out_dir
     return result
+
+
+#: Why empty tables have no file: `datasets.load_dataset("parquet")` refuses a file with no rows.
+EMPTY_TABLES_WHY = ("no file is written for an empty table: datasets.load_dataset('parquet') refuses one "
+                    "(\"corresponds to no data\")")
+
+
+def _tables_note(counts: dict[str, int]) -> dict[str, object]:
+    return {"tables": {t: n for t, n in counts.items() if n},
+            "empty_tables": sorted(t for t, n in counts.items() if not n), "empty_tables_why": EMPTY_TABLES_WHY}
 
 
 def export_parquet_from_store(store: Any, out_dir: Path) -> ExportResult:
@@ -58,9 +71,12 @@ def export_parquet_from_store(store: Any, out_dir: Path) -> ExportResult:
     `export_tables` (DuckDB COPY), with the same result and manifest as `export_parquet`."""
     out_dir = Path(out_dir)
     counts = dict(store.export_tables(out_dir))
+    for table, rows in counts.items():
+        if not rows:
+            (out_dir / f"{table}.parquet").unlink(missing_ok=True)
     result = ExportResult("parquet", out_dir / "tables.parquet")
-    result.files = [out_dir / f"{table}.parquet" for table in counts]
+    result.files = [out_dir / f"{table}.parquet" for table, rows in counts.items() if rows]
     result.rows = sum(counts.values())
-    write_manifest(result, tables=counts)
+    write_manifest(result, **_tables_note(counts))
     result.path = out_dir
     return result

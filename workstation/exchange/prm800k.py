@@ -16,39 +16,57 @@ from typing import Any
 
 from workstation.core.model import Node, Version
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
-from workstation.exchange.corpus import ReviewSet, chain_steps, model_version
+from workstation.exchange.corpus import ReviewSet, exported_paths, model_version
 from workstation.exchange.labels import LabelIndex
 from workstation.exchange.result import AtomicWriter, ExportResult, dumps_line, write_manifest
 
+#: PRM800K's finish reasons; a reviewer's chain outcome (`workstation outcome`) is one of them.
+FINISH_REASONS = ("solution", "found_error", "give_up", "bad_problem")
 
-def export_prm800k(reviews: ReviewSet, out: Path, reviewers: frozenset[str] | None = None) -> ExportResult:
-    """Write one PRM800K object per session and reviewer who labelled any step of it."""
+
+def export_prm800k(
+    reviews: ReviewSet, out: Path, reviewers: frozenset[str] | None = None, branch: str = "preferred"
+) -> ExportResult:
+    """Write one PRM800K object per exported branch and reviewer who labelled any step of it."""
     result = ExportResult("prm800k", Path(out))
+    stood_in: list[str] = []
+    outcomes_used: dict[str, str] = {}
     with AtomicWriter(result.path) as f:
         for tree in reviews.trees:
             index = LabelIndex(tree, reviews.adjudications, reviewers)
-            steps = chain_steps(tree.preferred_path())
-            if not steps:
+            paths, first = exported_paths(tree, branch)
+            if first:
+                stood_in.append(tree.session.id)
+            if not paths:
                 result.skip(tree.session.id, "session", "no model steps")
                 continue
             labelers = sorted({r for per in index.latest.values() for r in per})
             if not labelers:
                 result.skip(tree.session.id, "session", "no label")
                 continue
-            layout = _layout(tree, steps)
             times: dict[str, list[str]] = {}
             for a in tree.annotations.values():
                 if not a.retracted:
                     times.setdefault(a.reviewer_id, []).append(a.created_at)
-            f.writelines(dumps_line(_solution(tree, index, steps, layout, r, sorted(times.get(r, ()))))
-                         for r in labelers)
-            result.rows += len(labelers)
+            for steps in paths:
+                layout = _layout(tree, steps)
+                outcome = reviews.outcomes.get(steps[-1].chain_id or "")
+                if outcome is not None:
+                    outcomes_used[steps[-1].chain_id or ""] = outcome
+                f.writelines(dumps_line(_solution(tree, index, steps, layout, r, sorted(times.get(r, ())), outcome))
+                             for r in labelers)
+                result.rows += len(labelers)
     write_manifest(
         result,
         ratings="raw -1/0/+1 per reviewer, as given (no neutral mapping, no aggregation)",
         flagged="true when an automated check flagged that text",
-        finish_reason="found_error if a chosen step is rated -1; solution if every chosen step is "
-        "rated and the branch ends in an answer; give_up otherwise",
+        finish_reason="the reviewer's chain outcome (workstation outcome CHAIN --set ...) of the chain holding "
+        "the branch's last step where one is set; else found_error if a chosen step is rated -1; solution if "
+        "every chosen step is rated and the branch ends in an answer; give_up otherwise",
+        chain_outcomes=dict(sorted(outcomes_used.items())),
+        branch="all: every path to a last step" if branch == "all" else
+        "preferred: the preferred alternative at every fork, else the oldest",
+        first_branch_sessions=stood_in,
         sessions=[t.session.id for t in reviews.trees],
     )
     return result
@@ -72,31 +90,34 @@ def _layout(tree: Tree, steps: list[Node]) -> _Layout:
 
 
 def _solution(tree: Tree, index: LabelIndex, steps: list[Node], layout: _Layout, reviewer_id: str,
-              times: list[str]) -> dict[str, Any]:
+              times: list[str], outcome: str | None = None) -> dict[str, Any]:
     latest = index.latest
-    label_steps = []
+    label_steps: list[dict[str, Any]] = []
     chosen_ratings: list[int | None] = []
-    for node, (alternatives, chosen, rewrite) in zip(steps, layout):
-        completions = []
+    for node, (alternatives, chosen, rewrite) in zip(steps, layout, strict=True):
+        completions: list[dict[str, Any]] = []
         for alt, original in alternatives:
             mine = latest.get((alt.id, original.id), {}).get(reviewer_id)
             completions.append({"text": original.text, "rating": mine.label if mine is not None else None,
                                 "flagged": bool(original.flags)})
         if rewrite is not None:
             mine = latest.get((node.id, rewrite.id), {}).get(reviewer_id)
-            human = {
+            rating = mine.label if mine is not None else None
+            human: dict[str, Any] = {
                 "text": rewrite.text,
-                "rating": mine.label if mine is not None else None,
+                "rating": rating,
                 "source": "human",
                 "flagged": bool(rewrite.flags),
                 "corrected_rating": None,
             }
-            chosen_ratings.append(human["rating"])
+            chosen_ratings.append(rating)
             label_steps.append({"completions": completions, "human_completion": human, "chosen_completion": None})
         else:
             chosen_ratings.append(completions[chosen]["rating"])
             label_steps.append({"completions": completions, "human_completion": None, "chosen_completion": chosen})
-    if any(r == -1 for r in chosen_ratings):
+    if outcome is not None:
+        finish = outcome
+    elif any(r == -1 for r in chosen_ratings):
         finish = "found_error"
     elif all(r is not None for r in chosen_ratings) and steps[-1].kind == "answer":
         finish = "solution"

@@ -183,8 +183,7 @@ def _lexer(name: str) -> Lexer:
 def _highlighted(code: str, language: str) -> str:
     # A code block often comes back: the model's original beside a rewrite, alternatives that
     # keep the code, a reply quoting it. Highlighting is the report's costliest step.
-    html: str = highlight(code, _lexer(language), _FORMATTER)  # pygments has no type information
-    return html
+    return str(highlight(code, _lexer(language), _FORMATTER))
 
 
 def _html_text(text: str) -> str:

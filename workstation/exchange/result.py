@@ -24,10 +24,14 @@ class Skipped:
     session_id: str
     item: str
     reason: str
+    #: The chain the item belongs to ("" where none) and whether it was left out or cut short.
+    chain: str = ""
+    action: str = "dropped"
 
     def to_dict(self) -> dict[str, str]:
         """As JSON-able data."""
-        return {"session_id": self.session_id, "item": self.item, "reason": self.reason}
+        return {"session_id": self.session_id, "item": self.item, "reason": self.reason,
+                "chain": self.chain or self.session_id, "action": self.action}
 
 
 @dataclass
@@ -41,9 +45,9 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
 
-    def skip(self, session_id: str, item: str, reason: str) -> None:
-        """Note an item left out."""
-        self.skipped.append(Skipped(session_id, item, reason))
+    def skip(self, session_id: str, item: str, reason: str, *, chain: str = "", action: str = "dropped") -> None:
+        """Note an item left out (or, with `action="cut"`, cut short)."""
+        self.skipped.append(Skipped(session_id, item, reason, chain, action))
 
     def skip_reasons(self) -> dict[str, int]:
         """Reason -> how many items were skipped for it."""
@@ -51,11 +55,16 @@ class ExportResult:
 
     def summary(self) -> str:
         """One line for the user: what was written where, and what was left out."""
-        text = f"{self.format}: wrote {self.rows} rows to {self.path}"
+        text = f"{self.format}: wrote {plural(self.rows, 'row')} to {self.path}"
         if self.skipped:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.skip_reasons().items()))
             text += f"; skipped {len(self.skipped)} ({reasons})"
         return text
+
+    def dropped(self) -> list[dict[str, str]]:
+        """What `--dry-run --json` lists: each chain or item left out or cut, and why."""
+        return [{"chain": s.chain or s.session_id, "item": s.item, "reason": s.reason, "action": s.action}
+                for s in self.skipped]
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-able data (what `export --json` prints)."""
@@ -68,6 +77,11 @@ class ExportResult:
             "skip_reasons": self.skip_reasons(),
             "manifest": self.manifest,
         }
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 row", "2 rows"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def manifest_path(out: Path) -> Path:

@@ -13,23 +13,18 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -122,202 +117,6 @@ def _key_storage(review: Review) -> tuple[str, str]:
 
     keystore = Exchange(review).keystore
     return keystore.storage, keystore.storage_message
-
-
-# -- export ----------------------------------------------------------------------------------
-
-
-def _checklist(name: str) -> QListWidget:
-    widget = QListWidget()
-    widget.setObjectName(name)
-    widget.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-    return widget
-
-
-def _fill_checklist(widget: QListWidget, entries: list[tuple[str, str]]) -> None:
-    """(id, text) rows with check boxes; what was ticked stays ticked."""
-    ticked = set(_ticked(widget))
-    widget.clear()
-    for key, text in entries:
-        item = QListWidgetItem(text)  # list items show plain text
-        item.setData(Qt.ItemDataRole.UserRole, key)
-        item.setToolTip(key)
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked if key in ticked else Qt.CheckState.Unchecked)
-        widget.addItem(item)
-
-
-def _ticked(widget: QListWidget) -> list[str]:
-    items = (widget.item(i) for i in range(widget.count()))
-    return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
-
-
-def _run_export(review: Review, fmt: str, out: Path, options: dict[str, Any]) -> str:
-    """The export on the worker; returns the summary line."""
-    from workstation.review_exchange import Exchange
-
-    result = Exchange(review).export(fmt, out, **options)
-    if isinstance(result, dict):  # parquet: table -> rows
-        return f"parquet: wrote {len(result)} tables ({sum(result.values())} rows) to {out}"
-    return result.summary()
-
-
-class ExportDialog(QDialog):
-    """Pick a format, the sessions, the label policy and a path; the export runs on the worker."""
-
-    exported = Signal(str)
-
-    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export")
-        self.setObjectName("exportDialog")
-        self.resize(720, 600)
-        self.backend = backend
-        self.owner = parent
-        self.format = QComboBox()
-        for name, (text, _, _) in FORMATS.items():
-            self.format.addItem(name, name)
-            self.format.setItemData(self.format.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
-        self.format_text = plain_label()
-        self.path = QLineEdit()
-        self.path.setObjectName("exportPath")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self.browse)
-        path_row = QHBoxLayout()
-        path_row.addWidget(self.path, 1)
-        path_row.addWidget(browse)
-        self.neutral = QComboBox()
-        for value, text in (("false", "wrong (false)"), ("true", "right (true)"), ("drop", "left out")):
-            self.neutral.addItem(text, value)
-        self.aggregate = QComboBox()
-        for value, text in (("majority", "majority (a tie leaves the step unlabelled)"),
-                            ("strict", "strict (the lowest label: one wrong makes it wrong)"),
-                            ("unanimous", "unanimous (any disagreement leaves it unlabelled)")):
-            self.aggregate.addItem(text, value)
-        self.aggregate.setToolTip("An adjudication always wins over the reviewers' labels")
-        self.sessions = _checklist("exportSessions")
-        self.reviewers = _checklist("exportReviewers")
-        self.reviewers.setMaximumHeight(90)
-        self.passphrase = PassphraseField()
-        self.result = plain_label(name="exportResult")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
-        self.export_button.clicked.connect(lambda: self.export())
-        self.buttons.rejected.connect(self.reject)
-
-        form = QFormLayout()
-        form.addRow("Format", self.format)
-        form.addRow("", self.format_text)
-        form.addRow("Save to", path_row)
-        form.addRow("A neutral label counts as", self.neutral)
-        form.addRow("Several reviewers' labels", self.aggregate)
-        form.addRow("Sessions (none ticked: all)", self.sessions)
-        form.addRow("Whose labels count (none ticked: everyone's)", self.reviewers)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.passphrase)
-        layout.addWidget(self.result)
-        layout.addWidget(self.buttons)
-        self.format.currentIndexChanged.connect(self._format_changed)
-        self._format_changed()
-        self.loaded = False
-        self.running = False
-        self.reload()
-
-    def reload(self) -> None:
-        """Read the sessions and where the signing key is kept (on the worker)."""
-        self.loaded = False
-        self.backend.call(self._load, self._on_loaded, self._on_failed)
-
-    @staticmethod
-    def _load(review: Review) -> tuple[list[tuple[str, str]], list[tuple[str, str]], tuple[str, str]]:
-        sessions = [(s.id, (s.title or s.question or s.id).splitlines()[0][:120]) for s in review.sessions()]
-        reviewers = [(r.id, f"{r.id} ({r.role})") for r in review.store.reviewers()]
-        return sessions, reviewers, _key_storage(review)
-
-    def _on_loaded(self, loaded: tuple[list[tuple[str, str]], list[tuple[str, str]], tuple[str, str]]) -> None:
-        sessions, reviewers, (storage, message) = loaded
-        _fill_checklist(self.sessions, sessions)
-        _fill_checklist(self.reviewers, reviewers)
-        self.passphrase.set_storage(storage, message)
-        self._format_changed()
-        self.loaded = True
-
-    def _on_failed(self, message: str) -> None:
-        self.running = False
-        self.export_button.setEnabled(True)
-        self.result.setText(f"Export failed: {message}")
-        tell(self.backend, message)
-
-    def _format_changed(self) -> None:
-        fmt = self.current_format()
-        self.format_text.setText(FORMATS[fmt][0])
-        labelled = fmt in LABELLED_FORMATS
-        self.neutral.setEnabled(labelled)
-        self.aggregate.setEnabled(labelled)
-        self.reviewers.setEnabled(labelled)
-        path = Path(self.path.text().strip())
-        if self.path.text().strip() and path.name in {s for _, s, _ in FORMATS.values()}:
-            self.path.setText(str(path.with_name(FORMATS[fmt][1])))  # our own suggestion: follow the format
-        self.sessions.setEnabled(fmt != "parquet")  # parquet copies every table
-        self.passphrase.setVisible(fmt == "bundle" and self.passphrase.storage == "file")
-
-    def current_format(self) -> str:
-        """The format chosen."""
-        return str(self.format.currentData())
-
-    def set_format(self, fmt: str) -> None:
-        """Choose a format by name."""
-        self.format.setCurrentIndex(self.format.findData(fmt))
-
-    def selected_sessions(self) -> list[str]:
-        """The ticked sessions (empty: all)."""
-        return _ticked(self.sessions)
-
-    def selected_reviewers(self) -> list[str]:
-        """The reviewers whose labels count (empty: everyone's)."""
-        return _ticked(self.reviewers)
-
-    def browse(self) -> None:
-        """Pick where to write with the platform's file dialog."""
-        fmt = self.current_format()
-        _, suggested, filters = FORMATS[fmt]
-        start = self.path.text() or suggested
-        if not filters:
-            chosen = QFileDialog.getExistingDirectory(self, "Folder for the Parquet files", start)
-        else:
-            chosen, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", start, filters)
-        if chosen:
-            self.path.setText(chosen)
-
-    def export(self, out: Path | str | None = None) -> None:
-        """Export to `out` (default: the path field); the summary shows here when it is done."""
-        if out is not None:
-            self.path.setText(str(out))
-        text = self.path.text().strip()
-        if not text:
-            self.result.setText("Choose where to save the export first (Browse…).")
-            return
-        fmt = self.current_format()
-        options: dict[str, Any] = {"sessions": self.selected_sessions() or None}
-        if fmt in LABELLED_FORMATS:
-            options.update(neutral=self.neutral.currentData(), aggregate=self.aggregate.currentData(),
-                           reviewers=self.selected_reviewers() or None)
-        if fmt == "bundle":
-            options["passphrase"] = self.passphrase.passphrase()
-        target = Path(text)
-        self.running = True
-        self.export_button.setEnabled(False)
-        self.result.setText(f"Exporting {fmt}…")
-        self.backend.call(lambda review: _run_export(review, fmt, target, options), self._on_done, self._on_failed,
-                          quick=False)
-
-    def _on_done(self, summary: str) -> None:
-        self.running = False
-        self.export_button.setEnabled(True)
-        self.result.setText(summary)
-        notify(self.owner, summary)
-        self.exported.emit(summary)
 
 
 # -- import ----------------------------------------------------------------------------------
@@ -541,3 +340,10 @@ class ImportFlow(QObject):
             if callable(refresh):
                 refresh()
         self.finished.emit(outcomes)
+
+
+# The export dialog lives in its own module; imported here for the callers that know it by this one.
+from workstation.ui.export_dialog import ExportDialog  # noqa: E402
+
+__all__ = ["BUNDLE_FILTER", "FORMATS", "LABELLED_FORMATS", "PASSPHRASE_VARIABLE", "BundleOutcome", "ExportDialog",
+           "ImportFlow", "ImportResultsDialog", "PassphraseField", "TrustKeyDialog", "notify", "plain_label", "tell"]

@@ -23,6 +23,7 @@ from workstation.core.ops.base import (
 )
 from workstation.core.ops.branches import BranchDeleted, BranchPreferred, BranchRestored, BranchShown
 from workstation.core.ops.chains import ChallengeAnswered, ChallengeAsked, StepsAdded
+from workstation.core.ops.outcomes import ChainOutcomeSet
 from workstation.core.ops.session import (
     SessionDeleted,
     SessionRenamed,
@@ -41,6 +42,7 @@ __all__ = [
     "BranchPreferred",
     "BranchRestored",
     "BranchShown",
+    "ChainOutcomeSet",
     "ChallengeAnswered",
     "ChallengeAsked",
     "Changes",
