@@ -558,8 +558,8 @@ def test_installs_on_the_workstation_window(qtbot, open_window, gui_thread_uses:
         view.adjudicate()
     qtbot.waitUntil(lambda: view.queue_model.rowCount() == 0, timeout=30_000)
     undo = win.parts.actions["undo"]
-    qtbot.waitUntil(lambda: undo.isEnabled() and "adjudicate" in undo.text(), timeout=30_000)
-    assert undo.text().startswith("&Undo adjudicate ")
+    qtbot.waitUntil(lambda: undo.isEnabled() and "settle" in undo.text(), timeout=30_000)
+    assert undo.text().startswith("&Undo settle step ") and undo.text().endswith(" as right")
     with qtbot.waitSignal(view.refreshed, timeout=30_000):
         undo.trigger()  # the adjudication is reversed: the step is back in the queue
     qtbot.waitUntil(lambda: view.queue_model.rowCount() == 1, timeout=30_000)
