@@ -120,7 +120,7 @@ def test_every_export_on_a_full_disk(tmp_path: Path, disk: TinyDisk, capsys, mon
 @pytest.mark.qt
 def test_every_export_from_the_window_on_a_full_disk(qtbot, tmp_path: Path, disk: TinyDisk, monkeypatch, size,
                                                      figures) -> None:
-    from workstation.ui.exchange_dialogs import ExportDialog
+    from workstation.ui.export_dialog import ExportDialog
 
     from .fault_window import clear_message, open_window, wait_error, write_fast_settings
 

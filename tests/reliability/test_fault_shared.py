@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from workstation.store import Store
-from workstation.ui.exchange_dialogs import ExportDialog
+from workstation.ui.export_dialog import ExportDialog
 
 from ..store.helpers import child_env
 from .fault_window import CHILD_WINDOW, clear_message, message, open_window, select_row, wait_error, wait_idle

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import QMainWindow
 
 from workstation import paths
 from workstation.ui.backend import Backend
-from workstation.ui.exchange_dialogs import PASSPHRASE_VARIABLE, ExportDialog
+from workstation.ui.exchange_dialogs import PASSPHRASE_VARIABLE
+from workstation.ui.export_dialog import ExportDialog
 from workstation.ui.keys_dialog import KeysDialog
 from workstation.ui.team import TeamView
 from workstation.ui.team_charts import chart_text

@@ -341,9 +341,5 @@ class ImportFlow(QObject):
                 refresh()
         self.finished.emit(outcomes)
 
-
-# The export dialog lives in its own module; imported here for the callers that know it by this one.
-from workstation.ui.export_dialog import ExportDialog  # noqa: E402
-
-__all__ = ["BUNDLE_FILTER", "FORMATS", "LABELLED_FORMATS", "PASSPHRASE_VARIABLE", "BundleOutcome", "ExportDialog",
+__all__ = ["BUNDLE_FILTER", "FORMATS", "LABELLED_FORMATS", "PASSPHRASE_VARIABLE", "BundleOutcome",
            "ImportFlow", "ImportResultsDialog", "PassphraseField", "TrustKeyDialog", "notify", "plain_label", "tell"]

@@ -19,7 +19,7 @@ from workstation.ui.team import TeamDock
 
 if TYPE_CHECKING:
     from workstation.ui.backend import Backend
-    from workstation.ui.exchange_dialogs import ExportDialog
+    from workstation.ui.export_dialog import ExportDialog
     from workstation.ui.keys_dialog import KeysDialog
 
 #: Shows a step in the window's reasoning tree: session id, node id.
@@ -81,7 +81,7 @@ class TeamMenu(QObject):
 
     def open_export(self) -> ExportDialog:
         """Show the Export dialog (one at a time)."""
-        from workstation.ui.exchange_dialogs import ExportDialog
+        from workstation.ui.export_dialog import ExportDialog
 
         if self.export_dialog is None:
             self.export_dialog = ExportDialog(self.backend, self.window)
