@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 
 import duckdb
 
+from workstation.core.codec import canonical
 from workstation.core.model import Annotation, Node
 from workstation.core.ops import Changes
 from workstation.core.tree import Tree
 from workstation.store.bulk import ARRAY_ROWS, bulk, bulk_columns
-from workstation.store.event_log import canonical_json
 from workstation.store.records import Generation
 
 
@@ -178,12 +178,12 @@ def write_annotation_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[Annotat
         bulk(con, "annotations", _ANNOTATION_COLUMNS, [
             (r.annotation_id, r.session_id, o, r.node_id, r.version_id, r.annotation_reviewer_id,
              r.annotation_role, r.created_at, r.label, r.note, r.tags, r.severity, False)
-            for r, o in zip(rows, ords)
+            for r, o in zip(rows, ords, strict=True)
         ])  # fmt: skip
         return
     # Column by column (a transpose in C): rows are most of an import.
     (_event_id, session_id, _at, _reviewer_id, _role, _text, annotation_id, node_id, version_id,
-     reviewer_id, role, created_at, label, note, tags, severity) = zip(*rows)  # fmt: skip
+     reviewer_id, role, created_at, label, note, tags, severity) = zip(*rows, strict=True)  # fmt: skip
     bulk_columns(con, "annotations", _ANNOTATION_COLUMNS, (
         annotation_id, session_id, ords, node_id, version_id, reviewer_id, role, created_at, label,
         note, tags, severity, (False,) * n,
@@ -333,7 +333,7 @@ class Batch:
                 (c.id, c.session_id, o, c.parent_id, c.kind, c.raw_text, c.splitter_name,
                  c.splitter_version, c.template_name, c.template_version, c.author, c.role,
                  c.created_at, list(c.node_ids), c.critique, c.model, c.finish_reason)
-                for c, o in zip(new_chains, ords)
+                for c, o in zip(new_chains, ords, strict=True)
             )  # fmt: skip
             added.chains.update(c.id for c in new_chains)
         if changes.nodes:
@@ -347,7 +347,7 @@ class Batch:
                 self.annotations.extend(
                     (a.id, a.session_id, o, a.node_id, a.version_id, a.reviewer_id, a.role,
                      a.created_at, a.label, a.note, list(a.tags), a.severity, a.retracted)
-                    for a, o in zip(new, ords)
+                    for a, o in zip(new, ords, strict=True)
                 )  # fmt: skip
             added.annotations.update(changes.annotations)
         if changes.selections:
@@ -370,7 +370,7 @@ class Batch:
             self.nodes.extend(
                 (n.id, session_id, o, n.kind, n.parent_id, n.chain_id, n.position,
                  n.current_version_id, n.deleted)
-                for n, o in zip(new, ords)
+                for n, o in zip(new, ords, strict=True)
             )  # fmt: skip
             added.nodes.update(n.id for n in new)
         for node in nodes:
@@ -483,10 +483,10 @@ def write_generation(
             generation.chain_id, session_id, generation.model_file, generation.model_size,
             generation.model_sha256, s.get("temperature"), s.get("top_p"), s.get("top_k"),
             s.get("min_p"), s.get("repeat_penalty"), s.get("max_tokens"), s.get("seed"),
-            canonical_json(dict(s)), generation.prompt_tokens, generation.prompt_tokens_evaluated,
+            canonical(dict(s)), generation.prompt_tokens, generation.prompt_tokens_evaluated,
             generation.completion_tokens, generation.time_to_first_token_s,
             generation.tokens_per_s, generation.finish_reason,
-            canonical_json([dict(c) if c is not None else None for c in generation.step_confidence]),
-            canonical_json(dict(generation.extra)),
+            canonical([dict(c) if c is not None else None for c in generation.step_confidence]),
+            canonical(dict(generation.extra)),
         ],
     )  # fmt: skip

@@ -9,6 +9,9 @@ from workstation.core.model import Annotation
 from workstation.core.ops.base import Changes, Operation, Outcome, _existing, _fail, _label, _register
 from workstation.core.tree import Tree
 
+#: The kinds of node an annotation may name (the import's fast lane checks the same).
+ANNOTATABLE = frozenset(("step", "answer", "reply"))
+
 
 @_register
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Annotated(Operation):
         if a.id in tree.annotations:
             _fail(f"annotation {a.id} is already in the session")
         node = _existing(tree, a.node_id)
-        if node.kind not in ("step", "answer", "reply"):
+        if node.kind not in ANNOTATABLE:
             _fail(f"{_label(node)} cannot be annotated")
         node.version(a.version_id)
         if a.retracted:
