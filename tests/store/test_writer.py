@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from workstation.core import codec
 from workstation.core.history import Event
 from workstation.core.model import ROLES, SEVERITIES, Annotation
-from workstation.core.ops import Annotated, Adjudicated
+from workstation.core.ops import Adjudicated, Annotated
 from workstation.store import event_log
 
 # Any text, surrogates and control characters included: the direct path escapes as json does.

@@ -110,9 +110,9 @@ class _Kind(NamedTuple):
 _KINDS = {
     "str": _Kind("", "_str({v})", _PLAIN, quoted=True),
     "str | None": _Kind("", '"null" if {v} is None else _str({v})', _PLAIN, quoted=True, optional=True),
-    "int": _Kind("type({v}) is not int", "int.__repr__({v})", _INT),
+    "int": _Kind("type({v}) is not int", "str({v})", _INT),  # an exact int: str is its repr
     "int | None": _Kind("{v} is not None and type({v}) is not int",
-                        '"null" if {v} is None else int.__repr__({v})', _INT, optional=True),
+                        '"null" if {v} is None else str({v})', _INT, optional=True),
     "bool": _Kind("{v} is not True and {v} is not False", '"true" if {v} else "false"', "true|false"),
     "tuple[str, ...]": _Kind("type({v}) is not tuple", '"[" + ",".join([_str(s) for s in {v}]) + "]"', _PLAIN,
                              quoted=True, many=True),
@@ -257,9 +257,13 @@ def event_writer(cls: type[Operation]) -> Callable[[Event], str]:
 
 def event_text(event: Event) -> str:
     """The event's canonical JSON text: what the store logs and hashes, and a bundle's line."""
-    write = _WRITERS.get(type(event.op)) or event_writer(type(event.op))
     try:
-        return write(event)
+        return _WRITERS[type(event.op)](event)
+    except KeyError:  # the first event of its operation class (writers raise no KeyError)
+        if type(event.op) in _WRITERS:
+            raise
+        event_writer(type(event.op))
+        return event_text(event)
     except TypeError:  # _UnfitError, or a value encode_basestring refuses: json says what it makes of it
         return canonical(event_dict(event))
 
@@ -282,32 +286,48 @@ event_dict = _event_dict()
 
 # -- reading ---------------------------------------------------------------------------
 
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "str": (lambda v: isinstance(v, str), "a string"),
-    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+# How a decoded value of a declared type is found wrong (generated code, `{v}` the value), and
+# what the message says it must be.
+_CHECKS = {
+    "str": ("not isinstance({v}, str)", "a string"),
+    "str | None": ("{v} is not None and not isinstance({v}, str)", "a string or null"),
 }
 
 
-def event_kwargs(data: Any) -> dict[str, Any]:
-    """The `Event` fields of decoded event data (`op` built from type and payload); raises
-    SchemaError naming what is wrong."""
-    if not isinstance(data, dict):
-        raise SchemaError("event: expected an object")
+def _event_kwargs() -> Callable[[Any], dict[str, Any]]:
+    """Generate `event_kwargs`: the checks of `EVENT_FIELDS` in order, written out."""
+    lines = ["def event_kwargs(data):",
+             "    if not isinstance(data, dict): raise SchemaError('event: expected an object')"]
+    values = []
     for f in EVENT_FIELDS:
-        if f.name not in data:
-            if f.required:
-                raise SchemaError(f"event: missing field '{f.name}'")
-            continue
+        v = f"data[{f.name!r}]"
+        if f.required:
+            lines.append(f"    if {f.name!r} not in data: raise SchemaError(\"event: missing field '{f.name}'\")")
+        else:
+            v = f"data.get({f.name!r})"
         check = _CHECKS.get(f.declared)
-        if check is not None and not check[0](data[f.name]):
-            raise SchemaError(f"event: field '{f.name}' must be {check[1]}")
-    try:
-        Reviewer(data["reviewer_id"], data["role"])  # its checks: a reviewer id, a known role
-    except BadInputError as exc:
-        raise SchemaError(f"event {data['id']}: {exc}") from None
-    out = {f.name: data.get(f.name) for f in EVENT_FIELDS if f.name not in ("type", "payload")}
-    out["op"] = operation_from_dict(data["type"], data["payload"])
-    return out
+        if check is not None:
+            message = f"event: field '{f.name}' must be {check[1]}"
+            lines.append(f"    if {check[0].format(v=v)}: raise SchemaError({message!r})")
+        if f.name not in ("type", "payload"):
+            values.append(f"{f.name!r}: {v}")
+    lines += [
+        "    try: Reviewer(data['reviewer_id'], data['role'])",  # its checks: a reviewer id, a known role
+        "    except BadInputError as exc: raise SchemaError(f\"event {data['id']}: {exc}\") from None",
+        f"    return {{{', '.join(values)}, 'op': operation_from_dict(data['type'], data['payload'])}}",
+    ]
+    namespace: dict[str, Any] = {"SchemaError": SchemaError, "Reviewer": Reviewer, "BadInputError": BadInputError,
+                                 "operation_from_dict": operation_from_dict}
+    exec("\n".join(lines) + "\n", namespace)  # our own generated source, nothing read
+    function: Callable[[Any], dict[str, Any]] = namespace["event_kwargs"]
+    function.__doc__ = ("The `Event` fields of decoded event data (`op` built from type and payload); raises "
+                        "SchemaError naming what is wrong.")
+    return function
+
+
+#: The `Event` fields of decoded event data (`op` built from its type and payload); raises
+#: SchemaError naming what is wrong (the checks of `EVENT_FIELDS`, generated).
+event_kwargs = _event_kwargs()
 
 
 def _value_pattern(field: Field, fixed: Any, choices: Sequence[Any] | None) -> tuple[str, bool]:
@@ -352,7 +372,9 @@ class LineReader:
         missing = [name for name in fields if name not in self._groups]
         if missing or len(fields) < 2:
             raise ValueError(f"cannot give {missing or fields} (fixed, or not fields of {cls.type})")
-        self._order = tuple(self._groups[name] for name in fields)
+        #: The group numbers of `fields`, in their order: `pattern.fullmatch(text).group(*order)`
+        #: is `read(text)`, for a caller that saves the call.
+        self.order = tuple(self._groups[name] for name in fields)
         self._match = self.pattern.fullmatch
 
     def _object(self, fields: Sequence[Field], prefix: str, cls: type[Operation], fixed: dict[str, Any],
@@ -376,7 +398,7 @@ class LineReader:
     def read(self, text: str) -> tuple[Any, ...] | None:
         """The asked-for values of a line, in order; None for a line not of this shape."""
         found = self._match(text)
-        return None if found is None else found.group(*self._order)
+        return None if found is None else found.group(*self.order)
 
     @staticmethod
     def strings(inside: str) -> list[str]:

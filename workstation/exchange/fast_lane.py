@@ -38,8 +38,11 @@ _READER = LineReader(
     choices={"role": ROLES, "payload.annotation.role": ROLES, "payload.annotation.label": (*LABELS, None),
              "payload.annotation.severity": (*SEVERITIES, None)},
 )
-_read = _READER.read
+# The reader's parts, bound once: `candidate` runs for every line of every bundle.
+_match = _READER.pattern.fullmatch
+_ORDER = _READER.order
 _strings = LineReader.strings
+_LABELS: dict[str | None, int | None] = {str(label): label for label in LABELS} | {None: None}
 
 
 class SessionView(NamedTuple):
@@ -71,18 +74,18 @@ def candidate(text: str) -> AnnotationRow | None:
     The checks are those of `bundle.parse_event` and `Annotation`; with `fits`, those of
     `Annotated.check` too.
     """
-    values = _read(text)
-    if values is None:
+    found = _match(text)
+    if found is None:
         return None
     (event_id, session_id, at, reviewer_id, role, annotation_id, node_id, version_id, a_reviewer, a_role,
-     a_session, created_at, label, note, tags, severity) = values  # fmt: skip
+     a_session, created_at, label, note, tags, severity) = found.group(*_ORDER)  # fmt: skip
     if not (event_id and session_id and reviewer_id and at) or a_session != session_id:
         return None
     tag_list = _strings(tags)
     for tag in tag_list:
         if not tag.strip():
             return None
-    value = None if label is None else int(label)
+    value = _LABELS[label]
     if value is None and severity is None and not tag_list and not note.strip():
         return None
     return AnnotationRow(event_id, session_id, at, reviewer_id, role, text, annotation_id, node_id,
