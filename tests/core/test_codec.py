@@ -183,6 +183,8 @@ def test_the_reader_refuses_what_it_cannot_read() -> None:
         codec.LineReader(StepsAdded, ["id", "payload.nodes"])
     with pytest.raises(ValueError, match="cannot give"):
         codec.LineReader(Annotated, ["id", "reverts"], fixed={"reverts": None})
+    with pytest.raises(ValueError, match="payload.annotation.lable: not fields"):
+        codec.LineReader(Annotated, ["id", "at"], choices={"payload.annotation.lable": (1,)})
 
 
 def test_values_not_of_their_declared_type_take_the_generic_path() -> None:

@@ -6,7 +6,7 @@ fields of its operation's dataclass (nested records as objects, tuples as lists)
 UTF-8 as is), so the same event always has the same text: the same hash in the store's chain,
 the same line in a bundle, and "already imported" is a comparison of texts.
 
-Nothing below spells out a field by hand. From `EVENT_FIELDS` and the operations' dataclass
+No list of fields is written out below. From `EVENT_FIELDS` and the operations' dataclass
 fields (with their declared types) this module derives, when first needed for an operation
 class (so a type registered later gets them too):
 
@@ -166,13 +166,19 @@ class _Compiler:
         self._names = 0
 
     def local(self) -> str:
+        """A new local variable name for generated code."""
         self._names += 1
         return f"r{self._names}"
 
+    def alias(self, cls: type[_Record]) -> str:
+        """The name generated code knows a class by (unique: two classes may share a name)."""
+        alias = f"_{cls.__name__}_{id(cls):x}"
+        self.env[alias] = cls
+        return alias
+
     def record(self, cls: type[_Record], value: str, guards: list[str], parts: list[tuple[bool, str]]) -> None:
         """Parts of the JSON object of record `value` (a local name) of class `cls`."""
-        alias = f"_{cls.__name__}_{id(cls):x}"  # unique: two classes may share a name
-        self.env[alias] = cls
+        alias = self.alias(cls)
         guards.append(f"if type({value}) is not {alias}: raise _UnfitError")
         if _own_dict(cls):
             parts.append((True, f"_encode({value}.to_dict())"))
@@ -180,6 +186,7 @@ class _Compiler:
             self.fields(record_fields(cls), value, guards, parts)
 
     def fields(self, fields: Sequence[Field], value: str, guards: list[str], parts: list[tuple[bool, str]]) -> None:
+        """Parts of the JSON object of these fields of `value`, keys sorted as json sorts them."""
         parts.append((False, "{"))
         for i, f in enumerate(sorted(fields, key=lambda f: f.name)):
             parts.append((False, ("," if i else "") + _str(f.name) + ":"))
@@ -206,7 +213,7 @@ class _Compiler:
         """The name of the writer of a record class (generated once)."""
         name = self.functions.get(cls)
         if name is None:
-            name = self.functions[cls] = f"_write_{cls.__name__}"
+            name = self.functions[cls] = f"_write{self.alias(cls)}"
             guards: list[str] = []
             parts: list[tuple[bool, str]] = []
             self.record(cls, "record", guards, parts)
@@ -214,6 +221,7 @@ class _Compiler:
         return name
 
     def emit(self, name: str, argument: str, guards: list[str], parts: list[tuple[bool, str]]) -> None:
+        """Add the source of a function: the guards, then return the one f-string."""
         body = "".join(f"    {g}\n" for g in guards)
         self.source.append(f"def {name}({argument}):\n{body}    return {_fstring(parts)}\n")
 
@@ -343,7 +351,7 @@ def _value_pattern(field: Field, fixed: Any, choices: Sequence[Any] | None) -> t
     core, optional = kind.core, kind.optional
     if choices is not None:
         optional = optional and None in choices
-        values = [str(c) if not kind.quoted else c for c in choices if c is not None]
+        values = [c if kind.quoted else canonical(c) for c in choices if c is not None]
         assert all(re.fullmatch(kind.core, v) for v in values), values
         core = "|".join(re.escape(v) for v in values)
     body = f'"({core})"' if kind.quoted else f"({core})"
@@ -367,11 +375,15 @@ class LineReader:
         fixed, choices = dict(fixed or {}), dict(choices or {})
         fixed["type"] = cls.type
         self._groups: dict[str, int] = {}
+        self._paths: set[str] = set()
         pattern = self._object(sorted(EVENT_FIELDS, key=lambda f: f.name), "", cls, fixed, choices)
         self.pattern = re.compile(pattern)
         missing = [name for name in fields if name not in self._groups]
         if missing or len(fields) < 2:
             raise ValueError(f"cannot give {missing or fields} (fixed, or not fields of {cls.type})")
+        unknown = sorted((set(fixed) | set(choices)) - self._paths)
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not fields of {cls.type}")
         #: The group numbers of `fields`, in their order: `pattern.fullmatch(text).group(*order)`
         #: is `read(text)`, for a caller that saves the call.
         self.order = tuple(self._groups[name] for name in fields)
@@ -390,6 +402,7 @@ class LineReader:
                 value = self._object(record_fields(f.record), path + ".", cls, fixed, choices)
             else:
                 value, group = _value_pattern(f, fixed.get(path, _FREE), choices.get(path))
+                self._paths.add(path)
                 if group:
                     self._groups[path] = len(self._groups) + 1
             out.append(re.escape(_str(f.name)) + ":" + value)
