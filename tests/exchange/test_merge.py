@@ -139,16 +139,7 @@ def test_merge_into_a_store_is_all_or_nothing_and_idempotent(tmp_path: Path, key
         assert {r: a.label for r, a in tree.current_annotations(nodes[0]).items()} == {"ada": 1}
 
 
-class _StoreWithoutBatch:
-    """A store as it was before `record_batch`: the target falls back to `record` per event."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        for name in ("has_session", "events", "load_session", "record"):
-            setattr(self, name, getattr(store, name))
-
-
-def test_merge_into_a_store_without_record_batch(tmp_path: Path, keys, trusted: TrustedKeys) -> None:
+def test_merge_two_teammates_into_a_store_side_by_side(tmp_path: Path, keys, trusted: TrustedKeys) -> None:
     _, nodes, ada_events, bo_events = _team()
     paths = []
     for name, events in (("ada", ada_events), ("bo", bo_events)):
@@ -156,12 +147,12 @@ def test_merge_into_a_store_without_record_batch(tmp_path: Path, keys, trusted: 
         trusted.trust(keys[name].public)
         paths.append(tmp_path / f"{name}.wsbundle")
     with Store.open(tmp_path / "lead.duckdb") as store:
-        result = import_bundles(paths, StoreTarget(_StoreWithoutBatch(store)), trusted)
+        result = import_bundles(paths, StoreTarget(store), trusted)
         assert result.ok, result.summary()
         assert len(_store_events(store)) == len(ada_events) + 3
         tree = store.load_session(ada_events[0].session_id)
         assert {r: a.label for r, a in tree.current_annotations(nodes[1]).items()} == {"ada": 1, "bo": -1}
-        assert import_bundles(paths, StoreTarget(_StoreWithoutBatch(store)), trusted).bundles[0].status == "unchanged"
+        assert import_bundles(paths, StoreTarget(store), trusted).bundles[0].status == "unchanged"
 
 
 def test_the_garbage_collector_is_paused_only_while_merging(tmp_path: Path, keys, trusted: TrustedKeys) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from workstation.core import ops
+from workstation.core import codec, ops
 from workstation.core.ids import event_id
 from workstation.core.model import Reviewer, SchemaError, now_iso
 from workstation.core.ops import Changes, Operation, Outcome, SessionStarted
@@ -51,42 +51,12 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """The event as plain JSON-able data: the operation goes under `payload`."""
-        return {
-            "id": self.id,
-            "session_id": self.session_id,
-            "type": self.op.type,
-            "payload": self.op.payload(),
-            "reviewer_id": self.reviewer_id,
-            "role": self.role,
-            "at": self.at,
-            "reverts": self.reverts,
-        }
+        return codec.event_dict(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> Event:
         """Decode `to_dict` output; raises SchemaError naming what is wrong."""
-        if not isinstance(data, dict):
-            raise SchemaError("event: expected an object")
-        for key in ("id", "session_id", "type", "payload", "reviewer_id", "role", "at"):
-            if key not in data:
-                raise SchemaError(f"event: missing field '{key}'")
-            if key != "payload" and not isinstance(data[key], str):
-                raise SchemaError(f"event: field '{key}' must be a string")
-        if data.get("reverts") is not None and not isinstance(data["reverts"], str):
-            raise SchemaError("event: field 'reverts' must be a string or null")
-        try:
-            Reviewer(data["reviewer_id"], data["role"])  # validates the role
-        except BadInputError as exc:
-            raise SchemaError(f"event {data['id']}: {exc}") from None
-        return cls(
-            id=data["id"],
-            session_id=data["session_id"],
-            op=ops.operation_from_dict(data["type"], data["payload"]),
-            reviewer_id=data["reviewer_id"],
-            role=data["role"],
-            at=data["at"],
-            reverts=data.get("reverts"),
-        )
+        return cls(**codec.event_kwargs(data))
 
 
 @dataclass(frozen=True)

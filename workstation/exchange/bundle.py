@@ -22,12 +22,14 @@ import hashlib
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workstation import __version__
+from workstation.core.codec import EVENT_FIELDS, event_text, record_fields
+from workstation.core.codec import canonical as canonical  # the one text of an event or record
 from workstation.core.history import Event, History
 from workstation.core.model import ROLES, Annotation, now_iso
 from workstation.core.ops import Annotated
@@ -57,14 +59,6 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 LOCAL_EVENT_TYPES = frozenset(("session_deleted", "session_restored"))
 #: Why they are left out, as export and import results say it.
 LOCAL_REASON = "session deletion is local to each database"
-
-
-def canonical(data: Mapping[str, Any]) -> str:
-    """The one JSON text of an event or record: sorted keys, no spaces, UTF-8 as is.
-
-    The same as the store's event log text, so "the same event" means the same text.
-    """
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass
@@ -116,12 +110,12 @@ def select_events(events: Sequence[Mapping[str, Any]], chain_ids: Iterable[str] 
     that selection would not replay on its own (a deletion spanning unselected branches), the
     session's whole history goes in instead: a bundle must always import.
     """
-    events = [dict(e) for e in events]
+    copies: list[dict[str, Any]] = [dict(e) for e in events]
     if chain_ids is None:
-        return events
+        return copies
     wanted = set(chain_ids)
     by_session: dict[str, list[dict[str, Any]]] = {}
-    for e in events:
+    for e in copies:
         by_session.setdefault(e["session_id"], []).append(e)
     chosen: set[str] = set()
     for session_events in by_session.values():
@@ -133,7 +127,7 @@ def select_events(events: Sequence[Mapping[str, Any]], chain_ids: Iterable[str] 
         except BadInputError:
             picked = {e["id"] for e in session_events}
         chosen |= picked
-    return [e for e in events if e["id"] in chosen]
+    return [e for e in copies if e["id"] in chosen]
 
 
 def _select_session(events: list[dict[str, Any]], wanted: set[str]) -> set[str]:
@@ -225,7 +219,8 @@ def write_bundle(
     event_bytes = "".join(canonical(e) + "\n" for e in selected).encode("utf-8")
     gen_bytes = "".join(canonical(g) + "\n" for g in gens).encode("utf-8")
     reviewers = sorted({(e["reviewer_id"], e["role"]) for e in selected})
-    manifest = {
+    models = sorted({(g.get("model_file") or "", g.get("model_sha256") or "") for g in gens})
+    manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "schema_version": SCHEMA_VERSION,
         "created_at": now_iso(),
@@ -235,7 +230,7 @@ def write_bundle(
         "sessions": list(dict.fromkeys(e["session_id"] for e in selected)),
         "chains": sorted(chains_in),
         "reviewers": [{"id": r, "role": role} for r, role in reviewers],
-        "models": sorted({(g.get("model_file") or "", g.get("model_sha256") or "") for g in gens}),
+        "models": [{"model_file": n, "sha256": s or None} for n, s in models],
         "counts": {
             "events": len(selected),
             "sessions": len({e["session_id"] for e in selected}),
@@ -249,7 +244,6 @@ def write_bundle(
             GENERATIONS: {"sha256": hashlib.sha256(gen_bytes).hexdigest(), "bytes": len(gen_bytes)},
         },
     }
-    manifest["models"] = [{"model_file": n, "sha256": s or None} for n, s in manifest["models"]]
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     signature = {
         "algorithm": "ed25519",
@@ -332,7 +326,9 @@ def read_bundle(path: Path | str, *, max_bytes: int = MAX_BUNDLE_BYTES, parse: b
         if expected.get("bytes") != len(data) or hashlib.sha256(data).hexdigest() != expected["sha256"]:
             raise BundleError(path, "checksum mismatch: the member is not what was signed", member=name)
     lines = _lines(path, members[EVENTS], EVENTS)
-    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict):
+        counts = {}
     if counts.get("events") != len(lines):
         raise BundleError(path, f"the manifest counts {counts.get('events')} events, the file has {len(lines)}",
                           member=EVENTS)
@@ -473,7 +469,8 @@ def _verify_signature(path: Path, manifest: dict[str, Any], manifest_bytes: byte
     return key
 
 
-_SCAN = json.JSONDecoder().scan_once
+# A C function the json module sets on every decoder instance but its stubs do not declare.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _loads(text: str) -> Any:
@@ -515,9 +512,9 @@ def parse_event(path: Path, number: int, text: str) -> tuple[dict[str, Any], Eve
     return value, event
 
 
-_ANNOTATION_KEYS = frozenset(f.name for f in fields(Annotation))
-_ANNOTATION_TEXT = ("id", "session_id", "node_id", "version_id", "reviewer_id", "role", "created_at", "note")
-_EVENT_KEYS = frozenset(("id", "session_id", "type", "payload", "reviewer_id", "role", "at", "reverts"))
+_ANNOTATION_KEYS = frozenset(f.name for f in record_fields(Annotation))
+_ANNOTATION_TEXT = tuple(f.name for f in record_fields(Annotation) if f.declared == "str")
+_EVENT_KEYS = frozenset(f.name for f in EVENT_FIELDS)
 
 
 def _fast_event(value: dict[str, Any]) -> Event | None:
@@ -534,8 +531,8 @@ def _fast_event(value: dict[str, Any]) -> Event | None:
         return None
     if any(type(a[k]) is not str for k in _ANNOTATION_TEXT) or type(a["retracted"]) is not bool:
         return None  # the generic path says which field is wrong
-    annotation = Annotation(a["id"], a["session_id"], a["node_id"], a["version_id"], a["reviewer_id"], a["role"],
-                            a["created_at"], a["label"], a["note"], tuple(a["tags"]), a["severity"], a["retracted"])
+    # By name: the keys are exactly the declared fields (checked above), whatever fields come later.
+    annotation = Annotation(**{**a, "tags": tuple(a["tags"])})
     return Event(value["id"], value["session_id"], Annotated(annotation), value["reviewer_id"], value["role"],
                  value["at"], value["reverts"])
 
@@ -547,7 +544,7 @@ def check_duplicate(path: Path, seen: dict[str, tuple[int, str]], event: Event, 
     if first is None:
         seen[event.id] = (number, text)
         return False
-    if first[1] != text and same_event_text(first[1]) != canonical(event.to_dict()):
+    if first[1] != text and same_event_text(first[1]) != event_text(event):
         raise BundleError(path, f"event id {event.id} appears again with other content (first on line {first[0]})",
                           member=EVENTS, line=number)
     return True
@@ -556,7 +553,7 @@ def check_duplicate(path: Path, seen: dict[str, tuple[int, str]], event: Event, 
 def same_event_text(text: str) -> str | None:
     """The canonical text of an event line (None if it is not a valid event)."""
     try:
-        return canonical(Event.from_dict(json.loads(text)).to_dict())
+        return event_text(Event.from_dict(json.loads(text)))
     except (BadInputError, TypeError, ValueError, KeyError, AttributeError):
         return None
 

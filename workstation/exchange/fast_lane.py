@@ -3,9 +3,10 @@
 The full path parses a line's JSON, builds the core's objects and applies the operation to a
 copy of the tree; for a plain annotation that is most of an import's time, and all it decides
 is whether a handful of fields are well formed and name a step version of the session. Here a
-line written exactly as the store's writer writes an annotation (`event_log.event_text`: sorted
-keys, no spaces, strings without escapes) is read with one regular expression and checked
-against the session's nodes and annotation ids directly, giving the rows the store writes.
+line written exactly as the store's writer writes an annotation (`codec.event_text`: sorted
+keys, no spaces), with no escape in its strings, is read with one regular expression (derived
+from the declared fields by `codec.LineReader`) and checked against the session's nodes and
+annotation ids directly, giving the rows the store writes.
 
 The lane never refuses anything: a line it is not sure of (another shape, an escape, a check
 that fails) takes the full path, which accepts or refuses it with its own message. So the lane
@@ -14,31 +15,34 @@ accepts a subset of what the full path accepts, with the same result (tests comp
 
 from __future__ import annotations
 
-import re
 from collections.abc import Container, Iterable, Mapping
 from typing import NamedTuple
 
-from workstation.core.model import ROLES, SEVERITIES
+from workstation.core.codec import LineReader
+from workstation.core.model import LABELS, ROLES, SEVERITIES
+from workstation.core.ops import Annotated
+from workstation.core.ops.annotations import ANNOTATABLE
 from workstation.core.tree import Tree
 from workstation.store.writer import AnnotationRow
 
-# A JSON string that json.dumps(ensure_ascii=False) writes as it is: no quote, backslash or
-# control character, so the text between the quotes is the value itself.
-_PLAIN = r'"[^"\\\x00-\x1f]*"'
-_S = r'"([^"\\\x00-\x1f]*)"'
-_ANNOTATED = re.compile(
-    r'\{"at":' + _S + r',"id":' + _S + r',"payload":\{"annotation":\{"created_at":' + _S
-    + r',"id":' + _S + r',"label":(-1|0|1|null),"node_id":' + _S + r',"note":' + _S
-    + r',"retracted":false,"reviewer_id":' + _S + r',"role":' + _S + r',"session_id":' + _S
-    + r',"severity":(null|' + _PLAIN + r'),"tags":\[((?:' + _PLAIN + r'(?:,' + _PLAIN + r')*)?)\]'
-    + r',"version_id":' + _S + r'\}\},"reverts":null,"reviewer_id":' + _S + r',"role":' + _S
-    + r',"session_id":' + _S + r',"type":"annotated"\}'
+#: An `annotated` event line written canonically with no escape in its strings, not undoing
+#: anything, its annotation not retracted: the values the lane gives, in the order it takes
+#: them. The pattern is derived from the declared fields (`core.codec`); only its limits are here.
+_READER = LineReader(
+    Annotated,
+    ("id", "session_id", "at", "reviewer_id", "role", "payload.annotation.id", "payload.annotation.node_id",
+     "payload.annotation.version_id", "payload.annotation.reviewer_id", "payload.annotation.role",
+     "payload.annotation.session_id", "payload.annotation.created_at", "payload.annotation.label",
+     "payload.annotation.note", "payload.annotation.tags", "payload.annotation.severity"),
+    fixed={"reverts": None, "payload.annotation.retracted": False},
+    choices={"role": ROLES, "payload.annotation.role": ROLES, "payload.annotation.label": (*LABELS, None),
+             "payload.annotation.severity": (*SEVERITIES, None)},
 )
-_ROLES = frozenset(ROLES)
-_SEVERITIES = frozenset(SEVERITIES)
-#: The kinds of node an annotation may name (as `Annotated.check`).
-ANNOTATABLE = frozenset(("step", "answer", "reply"))
-_LABELS = {"-1": -1, "0": 0, "1": 1, "null": None}
+# The reader's parts, bound once: `candidate` runs for every line of every bundle.
+_match = _READER.pattern.fullmatch
+_ORDER = _READER.order
+_strings = LineReader.strings
+_LABELS: dict[str | None, int | None] = {str(label): label for label in LABELS} | {None: None}
 
 
 class SessionView(NamedTuple):
@@ -70,22 +74,14 @@ def candidate(text: str) -> AnnotationRow | None:
     The checks are those of `bundle.parse_event` and `Annotation`; with `fits`, those of
     `Annotated.check` too.
     """
-    found = _ANNOTATED.fullmatch(text)
+    found = _match(text)
     if found is None:
         return None
-    (at, event_id, created_at, annotation_id, label, node_id, note, a_reviewer, a_role, a_session,
-     severity, tags, version_id, reviewer_id, role, session_id) = found.groups()  # fmt: skip
-    if not (event_id and session_id and reviewer_id and at) or role not in _ROLES or a_role not in _ROLES:
+    (event_id, session_id, at, reviewer_id, role, annotation_id, node_id, version_id, a_reviewer, a_role,
+     a_session, created_at, label, note, tags, severity) = found.group(*_ORDER)  # fmt: skip
+    if not (event_id and session_id and reviewer_id and at) or a_session != session_id:
         return None
-    if a_session != session_id:
-        return None
-    if severity == "null":
-        severity = None
-    else:
-        severity = severity[1:-1]
-        if severity not in _SEVERITIES:
-            return None
-    tag_list = tags[1:-1].split('","') if tags else []
+    tag_list = _strings(tags)
     for tag in tag_list:
         if not tag.strip():
             return None

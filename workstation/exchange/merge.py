@@ -8,7 +8,8 @@ does not fit (or one with a known id differs), the bundle is refused before anyt
 written, and the target commits a bundle's events in one transaction.
 
 A target is anything with the methods of `MergeTarget`: `StoreTarget` wraps a
-`workstation.store.Store`; `MemoryTarget` keeps trees and events in memory.
+`workstation.store.Store`; `MemoryTarget` keeps trees and events in memory. Event texts are
+compared as the one canonical text of `core.codec`.
 
 Plain annotations (most of a bundle) take a fast lane (`fast_lane`): checked against the
 session's nodes without building the core's objects, and handed to the target as rows. A
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workstation.core import ops
+from workstation.core.codec import LINE_ID, event_text
 from workstation.core.history import Applied, Event
 from workstation.core.ops import Changes, SessionStarted
 from workstation.core.tree import Tree
@@ -43,7 +44,6 @@ from workstation.exchange.bundle import (
     LOCAL_REASON,
     MAX_BUNDLE_BYTES,
     Bundle,
-    canonical,
     check_duplicate,
     parse_event,
     read_bundle,
@@ -52,6 +52,8 @@ from workstation.exchange.errors import BundleError, UntrustedSignerError
 from workstation.exchange.fast_lane import SessionView
 from workstation.exchange.keys import PublicKey, TrustedKeys
 from workstation.exchange.result import Skipped
+from workstation.store import Store
+from workstation.store.records import Generation
 from workstation.store.writer import AnnotationRow
 
 #: What a merge commits, in log order: events applied to trees, and annotations that the
@@ -73,7 +75,8 @@ class MergeTarget(Protocol):
         """The session's nodes and annotation ids for the fast lane (None: no such session,
         or no fast lane for this target); read only."""
 
-    # Optional: `bulk()`, a context manager around a whole import (see StoreTarget.bulk).
+    def bulk(self) -> AbstractContextManager[None]:
+        """A context around a whole import of many bundles (see StoreTarget.bulk)."""
 
     def discard(self, session_ids: Sequence[str]) -> None:
         """Forget what a refused merge changed in trees handed out by `load_tree`."""
@@ -110,6 +113,10 @@ class MemoryTarget:
         tree = self.trees.get(session_id)
         return SessionView.of_tree(tree) if tree is not None else None
 
+    def bulk(self) -> AbstractContextManager[None]:
+        """Nothing to set up around an import."""
+        return nullcontext()
+
     def discard(self, session_ids: Sequence[str]) -> None:
         """Nothing to forget: `load_tree` hands out copies."""
 
@@ -125,7 +132,7 @@ class MemoryTarget:
             tree, applied = item  # type: ignore[misc]
             self.trees[tree.session.id] = tree
             event = applied.event
-            self.events[event.id] = canonical(event.to_dict())
+            self.events[event.id] = event_text(event)
             self.by_session.setdefault(event.session_id, []).append(event.id)
         for _, g in generations:
             self.generations[g["chain_id"]] = g
@@ -133,11 +140,8 @@ class MemoryTarget:
 
 
 class StoreTarget:
-    """A `workstation.store.Store` as a merge target.
-
-    Uses the store's `record_batch` (one transaction per bundle) when it has one; otherwise
-    falls back to `record` per event, which is only all-or-nothing up to I/O errors (and
-    takes no fast lane).
+    """A `workstation.store.Store` as a merge target: one `record_batch` (one transaction) per
+    bundle.
 
     Trees and known event texts are loaded once per session and kept while this target lives
     (one import of many bundles), so twenty bundles about the same sessions do not reload
@@ -145,7 +149,7 @@ class StoreTarget:
     out. Use a new target after the store was changed by other means.
     """
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._trees: dict[str, Tree | None] = {}
         self._loaded: set[str] = set()  # sessions whose events are in _texts
@@ -154,30 +158,21 @@ class StoreTarget:
         self._pending: dict[str, list[AnnotationRow]] = {}
         # The fast lane's views, kept up to date as rows are committed (None: no session).
         self._views: dict[str, SessionView | None] = {}
-        self._index = getattr(store, "annotation_index", None)
-        self._rows = self._index is not None and getattr(store, "record_batch", None) is not None
 
     def known_events(self, session_ids: Sequence[str]) -> Mapping[str, str]:
         """Event id -> text from the store's event log, for these sessions and any loaded
         before (one mapping, not copied: the merge only reads it)."""
         missing = [sid for sid in dict.fromkeys(session_ids) if sid not in self._loaded]
         if missing:
-            texts = getattr(self.store, "event_texts", None)
-            if texts is not None:
-                # The stored text as it is: no parsing of every event (asked of the store).
-                for event_id, (_sid, text) in texts(missing).items():
-                    self._texts[event_id] = text
-            else:
-                for sid in missing:
-                    events = self.store.events(sid) if self.store.has_session(sid) else []
-                    self._texts.update((e.id, canonical(e.to_dict())) for e in events)
+            # The stored text as it is: no parsing of every event.
+            for event_id, (_sid, text) in self.store.event_texts(missing).items():
+                self._texts[event_id] = text
             self._loaded.update(missing)
         return self._texts
 
     def bulk(self) -> AbstractContextManager[None]:
-        """Around an import of many bundles: the store's `deferred_checkpoints`, if it has them."""
-        deferred = getattr(self.store, "deferred_checkpoints", None)
-        return deferred() if deferred is not None else nullcontext()
+        """Around an import of many bundles: the store's `deferred_checkpoints`."""
+        return self.store.deferred_checkpoints()
 
     def load_tree(self, session_id: str) -> Tree | None:
         """The stored tree (loaded once; `discard` drops a copy a refused bundle changed)."""
@@ -193,8 +188,6 @@ class StoreTarget:
 
     def session_view(self, session_id: str) -> SessionView | None:
         """The session's annotatable nodes and annotation ids, committed rows included."""
-        if not self._rows:
-            return None
         if session_id not in self._views:
             if session_id in self._trees:
                 tree = self._trees[session_id]
@@ -206,7 +199,7 @@ class StoreTarget:
             else:
                 # Every session of the bundles read so far that has no view yet, in one go.
                 wanted = [s for s in self._loaded | {session_id} if s not in self._views and s not in self._trees]
-                found = self._index(wanted)  # type: ignore[misc]
+                found = self.store.annotation_index(wanted)
                 for sid in wanted:
                     entry = found.get(sid)
                     self._views[sid] = SessionView.of_index(*entry) if entry is not None else None
@@ -222,35 +215,25 @@ class StoreTarget:
     def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
                texts: dict[str, str]) -> int:
         """Record the events (and generations) in the store."""
-        from workstation.store.records import Generation
-
-        records = [(sid, _generation(Generation, g)) for sid, g in generations]
-        batch = getattr(self.store, "record_batch", None)
+        records = [(sid, _generation(g)) for sid, g in generations]
         try:
-            if batch is not None:
-                written = int(batch(items, records))
-            else:
-                written = 0
-                by_chain = {g.chain_id: g for _, g in records}
-                for tree, applied in items:  # type: ignore[misc]  # no rows without record_batch
-                    chain = getattr(applied.event.op, "chain", None)
-                    generation = by_chain.get(chain.id) if chain is not None else None
-                    written += bool(self.store.record(tree, applied, generation=generation))
+            written = self.store.record_batch(items, records)
         except BaseException:
             self.discard(list({_session_of(item) for item in items}))
             raise
         kept, views, known = self._trees, self._views, self._texts  # once per row: looked up once here
         for item in items:
-            if type(item) is AnnotationRow:
+            if isinstance(item, AnnotationRow):
                 sid = item.session_id
                 if kept.get(sid) is not None:
                     self._pending.setdefault(sid, []).append(item)
                 view = views.get(sid)
                 if view is not None:
+                    # This target's views hold sets (see session_view); the protocol only reads.
                     view.annotation_ids.add(item.annotation_id)  # type: ignore[attr-defined]
                 known[item.event_id] = item.text
             else:
-                tree, applied = item  # type: ignore[misc]
+                tree, applied = item
                 self._trees[tree.session.id] = tree
                 self._views.pop(tree.session.id, None)
                 self._texts[applied.event.id] = texts[applied.event.id]
@@ -258,18 +241,18 @@ class StoreTarget:
 
 
 def _session_of(item: Item) -> str:
-    if type(item) is AnnotationRow:
+    if isinstance(item, AnnotationRow):
         return item.session_id
-    return item[0].session.id  # type: ignore[index]
+    return item[0].session.id
 
 
-def _generation(cls: Any, data: dict[str, Any]) -> Any:
+def _generation(data: dict[str, Any]) -> Generation:
     import dataclasses
 
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(Generation)}
     kwargs = {k: v for k, v in data.items() if k in names}
     kwargs["step_confidence"] = tuple(kwargs.get("step_confidence") or ())
-    return cls(**kwargs)
+    return Generation(**kwargs)
 
 
 @dataclass
@@ -361,10 +344,9 @@ def import_bundles(
     trusted = trusted if trusted is not None else TrustedKeys()
     result = ImportResult()
     files = [Path(p) for p in paths]
-    bulk = getattr(target, "bulk", None)
     with (
         _collector_paused(),
-        (bulk() if bulk is not None else nullcontext()),
+        target.bulk(),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-reader") as reader,
     ):
         # The next bundle is read (unzipped, checksummed, its signature checked, its lines
@@ -450,10 +432,6 @@ def merge_bundle(bundle: Bundle, target: MergeTarget, report: BundleReport | Non
         raise
 
 
-#: The id at the start of a canonical event line (keys sorted: "at" comes first, then "id").
-_LINE_ID = re.compile(r'\{"at":"[^"\\]*","id":"([^"\\]+)"')
-
-
 def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: set[str],
            candidates: Sequence[AnnotationRow | None] | None) -> BundleReport:
     """`merge_bundle`; `sessions` (the manifest's) gets every session the bundle touches."""
@@ -463,19 +441,19 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
     trees: dict[str, Tree | None] = {}
     items: list[Item] = []
     texts: dict[str, str] = {}
-    view_of = getattr(target, "session_view", None)
+    view_of = target.session_view
     views: dict[str, SessionView | None] = {}
     fast: dict[str, list[int]] = {}  # session -> where its fast-lane rows are in `items`
     fresh: set[str] = set()  # annotation ids the fast lane took from this bundle
     full: set[str] = set()  # sessions that take the full path for all of this bundle
-    if candidates is None and view_of is not None:
+    if candidates is None:
         candidates = fast_lane.candidates(bundle.lines)
     for number, text in enumerate(bundle.lines, start=1):
         row = candidates[number - 1] if candidates is not None else None
         if row is not None:
-            event_id: str | None = row.event_id  # the lane's pattern starts as _LINE_ID does
+            event_id: str | None = row.event_id  # the lane's pattern starts as LINE_ID does
         else:
-            m = _LINE_ID.match(text)
+            m = LINE_ID.match(text)
             event_id = m.group(1) if m is not None else None
         if event_id is not None:
             stored = known.get(event_id)
@@ -488,19 +466,22 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
                                       f"line {first[0]})", member=EVENTS, line=number)
                 report.known_events += 1
                 continue
-            if row is not None and stored is None and event_id not in seen and view_of is not None:
-                sid: str | None = row.session_id
-                if sid not in sessions:
-                    known = _learn(target, sid, sessions, known)
-                    if event_id in known:
-                        sid = None  # the full path says whether it is the same event
-                if sid is not None and sid not in full:
-                    view = views[sid] if sid in views else views.setdefault(sid, view_of(sid))
-                    if view is not None and fast_lane.fits(row, view, fresh):  # type: ignore[arg-type]
+            if row is not None and stored is None and event_id not in seen:
+                lane_sid = row.session_id
+                lane = True
+                if lane_sid not in sessions:
+                    known = _learn(target, lane_sid, sessions, known)
+                    lane = event_id not in known  # else the full path says whether it is the same event
+                if lane and lane_sid not in full:
+                    if lane_sid in views:
+                        view = views[lane_sid]
+                    else:
+                        view = views[lane_sid] = view_of(lane_sid)
+                    if view is not None and fast_lane.fits(row, view, fresh):
                         seen[event_id] = (number, text)
-                        fresh.add(row.annotation_id)  # type: ignore[union-attr]
-                        fast.setdefault(sid, []).append(len(items))
-                        items.append(row)  # type: ignore[arg-type]
+                        fresh.add(row.annotation_id)
+                        fast.setdefault(lane_sid, []).append(len(items))
+                        items.append(row)
                         continue
         _value, event = parse_event(path, number, text)
         if check_duplicate(path, seen, event, number, text):
@@ -510,7 +491,7 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
             known = _learn(target, sid, sessions, known)
         stored = known.get(event.id)
         if stored is not None:
-            if stored != text and stored != canonical(event.to_dict()):
+            if stored != text and stored != event_text(event):
                 raise BundleError(path, f"event {event.id} is already in the database with other content "
                                   "(a duplicate id)", member=EVENTS, line=number)
             report.known_events += 1
@@ -524,15 +505,20 @@ def _merge(bundle: Bundle, target: MergeTarget, report: BundleReport, sessions: 
             # What the fast lane took of this session goes the full way too, where it was in
             # the log: the tree must hold it for what follows.
             for index in fast.pop(sid, ()):
-                row = items[index]
-                line = seen[row.event_id][0]  # type: ignore[union-attr]
-                _value, earlier = parse_event(path, line, row.text)  # type: ignore[union-attr]
+                taken = items[index]
+                assert isinstance(taken, AnnotationRow)
+                line = seen[taken.event_id][0]
+                _value, earlier = parse_event(path, line, taken.text)
                 items[index] = _apply(path, line, earlier, trees)
-                texts[earlier.id] = row.text  # type: ignore[union-attr]
+                texts[earlier.id] = taken.text
         items.append(_apply(path, number, event, trees))
         texts[event.id] = text
-    chains = {getattr(i[1].event.op, "chain").id: i[1].event.session_id for i in items
-              if type(i) is not AnnotationRow and hasattr(i[1].event.op, "chain")}  # type: ignore[index]
+    chains: dict[str, str] = {}  # chain id -> session, of the chains the bundle adds
+    for item in items:
+        if not isinstance(item, AnnotationRow):
+            chain = getattr(item[1].event.op, "chain", None)  # steps_added, challenge_answered
+            if chain is not None:
+                chains[chain.id] = item[1].event.session_id
     generations = [(chains[g["chain_id"]], g) for g in bundle.generations if g["chain_id"] in chains]
     if items:
         try:

@@ -1,5 +1,5 @@
-"""The event log: each operation's event as the canonical JSON text stored and hashed, and the
-hash-chained append of event rows (one, many, or many given column by column).
+"""The event log: the hash-chained append of event rows (one, many, or many given column by
+column), each row holding its event's canonical JSON text (`core.codec.event_text`).
 
 Every row's `hash` is the SHA-256 of the previous row's hash and its own text, from `GENESIS`,
 so an edited, removed or reordered row is found by `Store.verify_events`.
@@ -8,15 +8,13 @@ so an edited, removed or reordered row is found by `Store.verify_events`.
 from __future__ import annotations
 
 import hashlib
-import json
-import json.encoder
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
 
+from workstation.core.codec import event_text as event_text  # the text stored and hashed
 from workstation.core.history import Event
-from workstation.core.ops import Annotated
 from workstation.store.bulk import ARRAY_ROWS, bulk, bulk_columns
 
 #: The hash before the first event of a file.
@@ -35,56 +33,6 @@ EVENT_COLUMNS = (
     ("prev_hash", "VARCHAR"),
     ("hash", "VARCHAR"),
 )
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces."""
-    # Sorted keys and no spaces: the same event always has the same text, hence the same hash.
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def event_text(event: Event) -> str:
-    """The event as the JSON text stored (and hashed) in the log."""
-    if type(event.op) is Annotated:
-        text = _annotated_text(event)
-        if text is not None:
-            return text
-    return canonical_json(event.to_dict())
-
-
-_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
-
-
-def _annotated_text(event: Event) -> str | None:
-    """`canonical_json(event.to_dict())` of an `annotated` event, written directly: annotations are
-    most of any large log, and the generic path costs ten times as much. None (take the
-    generic path) for any value not of a type this writes exactly as json does."""
-    a = event.op.annotation  # type: ignore[attr-defined]
-    if a.label is None:
-        label = "null"
-    elif type(a.label) is int:
-        label = str(a.label)
-    else:
-        return None
-    if type(a.tags) is not tuple or (a.retracted is not True and a.retracted is not False):
-        return None
-    try:
-        # encode_basestring refuses anything but a str (TypeError): those take the generic path.
-        reverts = "null" if event.reverts is None else _str(event.reverts)
-        severity = "null" if a.severity is None else _str(a.severity)
-        tags = "[" + ",".join([_str(t) for t in a.tags]) + "]"
-        return (
-            f'{{"at":{_str(event.at)},"id":{_str(event.id)},"payload":{{"annotation":{{'
-            f'"created_at":{_str(a.created_at)},"id":{_str(a.id)},"label":{label},'
-            f'"node_id":{_str(a.node_id)},"note":{_str(a.note)},'
-            f'"retracted":{"true" if a.retracted else "false"},"reviewer_id":{_str(a.reviewer_id)},'
-            f'"role":{_str(a.role)},"session_id":{_str(a.session_id)},"severity":{severity},'
-            f'"tags":{tags},"version_id":{_str(a.version_id)}}}}},"reverts":{reverts},'
-            f'"reviewer_id":{_str(event.reviewer_id)},"role":{_str(event.role)},'
-            f'"session_id":{_str(event.session_id)},"type":"annotated"}}'
-        )
-    except TypeError:
-        return None
 
 
 def chain_hash(prev_hash: str, text: str) -> str:
@@ -139,7 +87,7 @@ class EventLog:
         rows = []
         if texts is None:
             texts = [event_text(event) for event in events]
-        for event, text in zip(events, texts):
+        for event, text in zip(events, texts, strict=True):
             digest = chain_hash(prev, text)
             seq += 1
             rows.append((seq, event.id, event.session_id, event.at, event.reviewer_id,
@@ -175,7 +123,7 @@ class EventLog:
         seqs = range(seq + 1, seq + n + 1)
         columns = (seqs, ids, session_ids, ats, reviewer_ids, roles, kinds, texts, prevs, hashes)
         if n < ARRAY_ROWS:
-            bulk(con, "events", EVENT_COLUMNS, list(zip(*columns)))
+            bulk(con, "events", EVENT_COLUMNS, list(zip(*columns, strict=True)))
         else:
             bulk_columns(con, "events", EVENT_COLUMNS, columns, n)
         return seq + n, prev
@@ -185,7 +133,7 @@ class EventLog:
         self._head = head
 
 
-def iter_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Iterator[tuple]:
+def iter_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
     """Rows of a query, fetched in batches (the event log can be long)."""
     cursor = con.execute(sql, params)
     while batch := cursor.fetchmany(2048):

@@ -16,11 +16,11 @@ from typing import NamedTuple, TypeVar
 
 import duckdb
 
+from workstation.core.codec import canonical
 from workstation.core.model import Annotation, Node
 from workstation.core.ops import Changes
 from workstation.core.tree import Tree
 from workstation.store.bulk import ARRAY_ROWS, bulk, bulk_columns
-from workstation.store.event_log import canonical_json
 from workstation.store.records import Generation
 
 _Row = TypeVar("_Row", Node, Annotation)
@@ -485,10 +485,10 @@ def write_generation(
             generation.chain_id, session_id, generation.model_file, generation.model_size,
             generation.model_sha256, s.get("temperature"), s.get("top_p"), s.get("top_k"),
             s.get("min_p"), s.get("repeat_penalty"), s.get("max_tokens"), s.get("seed"),
-            canonical_json(dict(s)), generation.prompt_tokens, generation.prompt_tokens_evaluated,
+            canonical(dict(s)), generation.prompt_tokens, generation.prompt_tokens_evaluated,
             generation.completion_tokens, generation.time_to_first_token_s,
             generation.tokens_per_s, generation.finish_reason,
-            canonical_json([dict(c) if c is not None else None for c in generation.step_confidence]),
-            canonical_json(dict(generation.extra)),
+            canonical([dict(c) if c is not None else None for c in generation.step_confidence]),
+            canonical(dict(generation.extra)),
         ],
     )  # fmt: skip

@@ -12,6 +12,8 @@ from workstation.core.tree import Tree
 
 #: A label's word in descriptions ("label step 3 wrong").
 LABEL_WORDS = {-1: "wrong", 0: "neutral", 1: "right"}
+#: The kinds of node an annotation may name (the import's fast lane checks the same).
+ANNOTATABLE = frozenset(("step", "answer", "reply"))
 
 
 @_register
@@ -31,7 +33,7 @@ class Annotated(Operation):
         if a.id in tree.annotations:
             _fail(f"annotation {a.id} is already in the session")
         node = _existing(tree, a.node_id)
-        if node.kind not in ("step", "answer", "reply"):
+        if node.kind not in ANNOTATABLE:
             _fail(f"{_label(node)} cannot be annotated")
         node.version(a.version_id)
         if a.retracted:
