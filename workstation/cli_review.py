@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from workstation.core.model import ROLES, SEVERITIES, Reviewer
 from workstation.core.text import terminal_safe

@@ -75,7 +75,7 @@ EVENT_FIELDS = (
 def record_fields(cls: type[_Record]) -> tuple[Field, ...]:
     """The wire fields of a record or operation class, from its dataclass declaration."""
     out = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # every _Record is a dataclass
+    for f in dataclasses.fields(cls):
         declared = str(f.type)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         nested = cls._nested.get(f.name)
