@@ -310,7 +310,11 @@ def ollama(scan: Scan) -> list[Candidate]:
         manifests = root / "manifests"
         if not manifests.is_dir():
             continue
-        for manifest in _walk(manifests, scan, 4, lambda name: True):
+        # The default registry's names first: an alias of the same blob elsewhere is then the
+        # one left out as a duplicate.
+        listed = _walk(manifests, scan, 4, lambda name: True)
+        for manifest in sorted(listed, key=lambda path: (path.relative_to(manifests).parts[0] != "registry.ollama.ai",
+                                                         str(path))):
             if scan.full:
                 scan.note(f"listed the first {scan.limits.model_files} model files only")
                 return found
