@@ -11,6 +11,7 @@ scan, follows a folder only once (symlink loops end), and turns an unreadable fo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -100,7 +101,9 @@ def _walk(root: Path, scan: Scan, depth: int, want: Callable[[str], bool],
                 continue  # a symlink back to a folder already walked: a loop or a second way in
             seen.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as listing:
-                children = sorted(listing, key=lambda entry: entry.name)
+                # Read no more entries than the bound allows: a folder of millions stays cheap.
+                left = scan.limits.entries_per_root - entries + 1
+                children = sorted(itertools.islice(listing, left), key=lambda entry: entry.name)
         except OSError as exc:
             scan.note(f"skipped {folder}: {_why(exc)}")
             continue
@@ -177,15 +180,14 @@ def _candidates(files: Iterable[Path], source: str, name: Callable[[Path], str],
     return out
 
 
-def _one_per_folder(found: list[Candidate], label: Callable[[Candidate], str]) -> list[Candidate]:
+def _one_per_folder(found: list[Candidate]) -> list[Candidate]:
     """Name a model by its folder (`ORG/NAME`) where the folder holds one model, and add the
     file name where it holds several (one repository often carries many quantisations)."""
-    per_label: dict[str, int] = {}
+    per_name: dict[str, int] = {}
     for candidate in found:
-        per_label[label(candidate)] = per_label.get(label(candidate), 0) + 1
+        per_name[candidate.display] = per_name.get(candidate.display, 0) + 1
     return [
-        Candidate(c.path, c.source, label(c) if per_label[label(c)] == 1 else f"{label(c)} ({c.path.name})",
-                  c.parts, c.missing)
+        c if per_name[c.display] == 1 else Candidate(c.path, c.source, f"{c.display} ({c.path.name})", c.parts, c.missing)
         for c in found
     ]
 
@@ -274,8 +276,7 @@ def lmstudio(scan: Scan) -> list[Candidate]:
     for root in lmstudio_roots(scan):
         def name(path: Path, root: Path = root) -> str:
             return _folder_name(path, root)
-        found += _one_per_folder(_candidates(walk_gguf(root, scan, depth=4), "lmstudio", name, scan),
-                                 lambda c: c.display)
+        found += _one_per_folder(_candidates(walk_gguf(root, scan, depth=4), "lmstudio", name, scan))
     return found
 
 
@@ -391,8 +392,7 @@ def jan(scan: Scan) -> list[Candidate]:
     for root in jan_roots():
         def name(path: Path, root: Path = root) -> str:
             return _folder_name(path, root).removeprefix("llamacpp/")
-        found += _one_per_folder(_candidates(walk_gguf(root, scan, depth=5), "jan", name, scan),
-                                 lambda c: c.display)
+        found += _one_per_folder(_candidates(walk_gguf(root, scan, depth=5), "jan", name, scan))
     return found
 
 
@@ -423,7 +423,7 @@ def hub_cache(root: Path, source: str, scan: Scan) -> list[Candidate]:
                 files.setdefault(path.relative_to(snapshot).as_posix(), path)
         def name(path: Path, repo_id: str = repo_id) -> str:
             return repo_id
-        found += _one_per_folder(_candidates(files.values(), source, name, scan), lambda c: c.display)
+        found += _one_per_folder(_candidates(files.values(), source, name, scan))
     return found
 
 
