@@ -24,6 +24,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
+    # Discovery looks where other applications keep models (~/.lmstudio, ~/.ollama, the Hugging
+    # Face cache...): the home folder and those applications' own variables point here too.
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("OLLAMA_MODELS", "HF_HUB_CACHE", "HF_HOME", "LLAMA_CACHE", "APPDATA", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
     return home
 
 

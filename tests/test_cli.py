@@ -81,10 +81,10 @@ def test_a_bug_is_logged_not_shown(
     from workstation.cli import main
     from workstation.engine import discovery
 
-    def broken_discover(explicit: object = None) -> list[object]:
+    def broken_scan(explicit: object = None, folders: object = None) -> list[object]:
         raise RuntimeError("an unexpected fault")
 
-    monkeypatch.setattr(discovery, "discover", broken_discover)
+    monkeypatch.setattr(discovery, "scan", broken_scan)
     assert main(["models"]) == 70
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a bug" in err[0] and str(diagnostics.crash_log()) in err[0]

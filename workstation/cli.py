@@ -39,7 +39,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if args.model:  # an explicit --model must be valid, as for every command
         discovery.choose_model(args.model)
-    models = discovery.discover(args.model)
+    folders = [*discovery.model_folders(), *args.folder] if args.folder else None
+    found = discovery.scan(args.model, folders)
+    models = found.models
+    for note in found.notes:  # skipped folders: worth knowing, never a failure
+        print(f"workstation: note: {terminal_safe(note)}", file=sys.stderr)
     if args.json:
         _print_json([model.to_dict() for model in models])
         return 0
@@ -49,6 +53,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for model in models:
         print(f"{model.name}")
         print(f"  path:    {model.path}")
+        if model.parts:
+            print(f"  parts:   {len(model.parts)} (llama.cpp loads the others from the first)")
         print(f"  source:  {model.source}")
         if model.info:
             info = model.info
@@ -56,11 +62,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             template = "yes" if info.has_chat_template else "no"
             print(
                 f"  model:   {info.architecture}, {info.size_label} parameters, {info.quantization}, "
-                f"context {context}, chat template {template}, {_human_size(info.file_size)}"
+                f"context {context}, chat template {template}, {_human_size(model.size)}"
             )
         else:
             print(f"  error:   {model.error}")
-    print(f"(drop your own .gguf files into {paths.user_models_dir()})")
+    print(f"(drop your own .gguf files into {paths.user_models_dir()}, or add folders to the "
+          "model.folders setting; LM Studio, Ollama, GPT4All, Jan, Hugging Face and llama.cpp models "
+          "are found where those applications keep them)")
     return 0
 
 
@@ -97,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", parents=[common], help="list the models the workstation can see")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.add_argument("--assemble", metavar="ID", help="join a chunked catalog model into one file")
+    from workstation.settings import BY_KEY
+
+    models.add_argument("--folder", metavar="PATH", action="append", default=[],
+                        help=f"{BY_KEY['model.folders'].description.split(' (')[0]}, besides the "
+                        "model.folders setting (repeat for several)")
     models.set_defaults(func=cmd_models)
 
     from workstation import cli_exchange, cli_review

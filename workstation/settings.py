@@ -38,6 +38,8 @@ class Setting:
     def validate(self, value: Any, where: str = "") -> Any:
         """Return the value converted to this setting's type, or raise BadInputError naming it."""
         prefix = f"{where}: " if where else ""
+        if self.type is tuple:
+            return self._paths(value, prefix)
         if self.type is bool:
             if isinstance(value, bool):
                 return value
@@ -63,6 +65,19 @@ class Setting:
             raise BadInputError(f"{prefix}{self.key} must be one of {allowed}, not {value!r}")
         return converted
 
+    def _paths(self, value: Any, prefix: str) -> tuple[str, ...]:
+        """A list of paths: a JSON list of text, or one text with the paths separated by the
+        platform's path separator (as in PATH), which is how a text field or a flag gives them."""
+        if isinstance(value, str):
+            value = value.split(os.pathsep)
+        if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+            raise BadInputError(f"{prefix}{self.key} must be a list of folder paths, not {value!r}")
+        return tuple(item.strip() for item in value if item.strip())
+
+    def text(self, value: Any) -> str:
+        """The value as a text field shows it (a list of paths joined by the path separator)."""
+        return os.pathsep.join(value) if self.type is tuple else str(value)
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("model.path", str, "", "GGUF model file to open (empty: discovery picks one)", group="model"),
@@ -72,6 +87,8 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1, maximum=256, group="model"),
     Setting("model.n_ctx_cap", int, 4096, "largest context to allocate (the model's own limit applies too)",
             minimum=256, maximum=1_048_576, group="model"),
+    Setting("model.folders", tuple, (),
+            f"more folders to look for .gguf models in (separate them with {os.pathsep!r})", group="model"),
     Setting("model.cache_mb", int, 512, "memory for saved model states that make regenerate instant (MB)",
             minimum=0, maximum=65_536, group="model"),
     Setting("sampling.temperature", float, 0.7, "randomness of sampling (0 = always the likeliest token)",

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.qt
 def test_window_lists_the_default_model(qtbot, open_window, db_path: Path) -> None:
     window = open_window()
     qtbot.waitUntil(lambda: window.parts.model_panel.list.count() > 0, timeout=10_000)
-    first = window.parts.model_panel.list.item(0)
-    assert "SmolLM2" in first.text()
+    first = window.parts.model_panel.list.topLevelItem(0)
+    assert first is not None and "SmolLM2" in first.text(0)
     assert "Quantisation: Q4_1" in window.parts.model_panel.details.text()
     assert "SmolLM2" in window.parts.model_status.text()
     assert window.parts.device_status.text()  # CPU or GPU, said either way

@@ -64,7 +64,7 @@ class SettingsDialog(QDialog):
             editor = setting_editor(setting.key)
             editor.setValue(value)
             return editor
-        line = QLineEdit(str(value))
+        line = QLineEdit(setting.text(value))
         return line
 
     def values(self) -> dict[str, Any]:

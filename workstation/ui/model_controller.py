@@ -16,7 +16,7 @@ from workstation.ui.window_layout import WindowParts
 from workstation.ui.workers import Task, run_task
 
 if TYPE_CHECKING:
-    from workstation.engine.discovery import DiscoveredModel
+    from workstation.engine.discovery import DiscoveredModel, Discovery
     from workstation.review import Review
 
 
@@ -48,16 +48,16 @@ class ModelController(QObject):
         """Read the model headers in the thread pool (disk reads: never on the GUI thread)."""
         model_arg = self.model_arg
 
-        def run() -> list[DiscoveredModel]:
-            from workstation.engine.discovery import discover
+        def run() -> Discovery:
+            from workstation.engine.discovery import scan
 
-            return discover(model_arg)
+            return scan(model_arg)
 
         self._discovery = run_task(run, self._on_discovered, self.host.show_error)
 
-    def _on_discovered(self, models: list[DiscoveredModel]) -> None:
-        self.discovered = models
-        self.parts.model_panel.set_models(models)
+    def _on_discovered(self, found: Discovery) -> None:
+        models = self.discovered = found.models
+        self.parts.model_panel.set_models(models, found.notes)
         usable = [model for model in models if model.usable]
         if self.loaded is None:
             self.parts.model_status.setText(f"Model: {usable[0].name} (not loaded)" if usable else "Model: none found")

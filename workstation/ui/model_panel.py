@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -9,17 +10,19 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
+    QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QSpinBox,
     QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from workstation import paths
+from workstation.engine.model_sources import SOURCE_LABELS
 from workstation.settings import BY_KEY
 
 if TYPE_CHECKING:
@@ -62,6 +65,34 @@ def setting_editor(key: str) -> QSpinBox | QDoubleSpinBox:
     return editor
 
 
+def source_label(source: str) -> str:
+    """The name shown for where a model was found."""
+    if source.startswith("package:"):
+        return "Installed package"
+    return SOURCE_LABELS.get(source, {"explicit": "Given path", "repository": "Repository",
+                                      "user": "Your models"}.get(source, source))
+
+
+class ModelList(QTreeWidget):
+    """The discovered models: name (the other application's name for it) and where it was found."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelList")
+        self.setColumnCount(2)
+        self.setHeaderLabels(["Model", "Source"])
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        header = self.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+
+    def count(self) -> int:
+        """How many models are listed."""
+        return self.topLevelItemCount()
+
+
 def _plain(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)  # file names and metadata are text
@@ -77,8 +108,10 @@ class ModelPanel(QWidget):
 
     def __init__(self, load_action: QAction, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.list = QListWidget()
-        self.list.setObjectName("modelList")
+        self.list = ModelList()
+        self.notes = _plain()
+        self.notes.setObjectName("discoveryNotes")
+        self.notes.hide()
         self.details = _plain("Looking for models...")
         self.progress = QProgressBar()
         self.progress.setObjectName("loadProgress")
@@ -100,11 +133,12 @@ class ModelPanel(QWidget):
         load.setDefaultAction(load_action)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.notes)
         layout.addWidget(self.details, 2)
         layout.addLayout(form)
         layout.addWidget(load)
         layout.addWidget(self.progress)
-        self.list.currentItemChanged.connect(self._show_details)
+        self.list.currentItemChanged.connect(lambda item, _previous: self._show_details(item))
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Show the settings' values without reporting them as changes."""
@@ -130,28 +164,36 @@ class ModelPanel(QWidget):
             self.progress.setValue(1 if loaded else 0)
             self.progress.setFormat(f"loaded: {loaded}" if loaded else "no model loaded")
 
-    def set_models(self, models: list[DiscoveredModel]) -> None:
-        """Fill the list from discovery results (DiscoveredModel objects)."""
+    def set_models(self, models: list[DiscoveredModel], notes: Sequence[str] = ()) -> None:
+        """Fill the list from discovery results, with what the scan skipped (if anything)."""
         self.list.clear()
+        first: QTreeWidgetItem | None = None
         for model in models:
-            item = QListWidgetItem(model.name if model.usable else f"{model.name} (unusable)")
-            item.setData(Qt.ItemDataRole.UserRole, model)
-            item.setToolTip(str(model.path))
-            self.list.addItem(item)
-        if models:
-            self.list.setCurrentRow(0)
+            item = QTreeWidgetItem([model.name if model.usable else f"{model.name} (unusable)",
+                                    source_label(model.source)])
+            item.setData(0, Qt.ItemDataRole.UserRole, model)
+            where = "\n".join(str(part) for part in model.parts) if model.parts else str(model.path)
+            for column in (0, 1):
+                item.setToolTip(column, where)
+            self.list.addTopLevelItem(item)
+            first = first or item
+        if first is not None:
+            self.list.setCurrentItem(first)
         else:
             self.details.setText(f"No models found. Drop a .gguf file into {paths.user_models_dir()}")
+        self.notes.setVisible(bool(notes))
+        self.notes.setText(f"Some folders were skipped ({len(notes)}); hover here for why." if notes else "")
+        self.notes.setToolTip("\n".join(notes))
 
     def selected(self) -> Any:
         """The selected DiscoveredModel, or None."""
         item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
 
-    def _show_details(self, item: QListWidgetItem | None) -> None:
+    def _show_details(self, item: QTreeWidgetItem | None) -> None:
         if item is None:
             return
-        model = item.data(Qt.ItemDataRole.UserRole)
+        model = item.data(0, Qt.ItemDataRole.UserRole)
         if model.info is None:
             self.details.setText(f"{model.path}\n\n{model.error}")
             return
@@ -164,7 +206,9 @@ class ModelPanel(QWidget):
             f"Trained context: {info.context_length or 'unknown'}",
             f"Layers: {info.block_count or 'unknown'}",
             f"Chat template: {'yes' if info.has_chat_template else 'no'}",
-            f"File: {info.path} ({info.file_size / 1e6:.1f} MB)",
-            f"Source: {model.source}",
+            f"File: {info.path} ({model.size / 1e6:.1f} MB)",
+            f"Source: {source_label(model.source)}",
         ]
+        if model.parts:
+            lines.insert(-1, f"Parts: {len(model.parts)} (loaded from the first)")
         self.details.setText("\n".join(lines))
