@@ -23,6 +23,7 @@ from workstation.core.ops import (
     Annotated,
     BranchDeleted,
     BranchShown,
+    ChainOutcomeSet,
     Changes,
     Operation,
     Outcome,
@@ -43,16 +44,17 @@ def _examples() -> list[Event]:
     r.do(build.adjudicate(r.tree, s2, Reviewer("eve", "expert"), -1, "46 + 2 is 48, \"not\" 50", [first.id]),
          Reviewer("eve", "expert"))
     r.label(s1, ADA, None, note="tab\there, line\nbreak, back\\slash, é 中 \u2028", tags=("unclear",))
-    r.events.append(r.history.undo(ADA).event)  # annotation_retracted
-    r.events.append(r.history.redo(ADA).event)  # annotation_restored
+    r.events.extend(a.event for a in r.history.undo(ADA))  # annotation_retracted
+    r.events.extend(a.event for a in r.history.redo(ADA))  # annotation_restored
     r.do(VersionSelected(s1, r.tree.node(s1).original.id), LEAD)
     r.do(BranchShown.of(r.tree, s2), LEAD)
     r.do(BranchShown.of(r.tree, t2), LEAD)
     r.do(BranchDeleted(s2), LEAD)
-    r.events.append(r.history.undo(LEAD).event)  # branch_restored
+    r.events.extend(a.event for a in r.history.undo(LEAD))  # branch_restored
+    r.do(ChainOutcomeSet(r.tree.nodes[s1].chain_id, "found_error"), LEAD)
     r.do(SessionRenamed("Twelve fours"), LEAD)
     r.do(SessionDeleted(), LEAD)
-    r.events.append(r.history.undo(LEAD).event)  # session_restored
+    r.events.extend(a.event for a in r.history.undo(LEAD))  # session_restored
     return r.events
 
 
