@@ -295,6 +295,12 @@ def _event_dict() -> Callable[[Event], JSONObject]:
 #: order of `EVENT_FIELDS`.
 event_dict = _event_dict()
 
+#: An event as `event_dict` gives it, read by key path (`e["payload"]["chain"]["id"]`) by code
+#: that selects among events of a log it made. `Any`: the payload's shape is the operation's,
+#: one per event type; `Event.from_dict` checks it when events come from outside, and checking
+#: it again for every key path read would duplicate those checks.
+EventData = Mapping[str, Any]
+
 
 # -- reading ---------------------------------------------------------------------------
 
