@@ -288,9 +288,10 @@ def generation(con: duckdb.DuckDBPyConnection, chain_id: str) -> Generation | No
     ).fetchone()
     if r is None:
         return None
-    # Our own column, written by `write_generation` as a list of objects or nulls.
+    # Our own columns, written canonically by `write_generation`.
+    sampling: JSONObject = json.loads(r[4])
     confidence: list[JSONObject | None] = json.loads(r[11]) if r[11] else []
+    extra: JSONObject = json.loads(r[12]) if r[12] else {}
     return Generation(
-        r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-        tuple(confidence), json.loads(r[12]) if r[12] else {},
+        r[0], r[1], r[2], r[3], sampling, r[5], r[6], r[7], r[8], r[9], r[10], tuple(confidence), extra,
     )  # fmt: skip
