@@ -106,7 +106,7 @@ class Bundle:
 # -- choosing what goes in -------------------------------------------------------------
 
 
-def select_events(events: Sequence[EventData], chain_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def select_events(events: Sequence[EventData], chain_ids: Iterable[str] | None = None) -> list[EventData]:
     """The events a bundle of `chain_ids` needs (all of them when None), in log order.
 
     A chain needs the events that built it and everything above it (session start, the
@@ -115,8 +115,7 @@ def select_events(events: Sequence[EventData], chain_ids: Iterable[str] | None =
     that selection would not replay on its own (a deletion spanning unselected branches), the
     session's whole history goes in instead: a bundle must always import.
     """
-    # Any: the copies are EventData (see there), made mutable.
-    copies: list[dict[str, Any]] = [dict(e) for e in events]
+    copies: list[EventData] = [dict(e) for e in events]
     if chain_ids is None:
         return copies
     wanted = set(chain_ids)
