@@ -9,12 +9,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workstation.cli_review import _print_json, _review
 from workstation.core.model import ROLES
 from workstation.core.text import terminal_safe
 from workstation.review_exchange import EXPORT_FORMATS, FORMAT_NAMES, Exchange
+
+if TYPE_CHECKING:
+    from workstation.exchange.result import ExportResult
+    from workstation.review import Review
 
 PASSPHRASE_VARIABLE = "WORKSTATION_KEY_PASSPHRASE"
 
@@ -31,7 +35,7 @@ def _passphrase(exchange: Exchange) -> str | None:
     return None  # the key store then says a passphrase is needed, and how to give one
 
 
-def _with_identity(review: Any, args: argparse.Namespace) -> None:
+def _with_identity(review: Review, args: argparse.Namespace) -> None:
     from workstation.core.model import Reviewer
     from workstation.review import default_reviewer
 
@@ -69,7 +73,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
 
 
-def preview_line(result: Any) -> str:
+def preview_line(result: ExportResult) -> str:
     """What a dry run found, in one line: rows to write, chains dropped or cut and why."""
     from workstation.exchange.result import plural
 
@@ -213,7 +217,7 @@ def raise_usage(message: str) -> None:
     raise BadInputError(message)
 
 
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """Register the exchange subcommands."""
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", help="print the result as JSON")

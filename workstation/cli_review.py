@@ -352,7 +352,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         session_id = _session_id(review, args.session)
         tree = review.tree(session_id)
         if args.json:
-            data = tree.to_dict()
+            data: dict[str, object] = {**tree.to_dict()}
             data["shown_path"] = [n.id for n in tree.shown_path()]
             data["preferred_path"] = [n.id for n in tree.preferred_path()]
             data["generations"] = {

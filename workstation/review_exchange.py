@@ -9,13 +9,19 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from workstation.core.history import Applied
 from workstation.errors import BadInputError
 
 if TYPE_CHECKING:
-    from workstation.exchange.corpus import ReviewSet
+    from workstation.core.tree import Tree
+    from workstation.exchange.agreement import Disagreement, TeamStats
+    from workstation.exchange.corpus import ModelInfo, ReviewSet
+    from workstation.exchange.export import ExportOptions
+    from workstation.exchange.keys import KeyStore, PublicKey, SigningKey, TrustedKeys
+    from workstation.exchange.merge import ImportResult
+    from workstation.exchange.result import ExportResult
     from workstation.review import Review
     from workstation.store import Store
 
@@ -35,10 +41,24 @@ FORMAT_NAMES = {
 }
 
 
+class ExportChoices(TypedDict, total=False):
+    """Keyword arguments of `Exchange.export` a caller has chosen (the export dialog's)."""
+
+    sessions: Sequence[str] | None
+    reviewers: Sequence[str] | None
+    neutral: str
+    aggregate: str
+    passphrase: str | None
+    style: str | None
+    branch: str
+    partial: str
+
+
 class Exchange:
     """Export, import and team statistics over a `Review`'s database, as its reviewer."""
 
-    def __init__(self, review: Review, *, keystore: Any = None, trusted: Any = None) -> None:
+    def __init__(self, review: Review, *, keystore: KeyStore | None = None,
+                 trusted: TrustedKeys | None = None) -> None:
         from workstation.exchange.keys import KeyStore, TrustedKeys
 
         self.review = review
@@ -52,7 +72,7 @@ class Exchange:
 
     # -- keys ------------------------------------------------------------------------------
 
-    def signing_key(self, passphrase: str | None = None) -> Any:
+    def signing_key(self, passphrase: str | None = None) -> SigningKey:
         """This reviewer's signing key, created on first use; the own key is trusted and its
         public half recorded with the reviewer in the database."""
         reviewer = self.review.reviewer
@@ -68,7 +88,7 @@ class Exchange:
         """The reviewer's public key as one line to give to teammates."""
         return str(self.signing_key(passphrase).public.to_text()).strip()
 
-    def trust(self, text: str) -> Any:
+    def trust(self, text: str) -> PublicKey:
         """Trust a teammate's public key (the line `keys show` prints, or a file holding it)."""
         from workstation.exchange.keys import PublicKey
 
@@ -98,7 +118,7 @@ class Exchange:
         partial: str = "truncate",
         seed: int = 0,
         dry_run: bool = False,
-    ) -> Any:
+    ) -> ExportResult:
         """Write the sessions (default: all) as `fmt`; returns what was written and skipped.
 
         With `dry_run` the export is made in a temporary folder and thrown away: the result
@@ -112,21 +132,22 @@ class Exchange:
         from workstation.exchange.errors import ExportWriteError
 
         out = Path(out)
-        options: dict[str, Any] = dict(sessions=sessions, reviewers=reviewers, neutral=neutral, aggregate=aggregate,
-                                       passphrase=passphrase, style=style, branch=branch, partial=partial, seed=seed)
+        options: ExportOptions = {"neutral": neutral, "aggregate": aggregate, "style": style, "branch": branch,
+                                  "partial": partial, "seed": seed}
         if dry_run:
             with tempfile.TemporaryDirectory(prefix="workstation-dry-run-") as folder:
-                result = self._export(fmt, Path(folder) / (out.name or "export"), **options)
+                result = self._export(fmt, Path(folder) / (out.name or "export"), sessions, reviewers, passphrase,
+                                      options)
                 result.path = out
                 result.files = []
                 return result
         try:
-            return self._export(fmt, out, **options)
+            return self._export(fmt, out, sessions, reviewers, passphrase, options)
         except OSError as exc:  # the export's own file: the disk, not a bug
             raise ExportWriteError(out, exc) from exc
 
-    def _export(self, fmt: str, out: Path, *, sessions: Sequence[str] | None, reviewers: Sequence[str] | None,
-                passphrase: str | None, **options: Any) -> Any:
+    def _export(self, fmt: str, out: Path, sessions: Sequence[str] | None, reviewers: Sequence[str] | None,
+                passphrase: str | None, options: ExportOptions) -> ExportResult:
         from workstation.exchange import bundle, export, parquet
 
         if fmt == "parquet":
@@ -164,7 +185,7 @@ class Exchange:
         op = ChainOutcomeSet(chain_id, outcome, previous)
         return self.store.apply(tree.session.id, op, self.review.reviewer)
 
-    def _chain(self, chain_or_step: str) -> tuple[Any, str]:
+    def _chain(self, chain_or_step: str) -> tuple[Tree, str]:
         from workstation.store.errors import UnknownIdError
 
         text = chain_or_step.strip()
@@ -189,7 +210,7 @@ class Exchange:
         *,
         trust_new_signers: bool = False,
         progress: Callable[[int, int, Path], None] | None = None,
-    ) -> Any:
+    ) -> ImportResult:
         """Verify and merge bundles; each imports wholly or not at all. `progress(i, n, path)`
         as bundle i (from 0) of n starts."""
         from workstation.exchange.merge import StoreTarget, import_bundles
@@ -204,13 +225,13 @@ class Exchange:
 
         return ReviewSet.from_store(self.store, list(sessions) if sessions else None)
 
-    def stats(self, sessions: Sequence[str] | None = None) -> dict[str, Any]:
+    def stats(self, sessions: Sequence[str] | None = None) -> TeamStats:
         """Per-reviewer counts, label distributions, Krippendorff's alpha, Cohen's kappa, ..."""
         from workstation.exchange.agreement import compute_stats
 
         return compute_stats(self._reviews(sessions))
 
-    def disagreements(self, sessions: Sequence[str] | None = None) -> list[Any]:
+    def disagreements(self, sessions: Sequence[str] | None = None) -> list[Disagreement]:
         """Steps whose reviewers' current labels differ and that nobody has adjudicated."""
         from workstation.exchange.agreement import disagreements
 
@@ -229,7 +250,7 @@ class Exchange:
         return self.store.apply(tree.session.id, op, self.review.reviewer)
 
 
-def _with_chat_template(info: Any) -> Any:
+def _with_chat_template(info: ModelInfo) -> ModelInfo:
     """`info` (a `ModelInfo`) with whether its file, found on this machine, has a chat template."""
     import dataclasses
 

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from workstation.core.jsontypes import JSONData, JSONObject
 from workstation.core.model import Reviewer, SchemaError, _Record
 from workstation.core.ops import Operation, operation_from_dict
 from workstation.errors import BadInputError
@@ -41,7 +42,7 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",",
 _str = json.encoder.encode_basestring  # what the encoder above writes for a str; TypeError otherwise
 
 
-def canonical(value: Any) -> str:
+def canonical(value: JSONData) -> str:
     """The one JSON text of an event or record: sorted keys, no spaces, UTF-8 as is."""
     # One encoder made once: json.dumps with these options builds a new one on every call.
     return _ENCODER.encode(value)
@@ -122,7 +123,7 @@ _KINDS = {
 _ANY = _Kind("", "_encode({v})")
 
 
-def _number(value: Any) -> str:
+def _number(value: object) -> str:
     """A float (or int) as json writes it; TypeError for anything else."""
     if type(value) is float and math.isfinite(value):
         return float.__repr__(value)
@@ -162,6 +163,8 @@ class _Compiler:
     def __init__(self) -> None:
         self.functions: dict[type[_Record], str] = {}  # record class -> name of its writer
         self.source: list[str] = []
+        # The names generated code sees (exec's globals). Any: what exec defines in it has no
+        # static type; each function's is declared where it is taken out.
         self.env: dict[str, Any] = {"_str": _str, "_number": _number, "_encode": _ENCODER.encode, "_UnfitError": _UnfitError}
         self._names = 0
 
@@ -276,13 +279,14 @@ def event_text(event: Event) -> str:
         return canonical(event_dict(event))
 
 
-def _event_dict() -> Callable[[Event], dict[str, Any]]:
+def _event_dict() -> Callable[[Event], JSONObject]:
     """Generate `event_dict`: one dict display, as fast as writing it out by hand."""
     values = {"type": "event.op.type", "payload": "event.op.payload()"}
     items = ", ".join(f"{f.name!r}: {values.get(f.name, 'event.' + f.name)}" for f in EVENT_FIELDS)
+    # Any: what exec defines has no static type; the function's is declared where it is taken out.
     namespace: dict[str, Any] = {}
     exec(f"def event_dict(event):\n    return {{{items}}}\n", namespace)  # our own source
-    function: Callable[[Event], dict[str, Any]] = namespace["event_dict"]
+    function: Callable[[Event], JSONObject] = namespace["event_dict"]
     function.__doc__ = "The event as plain JSON-able data (the operation's fields under `payload`)."
     return function
 
@@ -290,6 +294,12 @@ def _event_dict() -> Callable[[Event], dict[str, Any]]:
 #: The event as plain JSON-able data (the operation's fields under `payload`), keys in the
 #: order of `EVENT_FIELDS`.
 event_dict = _event_dict()
+
+#: An event as `event_dict` gives it, read by key path (`e["payload"]["chain"]["id"]`) by code
+#: that selects among events of a log it made. `Any`: the payload's shape is the operation's,
+#: one per event type; `Event.from_dict` checks it when events come from outside, and checking
+#: it again for every key path read would duplicate those checks.
+EventData = Mapping[str, Any]
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -302,7 +312,12 @@ _CHECKS = {
 }
 
 
-def _event_kwargs() -> Callable[[Any], dict[str, Any]]:
+#: `Event`'s keyword arguments, checked: values of several types (str, Operation, None), which
+#: `Event(**kwargs)` takes, so `Any` (a TypedDict would write out the fields this module derives).
+EventKwargs = dict[str, Any]
+
+
+def _event_kwargs() -> Callable[[object], EventKwargs]:
     """Generate `event_kwargs`: the checks of `EVENT_FIELDS` in order, written out."""
     lines = ["def event_kwargs(data):",
              "    if not isinstance(data, dict): raise SchemaError('event: expected an object')"]
@@ -324,10 +339,11 @@ def _event_kwargs() -> Callable[[Any], dict[str, Any]]:
         "    except BadInputError as exc: raise SchemaError(f\"event {data['id']}: {exc}\") from None",
         f"    return {{{', '.join(values)}, 'op': operation_from_dict(data['type'], data['payload'])}}",
     ]
+    # Any: what exec defines has no static type; the function's is declared where it is taken out.
     namespace: dict[str, Any] = {"SchemaError": SchemaError, "Reviewer": Reviewer, "BadInputError": BadInputError,
                                  "operation_from_dict": operation_from_dict}
     exec("\n".join(lines) + "\n", namespace)  # our own generated source, nothing read
-    function: Callable[[Any], dict[str, Any]] = namespace["event_kwargs"]
+    function: Callable[[object], EventKwargs] = namespace["event_kwargs"]
     function.__doc__ = ("The `Event` fields of decoded event data (`op` built from type and payload); raises "
                         "SchemaError naming what is wrong.")
     return function
@@ -338,10 +354,12 @@ def _event_kwargs() -> Callable[[Any], dict[str, Any]]:
 event_kwargs = _event_kwargs()
 
 
-def _value_pattern(field: Field, fixed: Any, choices: Sequence[Any] | None) -> tuple[str, bool]:
-    """The regular expression of one field's value, and whether it has a group."""
-    if fixed is not _FREE:
-        return re.escape(canonical(fixed)), False
+#: A value a field of the fast reader may be pinned to or limited to.
+Scalar = str | int | bool | None
+
+
+def _value_pattern(field: Field, choices: Sequence[Scalar] | None) -> tuple[str, bool]:
+    """The regular expression of one field's value (not a fixed one), and whether it has a group."""
     kind = _KINDS.get(field.declared)
     if kind is None or kind.core is None or field.record is not None:
         raise ValueError(f"the fast reader cannot read field '{field.name}' ({field.declared})")
@@ -351,14 +369,16 @@ def _value_pattern(field: Field, fixed: Any, choices: Sequence[Any] | None) -> t
     core, optional = kind.core, kind.optional
     if choices is not None:
         optional = optional and None in choices
-        values = [c if kind.quoted else canonical(c) for c in choices if c is not None]
-        assert all(re.fullmatch(kind.core, v) for v in values), values
+        values: list[str] = []
+        for c in choices:
+            if c is not None:
+                v = c if kind.quoted else canonical(c)
+                assert isinstance(v, str) and re.fullmatch(kind.core, v), choices
+                values.append(v)
         core = "|".join(re.escape(v) for v in values)
     body = f'"({core})"' if kind.quoted else f"({core})"
     return (f"(?:null|{body})" if optional else body), True
 
-
-_FREE = object()
 
 
 class LineReader:
@@ -370,18 +390,19 @@ class LineReader:
     a number as written, a list of strings as what is between its brackets (see `strings`).
     """
 
-    def __init__(self, cls: type[Operation], fields: Sequence[str], *, fixed: Mapping[str, Any] | None = None,
-                 choices: Mapping[str, Sequence[Any]] | None = None) -> None:
-        fixed, choices = dict(fixed or {}), dict(choices or {})
-        fixed["type"] = cls.type
+    def __init__(self, cls: type[Operation], fields: Sequence[str], *, fixed: Mapping[str, Scalar] | None = None,
+                 choices: Mapping[str, Sequence[Scalar]] | None = None) -> None:
+        fixed_values: dict[str, Scalar] = dict(fixed or {})
+        choice_values = dict(choices or {})
+        fixed_values["type"] = cls.type
         self._groups: dict[str, int] = {}
         self._paths: set[str] = set()
-        pattern = self._object(sorted(EVENT_FIELDS, key=lambda f: f.name), "", cls, fixed, choices)
+        pattern = self._object(sorted(EVENT_FIELDS, key=lambda f: f.name), "", cls, fixed_values, choice_values)
         self.pattern = re.compile(pattern)
         missing = [name for name in fields if name not in self._groups]
         if missing or len(fields) < 2:
             raise ValueError(f"cannot give {missing or fields} (fixed, or not fields of {cls.type})")
-        unknown = sorted((set(fixed) | set(choices)) - self._paths)
+        unknown = sorted((set(fixed_values) | set(choice_values)) - self._paths)
         if unknown:
             raise ValueError(f"{', '.join(unknown)}: not fields of {cls.type}")
         #: The group numbers of `fields`, in their order: `pattern.fullmatch(text).group(*order)`
@@ -389,8 +410,8 @@ class LineReader:
         self.order = tuple(self._groups[name] for name in fields)
         self._match = self.pattern.fullmatch
 
-    def _object(self, fields: Sequence[Field], prefix: str, cls: type[Operation], fixed: dict[str, Any],
-                choices: dict[str, Sequence[Any]]) -> str:
+    def _object(self, fields: Sequence[Field], prefix: str, cls: type[Operation], fixed: dict[str, Scalar],
+                choices: dict[str, Sequence[Scalar]]) -> str:
         out = []
         for f in sorted(fields, key=lambda f: f.name):
             path = prefix + f.name
@@ -401,14 +422,17 @@ class LineReader:
             elif f.record is not None and not f.many and "None" not in f.declared and not _own_dict(f.record):
                 value = self._object(record_fields(f.record), path + ".", cls, fixed, choices)
             else:
-                value, group = _value_pattern(f, fixed.get(path, _FREE), choices.get(path))
+                if path in fixed:
+                    value, group = re.escape(canonical(fixed[path])), False
+                else:
+                    value, group = _value_pattern(f, choices.get(path))
                 self._paths.add(path)
                 if group:
                     self._groups[path] = len(self._groups) + 1
             out.append(re.escape(_str(f.name)) + ":" + value)
         return r"\{" + ",".join(out) + r"\}"
 
-    def read(self, text: str) -> tuple[Any, ...] | None:
+    def read(self, text: str) -> tuple[str | None, ...] | None:
         """The asked-for values of a line, in order; None for a line not of this shape."""
         found = self._match(text)
         return None if found is None else found.group(*self.order)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from workstation.core import codec, ops
 from workstation.core.ids import event_id
+from workstation.core.jsontypes import JSONObject
 from workstation.core.model import Reviewer, SchemaError, now_iso
 from workstation.core.ops import Changes, Operation, Outcome, SessionStarted
 from workstation.core.tree import Tree
@@ -49,12 +49,12 @@ class Event:
         """The operation's type name (`steps_added`, `annotated`, ...)."""
         return self.op.type
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The event as plain JSON-able data: the operation goes under `payload`."""
         return codec.event_dict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> Event:
+    def from_dict(cls, data: object) -> Event:
         """Decode `to_dict` output; raises SchemaError naming what is wrong."""
         return cls(**codec.event_kwargs(data))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
+from workstation.core.jsontypes import JSONObject
 from workstation.errors import BadInputError
 
 #: What a node in the tree is. Only `step` and `answer` nodes form the chain that later prompts
@@ -81,12 +82,13 @@ class _Record:
 
     #: Fields holding nested records: name -> (record class, is_tuple).
     _nested: ClassVar[dict[str, tuple[type[_Record], bool]]] = {}
-    #: Every subclass is a dataclass; declared so that `dataclasses.fields` accepts one.
+    #: Every subclass is a dataclass; declared so that `dataclasses.fields` accepts one. `Any`:
+    #: the fields of different subclasses hold values of different types.
     __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """This object as a plain dict of JSON-able values."""
-        out: dict[str, Any] = {}
+        out: JSONObject = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name in self._nested:
@@ -98,11 +100,12 @@ class _Record:
         return out
 
     @classmethod
-    def from_dict(cls: type[_T], data: Any) -> _T:
+    def from_dict(cls: type[_T], data: object) -> _T:
         """Build the object from `to_dict` output; raises SchemaError naming the missing field."""
         if not isinstance(data, dict):
             raise SchemaError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-        kwargs: dict[str, Any] = {}
+        # Values of many types, each checked below against its field's declared type.
+        kwargs: dict[str, object] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -374,7 +377,7 @@ class Session(_Record):
     role: str = "annotator"
     deleted: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """As `_Record.to_dict`, leaving out `deleted` while it is False: a session starts
         undeleted, and the `session_started` events written before the field existed must
         serialize to the same text (the event log's hash chain and bundle imports compare it)."""

@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from workstation.core.jsontypes import JSONObject
 from workstation.core.model import Node
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.errors import BadInputError
@@ -106,7 +106,7 @@ def _line_of(source: str, key: str) -> int | None:
     return source.count("\n", 0, match.start()) + 1 if match else None
 
 
-def _validate(path: Path, source: str, data: dict[str, Any]) -> PromptTemplate:
+def _validate(path: Path, source: str, data: Mapping[str, object]) -> PromptTemplate:
     for key in data:
         if key not in _REQUIRED and key not in _OPTIONAL:
             known = ", ".join(_REQUIRED + _OPTIONAL)
@@ -205,10 +205,10 @@ class Prompt:
         """The messages as a new list of new dicts (safe to hand to a library that mutates)."""
         return [dict(m) for m in self.messages]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """Plain JSON-able data, for logs and `--json` output."""
         return {
-            "messages": self.chat(),
+            "messages": [{**m} for m in self.messages],
             "assistant_prefix": self.assistant_prefix,
             "template_name": self.template_name,
             "template_version": self.template_version,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import islice
-from typing import Any
 
+from workstation.core.jsontypes import JSONObject
 from workstation.core.model import Annotation, Chain, Node, SchemaError, Session
 from workstation.errors import BadInputError
 
@@ -229,7 +229,7 @@ class Tree:
 
     # -- serialization -----------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The whole tree as plain JSON-able data (what `show --json` prints)."""
         return {
             "session": self.session.to_dict(),
@@ -272,7 +272,7 @@ class Tree:
         return tree
 
     @classmethod
-    def from_dict(cls, data: Any) -> Tree:
+    def from_dict(cls, data: object) -> Tree:
         """Rebuild a tree from `to_dict` output (nodes must come parents first)."""
         if not isinstance(data, dict):
             raise SchemaError("tree: expected an object")

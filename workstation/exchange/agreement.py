@@ -14,7 +14,7 @@ import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -32,6 +32,102 @@ _ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^]\s*\d|=\s*-?\d")
 _MAJORITY = LabelPolicy(aggregate="majority", rewrite_is_right=False)
 
 
+class LabelOf(TypedDict):
+    """One reviewer's latest label on a disagreement's step."""
+
+    label: int
+    role: str
+    annotation_id: str
+
+
+class DisagreementData(TypedDict):
+    """A `Disagreement` as JSON-able data (`Disagreement.to_dict`)."""
+
+    session_id: str
+    node_id: str
+    version_id: str
+    position: int
+    text: str
+    #: reviewer id -> that reviewer's latest label.
+    labels: dict[str, LabelOf]
+
+
+class QueueItem(DisagreementData, total=False):
+    """A disagreement as a queue lists it, with the title of its session."""
+
+    session_title: str
+
+
+class ReviewerStats(TypedDict):
+    """One reviewer's counts in `compute_stats`; distributions keyed by the label as text."""
+
+    role: str
+    annotations: int
+    labels: int
+    notes: int
+    label_distribution: dict[str, int]
+    label_share: dict[str, float | None]
+
+
+class KappaPair(TypedDict):
+    """Cohen's kappa of two reviewers over the units both labelled (None: undefined)."""
+
+    reviewers: list[str]
+    units: int
+    kappa: float | None
+
+
+class AgreementStats(TypedDict):
+    """Agreement over all units (labelled step versions)."""
+
+    units: int
+    units_with_two_or_more_labels: int
+    krippendorff_alpha_ordinal: float | None
+    cohen_kappa_pairs: list[KappaPair]
+
+
+class TagCount(TypedDict):
+    """How often a tag was used."""
+
+    tag: str
+    count: int
+
+
+class FlagCount(TypedDict):
+    """How often an automated check flagged a step."""
+
+    check: str
+    count: int
+
+
+class ChallengeCount(TypedDict):
+    """How often steps of one type were challenged."""
+
+    type: str
+    challenges: int
+
+
+class ModelStats(TypedDict):
+    """A model's labelled steps and error rate (None when none is labelled)."""
+
+    labelled_steps: int
+    wrong: int
+    error_rate: float | None
+
+
+class TeamStats(TypedDict):
+    """Team statistics (`compute_stats`), as `stats --json` prints them."""
+
+    sessions: int
+    reviewers: dict[str, ReviewerStats]
+    agreement: AgreementStats
+    tags: list[TagCount]
+    flags: list[FlagCount]
+    challenged_step_types: list[ChallengeCount]
+    models: dict[str, ModelStats]
+    disagreements: int
+
+
 @dataclass(frozen=True)
 class Disagreement:
     """A step whose current version reviewers labelled differently, awaiting adjudication."""
@@ -44,7 +140,7 @@ class Disagreement:
     #: reviewer id -> (label, role, annotation id), each reviewer's latest label.
     labels: dict[str, tuple[int, str, str]]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DisagreementData:
         """As JSON-able data."""
         return {
             "session_id": self.session_id, "node_id": self.node_id, "version_id": self.version_id,
@@ -164,7 +260,7 @@ def step_type(text: str, kind: str) -> str:
 # -- statistics ------------------------------------------------------------------------
 
 
-def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
+def compute_stats(reviews: ReviewSet, top: int = 10) -> TeamStats:
     """Team statistics as a JSON-able dict (what `stats --json` prints).
 
     Keys: reviewers (per reviewer: role, annotations, labels, label distribution, notes),
@@ -236,7 +332,7 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
         matrix[np.asarray(unit_rows), unit_cols] = np.asarray(unit_vals, dtype=float)
     names = list(reviewer_ids)
     present = ~np.isnan(matrix)
-    pairs = []
+    pairs: list[KappaPair] = []
     for i, j in itertools.combinations(range(len(names)), 2):
         both = present[i] & present[j]
         n = int(both.sum())
@@ -245,7 +341,7 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> dict[str, Any]:
         kappa = cohen_kappa(matrix[i, both].astype(int), matrix[j, both].astype(int))
         pairs.append({"reviewers": [names[i], names[j]], "units": n, "kappa": kappa})
     distribution = {rid: {v: int((matrix[k] == v).sum()) for v in LABELS} for rid, k in reviewer_ids.items()}
-    reviewers_out = {}
+    reviewers_out: dict[str, ReviewerStats] = {}
     for rid in sorted(annotation_counts):
         dist = distribution.get(rid, {v: 0 for v in LABELS})
         labelled = sum(dist.values())

@@ -25,18 +25,23 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workstation import __version__
-from workstation.core.codec import EVENT_FIELDS, event_text, record_fields
+from workstation.core.codec import EVENT_FIELDS, EventData, event_text, record_fields
 from workstation.core.codec import canonical as canonical  # the one text of an event or record
 from workstation.core.history import Event, History
+from workstation.core.jsontypes import JSONData, JSONObject, JSONValue
 from workstation.core.model import ROLES, Annotation, now_iso
 from workstation.core.ops import Annotated
 from workstation.errors import BadInputError
 from workstation.exchange.errors import BundleError, ExchangeError
 from workstation.exchange.keys import PublicKey, SigningKey, decode_public
 from workstation.exchange.result import ExportResult
+
+if TYPE_CHECKING:
+    from workstation.store import Store
+    from workstation.store.records import Generation
 
 BUNDLE_FORMAT = "reasoning-workstation-bundle"
 #: The bundle schema this version writes and reads.
@@ -70,12 +75,12 @@ class Bundle:
     """
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: JSONObject
     signer: PublicKey
     #: The lines of events.jsonl, without their newlines, in order (line n is lines[n - 1]).
     lines: list[str]
     #: Generation records as dicts (fields of `workstation.store.Generation`).
-    generations: list[dict[str, Any]] = field(default_factory=list)
+    generations: list[JSONObject] = field(default_factory=list)
 
     @property
     def session_ids(self) -> list[str]:
@@ -101,7 +106,7 @@ class Bundle:
 # -- choosing what goes in -------------------------------------------------------------
 
 
-def select_events(events: Sequence[Mapping[str, Any]], chain_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def select_events(events: Sequence[EventData], chain_ids: Iterable[str] | None = None) -> list[EventData]:
     """The events a bundle of `chain_ids` needs (all of them when None), in log order.
 
     A chain needs the events that built it and everything above it (session start, the
@@ -110,11 +115,11 @@ def select_events(events: Sequence[Mapping[str, Any]], chain_ids: Iterable[str] 
     that selection would not replay on its own (a deletion spanning unselected branches), the
     session's whole history goes in instead: a bundle must always import.
     """
-    copies: list[dict[str, Any]] = [dict(e) for e in events]
+    copies: list[EventData] = [dict(e) for e in events]
     if chain_ids is None:
         return copies
     wanted = set(chain_ids)
-    by_session: dict[str, list[dict[str, Any]]] = {}
+    by_session: dict[str, list[EventData]] = {}
     for e in copies:
         by_session.setdefault(e["session_id"], []).append(e)
     chosen: set[str] = set()
@@ -130,8 +135,8 @@ def select_events(events: Sequence[Mapping[str, Any]], chain_ids: Iterable[str] 
     return [e for e in copies if e["id"] in chosen]
 
 
-def _select_session(events: list[dict[str, Any]], wanted: set[str]) -> set[str]:
-    chains: dict[str, dict[str, Any]] = {}  # chain id -> chain payload
+def _select_session(events: list[EventData], wanted: set[str]) -> set[str]:
+    chains: dict[str, EventData] = {}  # chain id -> chain payload
     node_chain: dict[str, str] = {}
     for e in events:
         if e["type"] in ("steps_added", "challenge_answered"):
@@ -187,10 +192,10 @@ def _select_session(events: list[dict[str, Any]], wanted: set[str]) -> set[str]:
 
 def write_bundle(
     out: Path,
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[EventData],
     key: SigningKey,
     *,
-    generations: Sequence[Mapping[str, Any]] = (),
+    generations: Sequence[Mapping[str, JSONData]] = (),
     chain_ids: Iterable[str] | None = None,
     signer_role: str = "annotator",
 ) -> ExportResult:
@@ -219,8 +224,8 @@ def write_bundle(
     event_bytes = "".join(canonical(e) + "\n" for e in selected).encode("utf-8")
     gen_bytes = "".join(canonical(g) + "\n" for g in gens).encode("utf-8")
     reviewers = sorted({(e["reviewer_id"], e["role"]) for e in selected})
-    models = sorted({(g.get("model_file") or "", g.get("model_sha256") or "") for g in gens})
-    manifest: dict[str, Any] = {
+    models = sorted({(_text(g.get("model_file")), _text(g.get("model_sha256"))) for g in gens})
+    manifest: JSONObject = {
         "format": BUNDLE_FORMAT,
         "schema_version": SCHEMA_VERSION,
         "created_at": now_iso(),
@@ -270,8 +275,13 @@ def write_bundle(
     return result
 
 
+def _text(value: JSONData) -> str:
+    """A generation record's name or hash, "" when it has none."""
+    return value if isinstance(value, str) else ""
+
+
 def bundle_from_store(
-    store: Any,
+    store: Store,
     out: Path,
     key: SigningKey,
     *,
@@ -282,7 +292,7 @@ def bundle_from_store(
     """Write a bundle of sessions (default: all not deleted) or chains from a `workstation.store.Store`."""
     if session_ids is None:
         session_ids = [s.id for s in store.list_sessions()]
-    events = [e.to_dict() for sid in session_ids for e in store.events(sid)]
+    events: list[EventData] = [e.to_dict() for sid in session_ids for e in store.events(sid)]
     generations = []
     for e in events:
         if e["type"] in ("steps_added", "challenge_answered"):
@@ -292,7 +302,7 @@ def bundle_from_store(
     return write_bundle(out, events, key, generations=generations, chain_ids=chain_ids, signer_role=signer_role)
 
 
-def generation_to_dict(generation: Any) -> dict[str, Any]:
+def generation_to_dict(generation: Generation) -> JSONObject:
     """A `workstation.store.Generation` as plain data."""
     data = asdict(generation)
     data["sampling"] = dict(data["sampling"])
@@ -421,9 +431,9 @@ def _inside(name: str) -> bool:
     return ".." not in PurePosixPath(name).parts
 
 
-def _json_object(path: Path, data: bytes, member: str) -> dict[str, Any]:
+def _json_object(path: Path, data: bytes, member: str) -> JSONObject:
     try:
-        value = json.loads(data.decode("utf-8"))
+        value: JSONValue = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BundleError(path, f"is not valid JSON ({exc})", member=member) from exc
     if not isinstance(value, dict):
@@ -431,7 +441,7 @@ def _json_object(path: Path, data: bytes, member: str) -> dict[str, Any]:
     return value
 
 
-def _manifest(path: Path, data: bytes) -> dict[str, Any]:
+def _manifest(path: Path, data: bytes) -> JSONObject:
     manifest = _json_object(path, data, MANIFEST)
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(path, f"is not a review bundle (format {manifest.get('format')!r})", member=MANIFEST)
@@ -447,22 +457,26 @@ def _manifest(path: Path, data: bytes) -> dict[str, Any]:
     return manifest
 
 
-def _verify_signature(path: Path, manifest: dict[str, Any], manifest_bytes: bytes, data: bytes | None) -> PublicKey:
+def _verify_signature(path: Path, manifest: JSONObject, manifest_bytes: bytes, data: bytes | None) -> PublicKey:
     assert data is not None
     signature = _json_object(path, data, SIGNATURE)
     signer = manifest.get("signer")
-    if not isinstance(signer, dict) or not isinstance(signer.get("reviewer_id"), str) or not signer["reviewer_id"]:
+    reviewer_id = signer.get("reviewer_id") if isinstance(signer, dict) else None
+    if not isinstance(signer, dict) or not isinstance(reviewer_id, str) or not reviewer_id:
         raise BundleError(path, "the manifest does not name its signer", member=MANIFEST)
     if signature.get("algorithm") != "ed25519":
         raise BundleError(path, f"unknown signature algorithm {signature.get('algorithm')!r}", member=SIGNATURE)
     try:
         raw = decode_public(signature.get("public_key"), "signature.json")
-        sig = base64.b64decode(signature.get("signature") or "", validate=True)
+        sig_text = signature.get("signature") or ""
+        if not isinstance(sig_text, str):
+            raise TypeError(f"the signature is {type(sig_text).__name__}, not text")
+        sig = base64.b64decode(sig_text, validate=True)
     except (ExchangeError, ValueError, TypeError) as exc:
         raise BundleError(path, "the signature is malformed", member=SIGNATURE) from exc
     if signer.get("public_key") != signature.get("public_key"):
         raise BundleError(path, "the signature's key is not the signer's key in the manifest", member=SIGNATURE)
-    key = PublicKey(signer["reviewer_id"], raw)
+    key = PublicKey(reviewer_id, raw)
     if not key.verify(sig, manifest_bytes):
         raise BundleError(path, "bad signature: the bundle was changed after it was signed, or is damaged",
                           member=SIGNATURE)
@@ -470,23 +484,24 @@ def _verify_signature(path: Path, manifest: dict[str, Any], manifest_bytes: byte
 
 
 # A C function the json module sets on every decoder instance but its stubs do not declare.
-_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_SCAN: Callable[[str, int], tuple[JSONValue, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str) -> JSONValue:
     """`json.loads` for one line, without its per-call set-up when the line is plain JSON
     with no surrounding blanks (as bundles write it); anything else takes `json.loads`,
     which also gives the exact error."""
     try:
         value, end = _SCAN(text, 0)
     except StopIteration:
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
+        value = json.loads(text)
+    else:
+        if end != len(text):
+            value = json.loads(text)
     return value
 
 
-def parse_event(path: Path, number: int, text: str) -> tuple[dict[str, Any], Event]:
+def parse_event(path: Path, number: int, text: str) -> tuple[JSONObject, Event]:
     """One line of events.jsonl, fully checked: JSON, fields, role, operation, names."""
     try:
         value = _loads(text)
@@ -517,10 +532,13 @@ _ANNOTATION_TEXT = tuple(f.name for f in record_fields(Annotation) if f.declared
 _EVENT_KEYS = frozenset(f.name for f in EVENT_FIELDS)
 
 
-def _fast_event(value: dict[str, Any]) -> Event | None:
+def _fast_event(event: JSONObject) -> Event | None:
     """The common `annotated` event built directly (the generic `from_dict` costs several
     times more); None for anything not exactly of that shape, which takes the generic path.
     The objects' own checks (label, role, severity, tags) run either way."""
+    # Any: the event's text fields were checked by `parse_event`, and the annotation's below,
+    # each by one type test; the constructors then take them by name.
+    value: dict[str, Any] = event
     payload = value.get("payload")
     if value.get("type") != "annotated" or value.keys() != _EVENT_KEYS or not isinstance(payload, dict):
         return None
@@ -566,11 +584,11 @@ def _check_names(path: Path, event: Event, line: int) -> None:
                           member=EVENTS, line=line)
 
 
-def _generations(path: Path, data: bytes) -> list[dict[str, Any]]:
+def _generations(path: Path, data: bytes) -> list[JSONObject]:
     out = []
     for number, text in enumerate(_lines(path, data, GENERATIONS), start=1):
         try:
-            value = json.loads(text)
+            value: JSONValue = json.loads(text)
         except ValueError as exc:
             raise BundleError(path, f"not valid JSON ({exc})", member=GENERATIONS, line=number) from exc
         if not isinstance(value, dict) or not isinstance(value.get("chain_id"), str):

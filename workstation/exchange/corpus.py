@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workstation.core.model import Node, Version
 from workstation.core.prompts import PromptTemplate
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
+
+if TYPE_CHECKING:
+    from workstation.store import Store
 
 #: What ends a stepwise prompt and follows each step (trl<=1.13's PRMTrainer appends its
 #: `step_separator`, "\n" by default, after every completion; the prompt must end with it).
@@ -53,7 +56,7 @@ class ReviewSet:
     def from_trees(
         cls,
         trees: Iterable[Tree],
-        events: Iterable[Mapping[str, Any]] = (),
+        events: Iterable[Mapping[str, object]] = (),
         models: Mapping[str, ModelInfo] | None = None,
     ) -> ReviewSet:
         """A set of trees; `events` (event dicts) tell which annotations are adjudications."""
@@ -66,7 +69,7 @@ class ReviewSet:
         return cls(trees, adjudications_from_events(events), found, outcomes=outcomes_from_events(events))
 
     @classmethod
-    def from_store(cls, store: Any, session_ids: Sequence[str] | None = None) -> ReviewSet:
+    def from_store(cls, store: Store, session_ids: Sequence[str] | None = None) -> ReviewSet:
         """The sessions of a `workstation.store.Store` (every one not deleted when `session_ids` is
         None)."""
         if session_ids is None:
@@ -96,24 +99,31 @@ class ReviewSet:
         return chain.model if chain is not None else ""
 
 
-def adjudications_from_events(events: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
-    """Annotation id -> settled ids, for every `adjudicated` event among `events`."""
+def _payload(event: Mapping[str, object]) -> Mapping[str, object]:
+    """An event dict's payload ({} where it has none)."""
+    payload = event.get("payload")
+    return payload if isinstance(payload, Mapping) else {}
+
+
+def adjudications_from_events(events: Iterable[Mapping[str, object]]) -> dict[str, tuple[str, ...]]:
+    """Annotation id -> settled ids, for every `adjudicated` event among `events` (event dicts)."""
     found: dict[str, tuple[str, ...]] = {}
     for event in events:
         if event.get("type") == "adjudicated":
-            payload = event.get("payload") or {}
-            annotation = payload.get("annotation") or {}
-            if "id" in annotation:
-                found[annotation["id"]] = tuple(payload.get("settles") or ())
+            payload = _payload(event)
+            annotation = payload.get("annotation")
+            settles = payload.get("settles") or ()
+            if isinstance(annotation, Mapping) and "id" in annotation and isinstance(settles, (list, tuple)):
+                found[annotation["id"]] = tuple(settles)
     return found
 
 
-def outcomes_from_events(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+def outcomes_from_events(events: Iterable[Mapping[str, object]]) -> dict[str, str]:
     """Chain id -> its latest outcome, from `chain_outcome_set` events (a cleared one is left out)."""
     found: dict[str, str] = {}
     for event in events:
         if event.get("type") == CHAIN_OUTCOME_EVENT:
-            payload = event.get("payload") or {}
+            payload = _payload(event)
             chain_id, outcome = payload.get("chain_id"), payload.get("outcome")
             if isinstance(chain_id, str):
                 if isinstance(outcome, str) and outcome:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from workstation.exchange.corpus import BRANCHES, DEFAULT_SEPARATOR, PARTIALS, STYLES, ReviewSet
 from workstation.exchange.errors import ExchangeError
@@ -18,9 +18,25 @@ from workstation.exchange.report import export_report
 from workstation.exchange.result import ExportResult
 from workstation.exchange.trl import export_kto, export_preference, export_stepwise
 
+if TYPE_CHECKING:
+    from workstation.store import Store
+
 #: Formats `export` writes from trees. `parquet` (every table, by DuckDB COPY) goes through
 #: the store: `parquet.export_parquet_from_store`; `bundle` takes a signing key: `bundle`.
 TREE_FORMATS = ("trl-stepwise", "trl-preference", "kto", "prm800k", "report", "report-md")
+
+
+class ExportOptions(TypedDict, total=False):
+    """The options of `export` besides `reviewers`, as `export_from_store` passes them on."""
+
+    neutral: str
+    aggregate: str
+    rewrite_is_right: bool
+    separator: str
+    style: str | None
+    branch: str
+    partial: str
+    seed: int
 
 
 def export(
@@ -86,9 +102,10 @@ def _check(flag: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def export_from_store(
-    store: Any, fmt: str, out: Path, *, sessions: Sequence[str] | None = None, **options: Any
+    store: Store, fmt: str, out: Path, *, sessions: Sequence[str] | None = None,
+    reviewers: Iterable[str] | None = None, **options: Unpack[ExportOptions]
 ) -> ExportResult:
     """`export` of a store's sessions (all of them when `sessions` is None)."""
     if fmt not in TREE_FORMATS:
         raise ExchangeError(f"unknown export format '{fmt}' (known: {', '.join(TREE_FORMATS)}, parquet, bundle)")
-    return export(ReviewSet.from_store(store, sessions), fmt, out, **options)
+    return export(ReviewSet.from_store(store, sessions), fmt, out, reviewers=reviewers, **options)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
+from workstation.core.jsontypes import JSONData
 from workstation.core.model import Annotation, Node
 from workstation.core.tree import Tree
 from workstation.exchange.errors import ExchangeError
@@ -44,9 +44,10 @@ class LabelPolicy:
         if self.aggregate not in AGGREGATIONS:
             raise ExchangeError(f"the aggregation must be one of {', '.join(AGGREGATIONS)}, not '{self.aggregate}'")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JSONData]:
         """The policy as manifest data, with the label mapping spelled out."""
-        mapping = {"1": True, "-1": False, "0": {"false": False, "true": True, "drop": "dropped"}[self.neutral]}
+        neutral: dict[str, bool | str] = {"false": False, "true": True, "drop": "dropped"}
+        mapping: dict[str, JSONData] = {"1": True, "-1": False, "0": neutral[self.neutral]}
         return {
             "neutral_as": self.neutral,
             "label_mapping": mapping,

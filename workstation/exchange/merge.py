@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from workstation.core import ops
 from workstation.core.codec import LINE_ID, event_text
 from workstation.core.history import Applied, Event
+from workstation.core.jsontypes import JSONData, JSONObject
 from workstation.core.ops import Changes, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError, WorkstationError
@@ -81,7 +82,7 @@ class MergeTarget(Protocol):
     def discard(self, session_ids: Sequence[str]) -> None:
         """Forget what a refused merge changed in trees handed out by `load_tree`."""
 
-    def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
+    def commit(self, items: list[Item], generations: list[tuple[str, JSONObject]],
                texts: dict[str, str]) -> int:
         """Write the events (and generation records) all together, or nothing.
 
@@ -97,7 +98,7 @@ class MemoryTarget:
         self.trees: dict[str, Tree] = {}
         self.events: dict[str, str] = {}  # event id -> canonical text, in commit order
         self.by_session: dict[str, list[str]] = {}
-        self.generations: dict[str, dict[str, Any]] = {}
+        self.generations: dict[str, JSONObject] = {}
 
     def known_events(self, session_ids: Sequence[str]) -> dict[str, str]:
         """Event id -> text for the given sessions."""
@@ -120,7 +121,7 @@ class MemoryTarget:
     def discard(self, session_ids: Sequence[str]) -> None:
         """Nothing to forget: `load_tree` hands out copies."""
 
-    def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
+    def commit(self, items: list[Item], generations: list[tuple[str, JSONObject]],
                texts: dict[str, str]) -> int:
         """Keep the changed trees and the new events."""
         for item in items:
@@ -135,7 +136,9 @@ class MemoryTarget:
             self.events[event.id] = event_text(event)
             self.by_session.setdefault(event.session_id, []).append(event.id)
         for _, g in generations:
-            self.generations[g["chain_id"]] = g
+            chain_id = g["chain_id"]
+            assert isinstance(chain_id, str), chain_id  # bundle._generations checked it
+            self.generations[chain_id] = g
         return len(items)
 
 
@@ -212,7 +215,7 @@ class StoreTarget:
             self._pending.pop(sid, None)
             self._views.pop(sid, None)
 
-    def commit(self, items: list[Item], generations: list[tuple[str, dict[str, Any]]],
+    def commit(self, items: list[Item], generations: list[tuple[str, JSONObject]],
                texts: dict[str, str]) -> int:
         """Record the events (and generations) in the store."""
         records = [(sid, _generation(g)) for sid, g in generations]
@@ -246,11 +249,13 @@ def _session_of(item: Item) -> str:
     return item[0].session.id
 
 
-def _generation(data: dict[str, Any]) -> Generation:
+def _generation(data: JSONObject) -> Generation:
     import dataclasses
 
     names = {f.name for f in dataclasses.fields(Generation)}
-    kwargs = {k: v for k, v in data.items() if k in names}
+    # Any: the record's fields go to the constructor by name. `bundle._generations` checked those
+    # a file could misuse (chain id, model file, hash); the rest are stored as the engine gave them.
+    kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in names}
     kwargs["step_confidence"] = tuple(kwargs.get("step_confidence") or ())
     return Generation(**kwargs)
 
@@ -272,7 +277,7 @@ class BundleReport:
     #: Events read and left out on purpose (a session's deletion: local to each database).
     skipped: list[Skipped] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JSONData]:
         """As JSON-able data."""
         return {
             "path": str(self.path), "status": self.status, "new_events": self.new_events,
@@ -319,7 +324,7 @@ class ImportResult:
                 lines.append(f"{b.path}: left out {len(b.skipped)} events ({'; '.join(reasons)})")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JSONData]:
         """As JSON-able data (what `import --json` prints)."""
         return {"ok": self.ok, "new_events": self.new_events, "bundles": [b.to_dict() for b in self.bundles],
                 "skipped": [s.to_dict() for s in self.skipped]}
@@ -557,6 +562,6 @@ def _apply(path: Path, number: int, event: Event, trees: dict[str, Tree | None])
     return tree, Applied(event, changes)
 
 
-def events_of(target: MemoryTarget) -> list[dict[str, Any]]:
+def events_of(target: MemoryTarget) -> list[JSONObject]:
     """A memory target's events as dicts, in commit order."""
     return [json.loads(text) for text in target.events.values()]

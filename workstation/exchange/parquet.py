@@ -9,9 +9,15 @@ database.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from workstation.core.jsontypes import JSONData
 from workstation.exchange.result import ExportResult, write_manifest
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from workstation.store import Store
 
 
 def _quote_ident(name: str) -> str:
@@ -22,7 +28,7 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def export_parquet(con: Any, out_dir: Path) -> ExportResult:
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ExportResult:
     """Write `<table>.parquet` into `out_dir` for every base table; rows = rows written.
 
     Views (challenges, replies) are derived from the tables and left out.
@@ -42,7 +48,8 @@ def export_parquet(con: Any, out_dir: Path) -> ExportResult:
         target = out_dir / f"{table}.parquet"
         tmp = out_dir / f".{table}.parquet.tmp"
         # COPY takes no bound parameters for its target; both names are quoted instead.
-        counts[table] = int(con.execute(f"SELECT count(*) FROM {_quote_ident(table)}").fetchone()[0])
+        row = con.execute(f"SELECT count(*) FROM {_quote_ident(table)}").fetchone()
+        counts[table] = int(row[0]) if row is not None else 0  # count(*) always gives a row
         if not counts[table]:
             target.unlink(missing_ok=True)  # an older export's file of a table now empty
             continue
@@ -61,12 +68,12 @@ EMPTY_TABLES_WHY = ("no file is written for an empty table: datasets.load_datase
                     "(\"corresponds to no data\")")
 
 
-def _tables_note(counts: dict[str, int]) -> dict[str, object]:
+def _tables_note(counts: dict[str, int]) -> dict[str, JSONData]:
     return {"tables": {t: n for t, n in counts.items() if n},
             "empty_tables": sorted(t for t, n in counts.items() if not n), "empty_tables_why": EMPTY_TABLES_WHY}
 
 
-def export_parquet_from_store(store: Any, out_dir: Path) -> ExportResult:
+def export_parquet_from_store(store: Store, out_dir: Path) -> ExportResult:
     """Every table of a `workstation.store.Store` as Parquet, through the store's own
     `export_tables` (DuckDB COPY), with the same result and manifest as `export_parquet`."""
     out_dir = Path(out_dir)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from workstation.core.jsontypes import JSONObject, JSONValue
 from workstation.core.model import Node, Version
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.exchange.corpus import ReviewSet, exported_paths, model_version
@@ -90,20 +90,21 @@ def _layout(tree: Tree, steps: list[Node]) -> _Layout:
 
 
 def _solution(tree: Tree, index: LabelIndex, steps: list[Node], layout: _Layout, reviewer_id: str,
-              times: list[str], outcome: str | None = None) -> dict[str, Any]:
+              times: list[str], outcome: str | None = None) -> JSONObject:
     latest = index.latest
-    label_steps: list[dict[str, Any]] = []
+    label_steps: list[JSONValue] = []
     chosen_ratings: list[int | None] = []
     for node, (alternatives, chosen, rewrite) in zip(steps, layout, strict=True):
-        completions: list[dict[str, Any]] = []
+        completions: list[JSONValue] = []
+        ratings: list[int | None] = []
         for alt, original in alternatives:
             mine = latest.get((alt.id, original.id), {}).get(reviewer_id)
-            completions.append({"text": original.text, "rating": mine.label if mine is not None else None,
-                                "flagged": bool(original.flags)})
+            ratings.append(mine.label if mine is not None else None)
+            completions.append({"text": original.text, "rating": ratings[-1], "flagged": bool(original.flags)})
         if rewrite is not None:
             mine = latest.get((node.id, rewrite.id), {}).get(reviewer_id)
             rating = mine.label if mine is not None else None
-            human: dict[str, Any] = {
+            human: JSONObject = {
                 "text": rewrite.text,
                 "rating": rating,
                 "source": "human",
@@ -113,7 +114,7 @@ def _solution(tree: Tree, index: LabelIndex, steps: list[Node], layout: _Layout,
             chosen_ratings.append(rating)
             label_steps.append({"completions": completions, "human_completion": human, "chosen_completion": None})
         else:
-            chosen_ratings.append(completions[chosen]["rating"])
+            chosen_ratings.append(ratings[chosen])
             label_steps.append({"completions": completions, "human_completion": None, "chosen_completion": chosen})
     if outcome is not None:
         finish = outcome

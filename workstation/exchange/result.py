@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
 from workstation import __version__
+from workstation.core.jsontypes import JSONData
 from workstation.core.model import now_iso
 
 
@@ -43,7 +44,7 @@ class ExportResult:
     rows: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Mapping[str, JSONData] = field(default_factory=dict)
 
     def skip(self, session_id: str, item: str, reason: str, *, chain: str = "", action: str = "dropped") -> None:
         """Note an item left out (or, with `action="cut"`, cut short)."""
@@ -66,7 +67,7 @@ class ExportResult:
         return [{"chain": s.chain or s.session_id, "item": s.item, "reason": s.reason, "action": s.action}
                 for s in self.skipped]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JSONData]:
         """As JSON-able data (what `export --json` prints)."""
         return {
             "format": self.format,
@@ -89,7 +90,7 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + ".manifest.json")
 
 
-def write_manifest(result: ExportResult, **extra: object) -> Path:
+def write_manifest(result: ExportResult, **extra: JSONData) -> Path:
     """Write the export's manifest beside it (format, counts, skips, policy) and return its path."""
     result.manifest = {
         "format": result.format,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import IO
 
+from workstation.core.jsontypes import JSONData
 from workstation.core.tree import CHAIN_NODE_KINDS, Tree
 from workstation.exchange.corpus import (
     DEFAULT_SEPARATOR,
@@ -67,9 +68,9 @@ def export_stepwise(
     is in the manifest with its reason; steps holding the separator are reported.
     """
     result = ExportResult("trl-stepwise", Path(out))
-    cut: list[dict[str, Any]] = []
-    dropped: list[dict[str, Any]] = []
-    with_separator: list[dict[str, Any]] = []
+    cut: list[dict[str, JSONData]] = []
+    dropped: list[dict[str, JSONData]] = []
+    with_separator: list[dict[str, JSONData]] = []
     stood_in: list[str] = []
     with AtomicWriter(result.path) as f:
         for tree in reviews.trees:
@@ -98,7 +99,7 @@ def export_stepwise(
                     labels.append(value)
                 if stop is not None:
                     i, node_id, reason = stop
-                    entry = {"session_id": tree.session.id, "chain": chain, "step": node_id, "position": i + 1,
+                    entry: dict[str, JSONData] = {"session_id": tree.session.id, "chain": chain, "step": node_id, "position": i + 1,
                              "reason": reason, "kept_steps": 0 if partial == "drop" else i}
                     if partial == "drop" or not completions:
                         entry["kept_steps"] = 0
@@ -166,7 +167,7 @@ def export_preference(
     return result
 
 
-def _branch_pairs(tree: Tree, ctx: Context, f: Any, result: ExportResult) -> int:
+def _branch_pairs(tree: Tree, ctx: Context, f: IO[str], result: ExportResult) -> int:
     written = 0
     for parent_id in tree.preferred:
         chosen_node = tree.preferred_child(parent_id)
@@ -239,7 +240,7 @@ def export_kto(
     return result
 
 
-def _kto_weights(desirable: int, undesirable: int) -> dict[str, Any]:
+def _kto_weights(desirable: int, undesirable: int) -> dict[str, JSONData]:
     """TRL's suggested `desirable_weight` range with `undesirable_weight=1` (KTO paper, Eq. 8:
     desirable_weight * n_desirable / n_undesirable in [1, 4/3])."""
     if not desirable or not undesirable:
@@ -252,10 +253,10 @@ def _boundary(style: str) -> str:
     return _CONVERSATIONAL_BOUNDARY if style == "conversational" else _STANDARD_BOUNDARY
 
 
-def _templates_note(contexts: list[Context]) -> dict[str, Any]:
+def _templates_note(contexts: list[Context]) -> dict[str, JSONData]:
     """The prompt templates whose system and user messages conversational rows carry."""
     used = sorted({t for ctx in contexts for t in ctx.used_templates})
-    note: dict[str, Any] = {"prompt_templates": [{"name": n, "version": v} for n, v in used]}
+    note: dict[str, JSONData] = {"prompt_templates": [{"name": n, "version": v} for n, v in used]}
     missing = sorted({name for ctx in contexts for name in ctx.missing_templates})
     if missing:
         note["unknown_prompt_templates"] = {"names": missing,
@@ -263,7 +264,7 @@ def _templates_note(contexts: list[Context]) -> dict[str, Any]:
     return note
 
 
-def _branch_note(branch: str, stood_in: list[str]) -> dict[str, Any]:
+def _branch_note(branch: str, stood_in: list[str]) -> dict[str, JSONData]:
     if branch == "all":
         return {"branch": "all: every path from the question to a last step"}
     return {"branch": "preferred: the reviewer's preferred alternative at every fork",
@@ -272,7 +273,7 @@ def _branch_note(branch: str, stood_in: list[str]) -> dict[str, Any]:
                                       "was exported"}}
 
 
-def _provenance(reviews: ReviewSet) -> dict[str, object]:
+def _provenance(reviews: ReviewSet) -> dict[str, JSONData]:
     """Sessions and models an export came from, for its manifest."""
     models = sorted({(m.name, m.sha256 or "") for m in reviews.models.values() if m.name})
     return {

@@ -133,8 +133,9 @@ class EventLog:
         self._head = head
 
 
-def iter_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+def iter_rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> Iterator[tuple[Any, ...]]:
     """Rows of a query, fetched in batches (the event log can be long)."""
+    # Any: DuckDB's stubs type a row as tuple[Any, ...]; the caller unpacks the columns it selected.
     cursor = con.execute(sql, params)
     while batch := cursor.fetchmany(2048):
         yield from batch

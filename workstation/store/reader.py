@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from workstation.core.history import Event
+from workstation.core.jsontypes import JSONObject
 from workstation.core.model import Annotation, Chain, Flag, Node, Session, Version
 from workstation.core.tree import Tree
 from workstation.store.records import Generation, SessionSummary
@@ -25,10 +26,15 @@ def session_exists(con: duckdb.DuckDBPyConnection, session_id: str) -> bool:
     return con.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
 
 
-_MAKERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
+#: A record's stored field values by name, as DuckDB gives them (of the fields' several types).
+Values = dict[str, object]
+
+#: Cache of makers by class. Any: each maker gives an instance of its own class key, which a
+#: dict's type cannot say; `_maker` gives each back with its class's type.
+_MAKERS: dict[type, Callable[[Values], Any]] = {}
 
 
-def _maker(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
+def _maker(cls: type[_R]) -> Callable[[Values], _R]:
     """How to rebuild a core record from all its stored fields, without its checks again.
 
     This is what unpickling does (a new object, then its `__dict__`): the checks ran when the
@@ -44,7 +50,7 @@ def _maker(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
             new = object.__new__
             put = object.__setattr__
 
-            def maker(values: dict[str, Any]) -> Any:
+            def maker(values: Values) -> _R:
                 obj = new(cls)
                 put(obj, "__dict__", values)
                 return obj
@@ -53,13 +59,15 @@ def _maker(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
     return maker
 
 
-def _checked(cls: type[_R]) -> Callable[[dict[str, Any]], _R]:
+def _checked(cls: type[_R]) -> Callable[[Values], _R]:
     return lambda values: cls(**values)
 
 
-def _makers_for(*pairs: tuple[type, tuple[str, ...]]) -> list[Callable[[dict[str, Any]], Any]]:
-    """The makers for records restored with exactly these field names."""
-    out: list[Callable[[dict[str, Any]], Any]] = []
+def _makers_for(*pairs: tuple[type, tuple[str, ...]]) -> list[Callable[[Values], Any]]:
+    """The makers for records restored with exactly these field names.
+
+    Any: the makers give records of different classes, unpacked by the caller into one name each."""
+    out: list[Callable[[Values], Any]] = []
     for cls, names in pairs:
         complete = {f.name for f in fields(cls)} == set(names)
         out.append(_maker(cls) if complete else _checked(cls))
@@ -280,8 +288,10 @@ def generation(con: duckdb.DuckDBPyConnection, chain_id: str) -> Generation | No
     ).fetchone()
     if r is None:
         return None
-    confidence: list[dict[str, object] | None] = json.loads(r[11]) if r[11] else []
+    # Our own columns, written canonically by `write_generation`.
+    sampling: JSONObject = json.loads(r[4])
+    confidence: list[JSONObject | None] = json.loads(r[11]) if r[11] else []
+    extra: JSONObject = json.loads(r[12]) if r[12] else {}
     return Generation(
-        r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-        tuple(confidence), json.loads(r[12]) if r[12] else {},
+        r[0], r[1], r[2], r[3], sampling, r[5], r[6], r[7], r[8], r[9], r[10], tuple(confidence), extra,
     )  # fmt: skip

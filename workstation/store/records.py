@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from workstation.core.jsontypes import JSONData
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -20,16 +22,16 @@ class Generation:
     model_file: str
     model_size: int | None = None
     model_sha256: str | None = None
-    sampling: Mapping[str, object] = field(default_factory=dict)
+    sampling: Mapping[str, JSONData] = field(default_factory=dict)
     prompt_tokens: int | None = None
     prompt_tokens_evaluated: int | None = None
     completion_tokens: int | None = None
     time_to_first_token_s: float | None = None
     tokens_per_s: float | None = None
     finish_reason: str | None = None
-    step_confidence: tuple[Mapping[str, object] | None, ...] = ()
+    step_confidence: tuple[Mapping[str, JSONData] | None, ...] = ()
     #: Anything else the engine reports, kept as JSON.
-    extra: Mapping[str, object] = field(default_factory=dict)
+    extra: Mapping[str, JSONData] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

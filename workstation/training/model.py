@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from workstation.training import UnsupportedModelError, require
+
+#: An object of the training stack: a transformers model, a trl trainer, a peft config, a
+#: datasets Dataset. Any: the type gate does not follow those libraries (pyproject skips them so
+#: that it does not read torch), so mypy sees them as Any whatever is written here.
+Untyped = Any
+
+
+class Tokenizer(Protocol):
+    """What a run needs of a transformers tokenizer: token ids back to text."""
+
+    def decode(self, token_ids: list[int], skip_special_tokens: bool = False) -> str:
+        """The text of `token_ids`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -22,7 +35,7 @@ class LocalModel:
     folder: Path
     source: Path
 
-    def load(self) -> tuple[Any, Any]:
+    def load(self) -> tuple[Untyped, Tokenizer]:
         """(model, tokenizer) from the folder, full precision, on the CPU."""
         require()
         from transformers import AutoModelForCausalLM, AutoTokenizer

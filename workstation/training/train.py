@@ -11,10 +11,9 @@ import importlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from workstation.training import require
-from workstation.training.model import LocalModel
+from workstation.training.model import LocalModel, Tokenizer, Untyped
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class TrainingRun:
     #: The trainer's processed rows: for DPO prompt_ids/chosen_ids/rejected_ids, for KTO
     #: prompt_ids/completion_ids (token id lists).
     prepared: list[dict[str, list[int]]] = field(default_factory=list)
-    tokenizer: Any = None
+    tokenizer: Tokenizer | None = None
     adapter: Path | None = None
 
     @property
@@ -49,30 +48,31 @@ class TrainingRun:
 
     def decoded(self, row: int, part: str) -> str:
         """The text of one prepared field (e.g. "prompt_ids", "chosen_ids"), special tokens kept."""
+        assert self.tokenizer is not None, "a run without its tokenizer has nothing to decode with"
         return str(self.tokenizer.decode(self.prepared[row][part], skip_special_tokens=False))
 
 
-def _lora(settings: LoraSettings) -> Any:
+def _lora(settings: LoraSettings) -> Untyped:
     from peft import LoraConfig
 
     return LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
                       target_modules=["q_proj", "v_proj"])
 
 
-def _common(settings: LoraSettings, out: Path) -> dict[str, Any]:
+def _common(settings: LoraSettings, out: Path) -> dict[str, str | int | float | bool]:
     return dict(output_dir=str(out), max_steps=settings.steps, per_device_train_batch_size=settings.batch_size,
                 learning_rate=settings.learning_rate, logging_steps=1, save_strategy="no", report_to="none",
                 use_cpu=True, seed=settings.seed, max_length=settings.max_length, dataloader_num_workers=0,
                 disable_tqdm=True)
 
 
-def _dataset(path: Path, out: Path) -> Any:
+def _dataset(path: Path, out: Path) -> Untyped:
     from datasets import load_dataset
 
     return load_dataset("json", data_files=str(path), split="train", cache_dir=str(out / "hf-cache"))
 
 
-def _run(kind: str, trainer: Any, tokenizer: Any, fields: tuple[str, ...], out: Path) -> TrainingRun:
+def _run(kind: str, trainer: Untyped, tokenizer: Tokenizer, fields: tuple[str, ...], out: Path) -> TrainingRun:
     prepared = [{f: list(row[f]) for f in fields} for row in trainer.train_dataset]
     trainer.train()
     losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]

@@ -22,9 +22,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the review layer (DuckDB, the engine) is imported on the wo
     from workstation.core.model import Reviewer
     from workstation.core.tree import Tree
     from workstation.review import Finished, Review, Streaming
+    from workstation.settings import Values
     from workstation.store.records import SessionSummary
 
 #: Streaming progress reaches the GUI at most this often (the items carry the whole text so far,
@@ -83,7 +84,7 @@ class Ready:
     """What the window needs once the database is open."""
 
     reviewer: Reviewer
-    values: dict[str, Any]
+    values: Values
     problems: tuple[str, ...]
     templates: tuple[tuple[str, str], ...]
     tags: tuple[str, ...]
@@ -101,6 +102,8 @@ class Job:
     """
 
     id: int
+    #: Any: a quick job gives a result of its own type (its poster's `on_done` takes it), a
+    #: streaming one an iterator of `Streaming` items ending with `Finished`.
     run: Callable[[Review], Any]
     quick: bool = True
     stream: bool = False
@@ -108,7 +111,6 @@ class Job:
     new_session: bool = False
     stop: threading.Event | None = None
     state_on_start: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ReviewWorker(QObject):
@@ -312,6 +314,9 @@ class GenerationJob(QObject):
         return self._stop.is_set()
 
 
+_T = TypeVar("_T")
+
+
 class Backend(QObject):
     """The GUI thread's handle on the worker: post jobs, get callbacks on the GUI thread.
 
@@ -325,6 +330,8 @@ class Backend(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ids = itertools.count(1)
+        # Job id -> (on_done, on_error). Any: each job's result has its own type, which `call`
+        # matches to its on_done; results come back through one `object` signal.
         self._callbacks: dict[int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
         self._jobs: dict[int, GenerationJob] = {}
         self._thread = QThread()
@@ -348,8 +355,8 @@ class Backend(QObject):
 
     def call(
         self,
-        run: Callable[[Review], Any],
-        on_done: Callable[[Any], None] | None = None,
+        run: Callable[[Review], _T],
+        on_done: Callable[[_T], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         *,
         refresh: str | None = None,
@@ -399,7 +406,7 @@ class Backend(QObject):
     # -- results, on the GUI thread ------------------------------------------------------
 
     @Slot(int, object)
-    def _on_finished(self, job_id: int, boxed: tuple[Any]) -> None:
+    def _on_finished(self, job_id: int, boxed: tuple[object]) -> None:
         handle = self._jobs.pop(job_id, None)
         if handle is not None:
             handle.finished.emit(boxed[0])

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHeaderView,
     QLineEdit,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workstation.settings import SETTINGS, Setting
+from workstation.settings import SETTINGS, Setting, Values
 from workstation.ui.model_panel import setting_editor
 
 
 class SettingsDialog(QDialog):
     """Every setting of `workstation.settings.SETTINGS`, grouped, with its description."""
 
-    def __init__(self, values: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, values: Values, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -39,7 +39,7 @@ class SettingsDialog(QDialog):
                 box = QGroupBox(setting.group.capitalize())
                 form = groups[setting.group] = QFormLayout(box)
                 layout.addWidget(box)
-            editor = self._editor(setting, values[setting.key])
+            editor = self._editor(setting, values)
             editor.setToolTip(setting.description)
             self.editors[setting.key] = editor
             form.addRow(setting.key.split(".", 1)[1].replace("_", " "), editor)
@@ -49,7 +49,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     @staticmethod
-    def _editor(setting: Setting, value: Any) -> QWidget:
+    def _editor(setting: Setting, values: Values) -> QWidget:
+        value = values[setting.key]  # of the type the setting declares (see `Values`)
         if setting.choices is not None:
             combo = QComboBox()
             for choice in setting.choices:
@@ -67,9 +68,9 @@ class SettingsDialog(QDialog):
         line = QLineEdit(setting.text(value))
         return line
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> Values:
         """The values as edited."""
-        out: dict[str, Any] = {}
+        out: Values = {}
         for key, editor in self.editors.items():
             if isinstance(editor, QComboBox):
                 out[key] = editor.currentData()
@@ -77,8 +78,8 @@ class SettingsDialog(QDialog):
                 out[key] = editor.isChecked()
             elif isinstance(editor, QLineEdit):
                 out[key] = editor.text()
-            else:
-                out[key] = editor.value()  # type: ignore[attr-defined]
+            elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+                out[key] = editor.value()
         return out
 
 

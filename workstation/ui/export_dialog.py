@@ -10,7 +10,7 @@ Export over an existing file asks before replacing it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation.review_exchange import FORMAT_NAMES
+from workstation.review_exchange import FORMAT_NAMES, ExportChoices
 from workstation.ui.exchange_dialogs import FORMATS, LABELLED_FORMATS, PassphraseField, notify, plain_label, tell
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def _ticked(widget: QListWidget) -> list[str]:
     return [str(i.data(Qt.ItemDataRole.UserRole)) for i in items if i.checkState() == Qt.CheckState.Checked]
 
 
-def _combo(entries: tuple[tuple[Any, str], ...], name: str = "") -> QComboBox:
+def _combo(entries: tuple[tuple[str | None, str], ...], name: str = "") -> QComboBox:
     combo = QComboBox()
     for value, text in entries:
         combo.addItem(text, value)
@@ -80,14 +80,14 @@ def _combo(entries: tuple[tuple[Any, str], ...], name: str = "") -> QComboBox:
     return combo
 
 
-def _run_export(review: Review, fmt: str, out: Path, options: dict[str, Any]) -> str:
+def _run_export(review: Review, fmt: str, out: Path, options: ExportChoices) -> str:
     """The export on the worker; returns the summary line."""
     from workstation.review_exchange import Exchange
 
     return str(Exchange(review).export(fmt, out, **options).summary())
 
 
-def _run_preview(review: Review, fmt: str, out: Path, options: dict[str, Any]) -> str:
+def _run_preview(review: Review, fmt: str, out: Path, options: ExportChoices) -> str:
     """The export's dry run on the worker: rows it would write, what it would drop or cut."""
     from workstation.cli_exchange import preview_line
     from workstation.review_exchange import Exchange
@@ -260,13 +260,14 @@ class ExportDialog(QDialog):
             self.path.setText(chosen)
             self.schedule_preview()
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> ExportChoices:
         """The export's options as chosen in the dialog."""
         fmt = self.current_format()
-        options: dict[str, Any] = {"sessions": self.selected_sessions() or None}
+        options: ExportChoices = {"sessions": self.selected_sessions() or None}
         if fmt in LABELLED_FORMATS:
-            options.update(neutral=self.neutral.currentData(), aggregate=self.aggregate.currentData(),
-                           reviewers=self.selected_reviewers() or None)
+            options["neutral"] = self.neutral.currentData()
+            options["aggregate"] = self.aggregate.currentData()
+            options["reviewers"] = self.selected_reviewers() or None
         if fmt in STYLED_FORMATS:
             options["style"] = self.row_style.currentData()
         if fmt in BRANCHED_FORMATS:

@@ -9,7 +9,7 @@ enablement come from the state shown.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
@@ -23,6 +23,8 @@ from workstation.ui.window_layout import WindowParts
 if TYPE_CHECKING:
     from workstation.review import Review
     from workstation.ui.compare import CompareDialog
+
+_T = TypeVar("_T")
 
 
 class ReviewActions(QObject):
@@ -38,13 +40,13 @@ class ReviewActions(QObject):
         self.compare_dialog: CompareDialog | None = None
         parts.inspector.commit_rewrite.connect(self.rewrite)
 
-    def _mutate(self, run: Callable[[Review], Any], description: str,
-                after: Callable[[Any], None] | None = None) -> None:
+    def _mutate(self, run: Callable[[Review], _T], description: str,
+                after: Callable[[_T], None] | None = None) -> None:
         sid = self.session.current_session
         if sid is None:
             return
 
-        def done(result: Any) -> None:
+        def done(result: _T) -> None:
             self.changed.emit(sid, description)
             if after is not None:
                 after(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -104,9 +104,9 @@ class SessionsPanel(QWidget):
         layout.addWidget(self.list, 1)
         self.current_session: str | None = None
 
-    def criteria(self) -> dict[str, Any]:
-        """The search criteria typed (only those given)."""
-        found: dict[str, Any] = {}
+    def criteria(self) -> dict[str, str | int]:
+        """The search criteria typed (only those given): `Review.search`'s keyword arguments."""
+        found: dict[str, str | int] = {}
         for key, edit in (("text", self.text), ("tag", self.tag), ("reviewer", self.reviewer), ("model", self.model)):
             if edit.text().strip():
                 found[key] = edit.text().strip()

@@ -11,7 +11,7 @@ team_charts.py, the queue's model and adjudication form in team_queue.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCharts import QChartView
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -35,6 +35,7 @@ from workstation.ui.team_charts import LABEL_COLOURS, BarChart, fill, table
 from workstation.ui.team_queue import LABEL_WORDS, AdjudicateForm, DisagreementModel
 
 if TYPE_CHECKING:
+    from workstation.exchange.agreement import QueueItem, TeamStats
     from workstation.review import Review
     from workstation.store.records import SessionSummary
     from workstation.ui.backend import Backend
@@ -47,8 +48,8 @@ def _number(value: float | None, digits: int = 3) -> str:
 class TeamData:
     """What the Team view shows, computed on the worker."""
 
-    stats: dict[str, Any]
-    queue: tuple[dict[str, Any], ...]
+    stats: TeamStats
+    queue: tuple[QueueItem, ...]
     reviewer_id: str
     role: str
     sessions: tuple[tuple[str, str], ...] = ()  # (id, title) of every session, for the filter
@@ -62,13 +63,14 @@ def _title(session: SessionSummary) -> str:
 
 def _team_data(review: Review, session_id: str = "") -> TeamData:
     """The figures and the queue over every session, or over `session_id` where it still exists."""
+    from workstation.exchange.agreement import QueueItem
     from workstation.review_exchange import Exchange
 
     exchange = Exchange(review)
     titles = {s.id: _title(s) for s in review.sessions()}
     scope = session_id if session_id in titles else ""
     only = [scope] if scope else None
-    queue = tuple({**d.to_dict(), "session_title": titles.get(d.session_id, d.session_id)}
+    queue = tuple(QueueItem(**d.to_dict(), session_title=titles.get(d.session_id, d.session_id))
                   for d in exchange.disagreements(only))
     return TeamData(exchange.stats(only), queue, review.reviewer.id, review.reviewer.role,
                     tuple(titles.items()), scope)
@@ -240,9 +242,9 @@ class TeamView(QWidget):
         else:
             self.refreshed.emit()
 
-    def show_stats(self, stats: dict[str, Any]) -> None:
+    def show_stats(self, stats: TeamStats) -> None:
         """Fill the charts and tables from `Exchange.stats()`."""
-        reviewers: dict[str, Any] = stats["reviewers"]
+        reviewers = stats["reviewers"]
         names = list(reviewers)
         self.summary.setText(f"{stats['sessions']} session(s), {len(names)} reviewer(s), "
                              f"{stats['disagreements']} disagreement(s) waiting")
@@ -279,7 +281,7 @@ class TeamView(QWidget):
                              "—" if m["error_rate"] is None else f"{100 * m['error_rate']:.1f}%"]
                             for name, m in models.items()])
 
-    def show_queue(self, items: list[dict[str, Any]]) -> None:
+    def show_queue(self, items: list[QueueItem]) -> None:
         """Show the disagreement queue, keeping the selected step where it is still there."""
         selected = self.selected_item()
         # A refresh (after any label anywhere) must not wipe a half-written adjudication.
@@ -300,7 +302,7 @@ class TeamView(QWidget):
 
     # -- the queue -----------------------------------------------------------------------------
 
-    def selected_item(self) -> dict[str, Any] | None:
+    def selected_item(self) -> QueueItem | None:
         """The queued step selected, if any."""
         index = self.queue.currentIndex()
         return self.queue_model.items[index.row()] if index.isValid() else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -22,6 +22,9 @@ from workstation.ui.exchange_dialogs import plain_label
 from workstation.ui.inspector import set_plain, shown_text
 from workstation.ui.tree_model import plain_tooltip
 
+if TYPE_CHECKING:
+    from workstation.exchange.agreement import QueueItem
+
 LABEL_WORDS = {-1: "wrong", 0: "neutral", 1: "right"}
 ADJUDICATOR_ROLES = (("expert", "expert"), ("ethics_reviewer", "ethics reviewer"))
 
@@ -33,9 +36,9 @@ class DisagreementModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.items: list[dict[str, Any]] = []
+        self.items: list[QueueItem] = []
 
-    def set_items(self, items: list[dict[str, Any]]) -> None:
+    def set_items(self, items: list[QueueItem]) -> None:
         """Replace the queue."""
         self.beginResetModel()
         self.items = list(items)
@@ -47,13 +50,14 @@ class DisagreementModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.HEADERS)
 
+    # headerData and data give Any: a QVariant of any type, as PySide6's stubs declare it.
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 4:
             return self.HEADERS[section]
         return None
 
     @staticmethod
-    def labels_text(item: dict[str, Any]) -> str:
+    def labels_text(item: QueueItem) -> str:
         """'alice: right, bob: wrong'."""
         return ", ".join(f"{rid}: {LABEL_WORDS.get(v['label'], v['label'])}" for rid, v in item["labels"].items())
 
@@ -127,7 +131,7 @@ class AdjudicateForm(QGroupBox):
         form.addRow(self.feedback)
         self.show_item(None)
 
-    def show_item(self, item: dict[str, Any] | None) -> None:
+    def show_item(self, item: QueueItem | None) -> None:
         """Show a queued step (None: nothing selected)."""
         self.setEnabled(item is not None)
         set_plain(self.step_text, shown_text(item["text"]) if item else "")

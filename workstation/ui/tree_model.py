@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
 from workstation.ui.icons import flag_icon
@@ -114,10 +114,19 @@ def label_summary(labels: list[int]) -> tuple[str, int | None]:
     return " ".join(counts), None
 
 
-class ReasoningTreeModel(QAbstractItemModel):
-    """Adapts a session's tree (a private copy) to a QTreeView."""
+#: What one role of one cell holds, as `data()` hands it to Qt in a QVariant: text, a font, an
+#: icon, a number or tuple for our own roles, or None.
+CellValue = object
 
-    def __init__(self, parent: Any = None) -> None:
+
+class ReasoningTreeModel(QAbstractItemModel):
+    """Adapts a session's tree (a private copy) to a QTreeView.
+
+    `headerData` and `data` give Any, as PySide6's stubs declare a QVariant; the cells' own
+    helpers say `CellValue`.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._root = _Item(0, None, "")
         self._items: dict[int, _Item] = {0: self._root}
@@ -370,7 +379,7 @@ class ReasoningTreeModel(QAbstractItemModel):
 
     # -- cells ----------------------------------------------------------------------------
 
-    def _stream_data(self, row: StreamRow, column: int, role: int) -> Any:
+    def _stream_data(self, row: StreamRow, column: int, role: int) -> CellValue:
         i = row.index
         text = self._stream_texts[i] if i < len(self._stream_texts) else ""
         if role == KindRole:
@@ -387,7 +396,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             return "the model is writing this step"
         return None
 
-    def _step_data(self, node: Node, role: int) -> Any:
+    def _step_data(self, node: Node, role: int) -> CellValue:
         if role == Qt.ItemDataRole.DisplayRole:
             prefix = KIND_PREFIX.get(node.kind, str(node.position))
             edited = " ✎" if node.current.origin == "rewrite" else ""
@@ -404,7 +413,7 @@ class ReasoningTreeModel(QAbstractItemModel):
         assert self.tree is not None
         return [a.label for a in self.tree.current_annotations(node.id).values() if a.label is not None]
 
-    def _label_data(self, node: Node, role: int) -> Any:
+    def _label_data(self, node: Node, role: int) -> CellValue:
         if node.kind == "question":
             return None
         text, agreed = label_summary(self._labels(node))
@@ -424,7 +433,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             return plain_tooltip("\n".join(notes))
         return None
 
-    def _flag_data(self, node: Node, role: int) -> Any:
+    def _flag_data(self, node: Node, role: int) -> CellValue:
         flags = node.current.flags
         if not flags:
             return None
@@ -438,7 +447,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             return plain_tooltip("\n".join(f"{f.check} ({f.severity}): {f.message}" for f in flags))
         return None
 
-    def _confidence_data(self, node: Node, role: int) -> Any:
+    def _confidence_data(self, node: Node, role: int) -> CellValue:
         version = node.current
         if version.mean_logprob is None:
             if role == Qt.ItemDataRole.ToolTipRole and version.origin != "model":
@@ -458,7 +467,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             )
         return None
 
-    def _alternatives_data(self, node: Node, role: int) -> Any:
+    def _alternatives_data(self, node: Node, role: int) -> CellValue:
         assert self.tree is not None
         if node.kind not in ("step", "answer"):
             return None

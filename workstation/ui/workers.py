@@ -8,9 +8,9 @@ expected error, and for a bug the crash is logged and `failed` carries the short
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, SignalInstance
 
 from workstation.errors import WorkstationError
 
@@ -30,7 +30,7 @@ _running: set[Task] = set()
 class Task(QRunnable):
     """Call a function in the thread pool; report its result or error by signal."""
 
-    def __init__(self, function: Callable[[], Any]) -> None:
+    def __init__(self, function: Callable[[], object]) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python owns the object (see _running)
         self.function = function
@@ -53,16 +53,19 @@ class Task(QRunnable):
             _running.discard(self)
 
     @staticmethod
-    def _emit(signal: Any, value: Any) -> None:
+    def _emit(signal: SignalInstance, value: object) -> None:
         try:
             signal.emit(value)
         except RuntimeError:
             pass  # the Qt side is already gone (application shutting down): nobody to tell
 
 
+_T = TypeVar("_T")
+
+
 def run_task(
-    function: Callable[[], Any],
-    on_done: Callable[[Any], None],
+    function: Callable[[], _T],
+    on_done: Callable[[_T], None],
     on_error: Callable[[str], None],
     pool: QThreadPool | None = None,
 ) -> Task:

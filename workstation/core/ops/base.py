@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NoReturn
+from typing import ClassVar, NoReturn
 
+from workstation.core.jsontypes import JSONObject
 from workstation.core.model import Node, SchemaError, _Record
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
@@ -83,7 +84,7 @@ class Operation(_Record):
         latest one (the action has just finished); otherwise it is a unit of its own."""
         return None
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JSONObject:
         """The operation as a plain dict, without its type (the event carries the type)."""
         return self.to_dict()
 
@@ -97,7 +98,7 @@ def _register(cls: type[Operation]) -> type[Operation]:
     return cls
 
 
-def operation_from_dict(type_: str, payload: Any) -> Operation:
+def operation_from_dict(type_: str, payload: object) -> Operation:
     """Decode an operation from its type name and payload; SchemaError if either is unknown."""
     cls = OPERATIONS.get(type_)
     if cls is None:
