@@ -69,8 +69,11 @@ run: setup
 
 # The optional training extra (torch, transformers, trl, peft, datasets, accelerate; a few GB):
 # LoRA training on the exports. `make run` does not need it; `make test` installs it.
-train-setup: setup
+train-setup: $(VENV)/.train-installed
+
+$(VENV)/.train-installed: pyproject.toml | $(VENV)/.installed
 	$(PIP) install --quiet --find-links $(WHEEL_DIR) -e '.[test,train]'
+	touch $@
 
 # The gate: lint and types first, so a new error fails `make test` before the suite runs.
 lint: setup
