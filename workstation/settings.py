@@ -106,6 +106,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("review.role", str, "annotator", "your role", choices=("annotator", "expert", "ethics_reviewer"),
             group="review"),
     Setting("review.template", str, "chain-of-thought", "prompt template for new questions", group="review"),
+    Setting("review.split", str, "lines",
+            "how model output becomes steps: one per line (as PRM800K labels) or one per paragraph",
+            choices=("lines", "paragraphs"), group="review"),
+    Setting("review.auto_advance", bool, True, "after a label key (1, 2, 3), move to the next step",
+            group="review"),
     Setting("review.low_confidence", float, -1.5,
             "flag a step whose mean token log-probability is below this", maximum=0.0, group="review"),
 )
