@@ -40,7 +40,7 @@ FlagRole = Qt.ItemDataRole.UserRole + 4
 LabelRole = Qt.ItemDataRole.UserRole + 5
 
 LABEL_WORDS = {-1: "✗ wrong", 0: "– neutral", 1: "✓ right"}
-KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Why?", "reply": "Reply"}
+KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Asked", "reply": "Reply"}
 
 Index = QModelIndex | QPersistentModelIndex
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -332,6 +332,11 @@ class ReasoningTreeModel(QAbstractItemModel):
             return None
         ref = self._item(index).ref
         return self.tree.nodes.get(ref) if isinstance(ref, str) else None
+
+    def stream_position(self, index: Index) -> int | None:
+        """Which step of the stream a row being written shows (None for any other row)."""
+        ref = self._item(index).ref if index.isValid() else None
+        return ref.index if isinstance(ref, StreamRow) else None
 
     def index_of_node(self, node_id: str, column: int = 0) -> QModelIndex:
         """The row showing a node, or an invalid index."""

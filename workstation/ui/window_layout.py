@@ -68,6 +68,8 @@ class WindowParts:
     context_status: QLabel
     speed_status: QLabel
     db_status: QLabel
+    #: The selected chain's outcome (solution correct, found an error, ...).
+    outcome_status: QLabel
 
 
 def build(window: QMainWindow, actions: dict[str, QAction], db_path: Path) -> WindowParts:
@@ -186,7 +188,9 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
         ("&File", ("new_session", "rename_session", "delete_session", None, "settings", None, "quit")),
         ("&Edit", ("undo", "redo", None, "search")),
         ("&Review", ("generate", "stop", None, "label_wrong", "label_neutral", "label_right", "save_annotation",
-                     None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
+                     "focus_note", "focus_tags", "cycle_severity", None, "next_step", "previous_step",
+                     "next_unlabelled", "next_flagged", None, "outcome_solution", "outcome_found_error",
+                     "outcome_give_up", "outcome_bad_problem", None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
                      "challenge", "ask", None, "delete_branch")),
         ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
         ("&View", ("focus_tree", "focus_question")),
@@ -206,12 +210,17 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
                 menu.addAction(dock.toggleViewAction())
 
 
-def _status(window: QMainWindow, db_path: Path) -> tuple[QLabel, QLabel, QLabel, QLabel, QLabel]:
-    """The status bar's permanent labels: model, device, context, speed, database."""
-    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path}"))
-    for name, label in zip(("modelStatus", "deviceStatus", "contextStatus", "speedStatus", "dbStatus"), labels,
-                           strict=True):
+def _status(window: QMainWindow, db_path: Path) -> tuple[QLabel, QLabel, QLabel, QLabel, QLabel, QLabel]:
+    """The status bar's permanent labels: model, device, context, speed, database, outcome."""
+    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path}"),
+              QLabel(""))
+    names = ("modelStatus", "deviceStatus", "contextStatus", "speedStatus", "dbStatus", "outcomeStatus")
+    for name, label in zip(names, labels, strict=True):
         label.setObjectName(name)
         label.setTextFormat(Qt.TextFormat.PlainText)
         window.statusBar().addPermanentWidget(label)
+    # The database path is the least needed and the longest: it gives way first (full in its tooltip).
+    labels[4].setToolTip(str(db_path))
+    labels[4].setMinimumWidth(40)
+    labels[4].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return labels
