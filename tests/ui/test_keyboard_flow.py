@@ -226,3 +226,25 @@ def test_ask_shows_the_step_and_room_to_type(qtbot) -> None:
     qtbot.keyClick(dialog.editor, Qt.Key.Key_Return)
     qtbot.keyClicks(dialog.editor, "And the units?")
     assert dialog.question() == "Why divide?\nAnd the units?"  # room for more than one line
+
+
+def test_flag_triage_queues_flags_across_sessions_and_confirms_one_with_a_key(qtbot, open_window) -> None:
+    window = open_window()
+    triage = window.triage
+    triage.dock.show()
+    triage.dock.raise_()
+    qtbot.waitUntil(lambda: bool(triage.panel.items), timeout=10_000)
+    items = list(triage.panel.items)
+    assert all(i.check and i.message for i in items)
+    arithmetic = next(i for i in items if i.check == "arithmetic")
+    triage.panel.list.setCurrentRow(items.index(arithmetic))
+    qtbot.waitUntil(lambda: window.session.current_node_id == arithmetic.node_id, timeout=10_000)
+    window.parts.tree_view.setFocus()
+    key(qtbot, window, Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: mine(window, arithmetic.node_id) is not None, timeout=10_000)
+    confirmed = mine(window, arithmetic.node_id)
+    assert (confirmed.label, confirmed.tags, confirmed.note) == (-1, ("arithmetic",), arithmetic.message)
+    qtbot.waitUntil(lambda: all(i.node_id != arithmetic.node_id for i in triage.panel.items), timeout=10_000)
+    # The critique is in the note, where Regenerate with note (Shift+R) takes it from.
+    qtbot.waitUntil(lambda: window.parts.inspector.note.toPlainText() == arithmetic.message, timeout=10_000)
+    assert window.session.current_node_id == arithmetic.node_id  # the tree stays on the step judged

@@ -34,6 +34,7 @@ class WindowState:
     redo_text: str = ""
     in_chain: bool = False  # the selected row belongs to a chain (it has an outcome to set)
     stream_row: bool = False  # the selected row is a step the model is still writing
+    flagged: bool = False  # the selected step's current version has a warning flag
 
     @property
     def is_step(self) -> bool:
@@ -120,6 +121,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("focus_tags", "Edit tags", ("T",), "Type tags for the step (Esc returns to the tree)", _ANNOTATABLE),
     ActionSpec("cycle_severity", "Next severity", ("S",), "Cycle the step's severity (saved at once)",
                _ANNOTATABLE),
+    ActionSpec("confirm_flag", "Confirm flag", ("C",),
+               "Label the step wrong with its flag's check as the tag and its message as the critique",
+               lambda s: s.flagged and s.annotatable),
     *(ActionSpec(f"outcome_{name}", text, (key,), f"Set this chain's outcome: {text.lower()} (again: clear it)",
                  _CHAIN) for name, text, key in OUTCOME_KEYS),
     ActionSpec("edit", "&Rewrite step", ("E",), "Rewrite the step in place", _ANNOTATABLE),

@@ -78,6 +78,10 @@ class MainWindow(QMainWindow):
         for source in (self.session, self.edits, self.generation):
             source.changed.connect(self.operation_done)
         self.operation_done.connect(lambda _sid, _what: self.parts.messages.clear_stale())
+        from workstation.ui.triage import TriageController
+
+        self.triage = TriageController(self, self.parts, self.backend, self, self.session)
+        self.operation_done.connect(lambda _sid, _what: self.triage.schedule_refresh())
         self.generation.saved.connect(self.edits.label_streamed)
         self.generation.dropped.connect(self.edits.drop_stream_labels)
         self.parts.tree_view.selectionModel().currentChanged.connect(lambda *_: self.edits.show_outcome())
@@ -116,6 +120,7 @@ class MainWindow(QMainWindow):
             "focus_note": edits.focus_note,
             "focus_tags": edits.focus_tags,
             "cycle_severity": edits.cycle_severity,
+            "confirm_flag": lambda: self.triage.confirm_flag(),
             **{f"outcome_{name}": _outcome_setter(edits, name) for name, _text, _key in OUTCOME_KEYS},
             "previous_alternative": lambda: edits.switch_alternative(-1),
             "next_alternative": lambda: edits.switch_alternative(1),
@@ -200,6 +205,7 @@ class MainWindow(QMainWindow):
             redo_text=shown.redo_text if shown is not None else "",
             in_chain=node is not None and node.chain_id is not None,
             stream_row=self.parts.tree_model.stream_position(self.parts.tree_view.currentIndex()) is not None,
+            flagged=node is not None and any(f.severity == "warning" for f in node.current.flags),
         )
 
     def update_actions(self) -> None:

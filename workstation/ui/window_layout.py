@@ -190,7 +190,7 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
         ("&Review", ("generate", "stop", None, "label_wrong", "label_neutral", "label_right", "save_annotation",
                      "focus_note", "focus_tags", "cycle_severity", None, "next_step", "previous_step",
                      "next_unlabelled", "next_flagged", None, "outcome_solution", "outcome_found_error",
-                     "outcome_give_up", "outcome_bad_problem", None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
+                     "outcome_give_up", "outcome_bad_problem", "confirm_flag", None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
                      "challenge", "ask", None, "delete_branch")),
         ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
         ("&View", ("focus_tree", "focus_question")),
