@@ -248,3 +248,48 @@ def test_flag_triage_queues_flags_across_sessions_and_confirms_one_with_a_key(qt
     # The critique is in the note, where Regenerate with note (Shift+R) takes it from.
     qtbot.waitUntil(lambda: window.parts.inspector.note.toPlainText() == arithmetic.message, timeout=10_000)
     assert window.session.current_node_id == arithmetic.node_id  # the tree stays on the step judged
+
+
+def test_the_session_list_shows_labelled_over_total_steps_at_once(qtbot, open_window) -> None:
+    """Defect 4: "Labels" counted annotation rows and stayed stale until a later refresh; a
+    rewrite makes its step unlabelled again (defect 5: a label belongs to its version)."""
+    window = open_window()
+    sid = window.session.current_session
+    panel = window.parts.sessions
+
+    def cell() -> str:
+        item = next(panel.list.topLevelItem(i) for i in range(panel.list.topLevelItemCount())
+                    if panel.list.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole + 10) == sid)
+        return item.text(1)
+
+    total = cell().split("/")[1]
+    assert cell() == f"0/{total}"
+    step = select_row(qtbot, window, 1)
+    key(qtbot, window, Qt.Key.Key_N)
+    qtbot.keyClicks(window.parts.inspector.note, "a note is not a label")
+    window.parts.tree_view.setFocus()
+    select_row(qtbot, window, 1)
+    key(qtbot, window, Qt.Key.Key_3)
+    qtbot.waitUntil(lambda: cell() == f"1/{total}", timeout=10_000)
+    select_row(qtbot, window, 1)  # the label moved the selection on
+    window.edits.rewrite("The train covers 60 km in 1.5 hours (90 minutes).")
+    qtbot.waitUntil(lambda: cell() == f"0/{total}", timeout=10_000)
+    assert labelled_by(window.session.state.tree, window.session.state.tree.node(step), window.reviewer_id) is None
+
+
+def test_a_rewritten_step_does_not_show_the_old_versions_label(qtbot, open_window) -> None:
+    """Defect 5: the tree and the inspector showed the old version's "wrong" after a rewrite."""
+    from workstation.ui.tree_model import COL_LABEL
+
+    window = open_window()
+    step = select_row(qtbot, window, 1)
+    window.values["review.auto_advance"] = False
+    key(qtbot, window, Qt.Key.Key_1)
+    index = window.parts.tree_model.index_of_node(step, COL_LABEL)
+    qtbot.waitUntil(lambda: "wrong" in (window.parts.tree_model.index_of_node(step, COL_LABEL).data() or ""),
+                    timeout=10_000)
+    window.edits.rewrite("The train covers 60 km in 1.5 hours, that is 90 minutes.")
+    qtbot.waitUntil(lambda: len(window.session.state.tree.node(step).versions) == 2, timeout=10_000)
+    index = window.parts.tree_model.index_of_node(step, COL_LABEL)
+    assert "wrong" not in (index.data() or "")
+    assert "earlier version" in window.parts.inspector.my_label.text()

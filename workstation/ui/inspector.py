@@ -315,11 +315,18 @@ class StepInspector(QWidget):
             finally:
                 self._loading = False
         self._loaded_note = loaded
+        # A label belongs to the version it was given on (as exports and the Team view count it).
+        current = node.current_version_id
         others = [
             f"{rid}: {LABEL_WORDS[a.label]}" for rid, a in tree.current_annotations(node.id).items()
-            if a.label is not None and rid != self.reviewer_id
+            if a.label is not None and rid != self.reviewer_id and a.version_id == current
         ]
-        own = f"Your label: {LABEL_WORDS[mine.label]}" if mine and mine.label is not None else "Not labelled by you"
+        if mine is not None and mine.label is not None and mine.version_id == current:
+            own = f"Your label: {LABEL_WORDS[mine.label]}"
+        elif mine is not None and mine.label is not None:
+            own = f"Not labelled by you since the rewrite (you said {LABEL_WORDS[mine.label]} on an earlier version)"
+        else:
+            own = "Not labelled by you"
         self.my_label.setText(own + (f" · others: {', '.join(others)}" if others else ""))
 
     def _on_edited(self) -> None:

@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         for source in (self.session, self.edits, self.generation):
             source.changed.connect(self.operation_done)
         self.operation_done.connect(lambda _sid, _what: self.parts.messages.clear_stale())
+        self.operation_done.connect(lambda _sid, _what: self.session.schedule_refresh_sessions())
         from workstation.ui.triage import TriageController
 
         self.triage = TriageController(self, self.parts, self.backend, self, self.session)

@@ -90,6 +90,11 @@ class SessionController(QObject):
         self._remember_timer.setSingleShot(True)
         self._remember_timer.setInterval(1000)
         self._remember_timer.timeout.connect(self._remember)
+        # The list's labelled/total counts follow each change; a burst of label keys asks once.
+        self._list_timer = QTimer(self)
+        self._list_timer.setSingleShot(True)
+        self._list_timer.setInterval(250)
+        self._list_timer.timeout.connect(self.refresh_sessions)
         backend.state_changed.connect(self.on_state)
         parts.sessions.search_changed.connect(self.search)
         parts.sessions.open_requested.connect(self.open_session)
@@ -101,6 +106,10 @@ class SessionController(QObject):
     def refresh_sessions(self) -> None:
         """Reload the session list (or the search hits) from the store."""
         self.search(self.parts.sessions.criteria())
+
+    def schedule_refresh_sessions(self) -> None:
+        """Reload the list shortly (after a change: its counts follow)."""
+        self._list_timer.start()
 
     def search(self, criteria: dict[str, Any]) -> None:
         """Search steps by the typed criteria, or list every session when there are none."""

@@ -251,7 +251,11 @@ class TeamView(QWidget):
             for v in (-1, 0, 1)
         ])
         fill(self.reviewers, [
-            [n, r["role"], str(r["annotations"]), str(r["labels"]),
+            # Labels on current versions, as the error rate counts them; those on rewritten
+            # steps' earlier versions apart (a label belongs to the version it was given on).
+            [n, r["role"], str(r["annotations"]),
+             str(r["labels"]) + (f" (+{r['labels_on_earlier_versions']} earlier)"
+                                 if r.get("labels_on_earlier_versions") else ""),
              *(str(r["label_distribution"][str(v)]) for v in (-1, 0, 1)), str(r["notes"])]
             for n, r in reviewers.items()
         ])

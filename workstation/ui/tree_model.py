@@ -407,7 +407,9 @@ class ReasoningTreeModel(QAbstractItemModel):
 
     def _labels(self, node: Node) -> list[int]:
         assert self.tree is not None
-        return [a.label for a in self.tree.current_annotations(node.id).values() if a.label is not None]
+        # A label belongs to the version it was given on: a rewrite starts unlabelled.
+        return [a.label for a in self.tree.current_annotations(node.id).values()
+                if a.label is not None and a.version_id == node.current_version_id]
 
     def _label_data(self, node: Node, role: int) -> Any:
         if node.kind == "question":
@@ -421,6 +423,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             assert self.tree is not None
             notes = [
                 f"{reviewer}: {LABEL_WORDS.get(a.label, 'no label') if a.label is not None else 'no label'}"
+                + (" on an earlier version" if a.version_id != node.current_version_id else "")
                 + (f" ({a.severity})" if a.severity else "")
                 + (f" [{', '.join(a.tags)}]" if a.tags else "")
                 + (f" — {one_line(a.note, 120)}" if a.note else "")
