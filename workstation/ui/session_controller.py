@@ -214,6 +214,8 @@ class SessionController(QObject):
         """Show a session's new state if it is the open one, keeping the selection."""
         if state.session_id != self.current_session:
             return  # another session's, or one still on its way from before New session
+        if self.backend.superseded(state):
+            return  # the newer one, already queued, shows all of this
         first = self.state is None or self.state.session_id != state.session_id
         self.state = state
         self.parts.tree_model.set_tree(state.tree)
