@@ -113,7 +113,9 @@ def test_u_and_f_go_to_the_next_unlabelled_and_flagged_step_across_sessions(qtbo
     select_row(qtbot, window, 1)
     key(qtbot, window, Qt.Key.Key_U)
     qtbot.waitUntil(lambda: window.session.current_session != first_session, timeout=10_000)
-    qtbot.waitUntil(lambda: window.session.current_node_id is not None
+    qtbot.waitUntil(lambda: window.session.state.session_id == window.session.current_session
+                    and window.session.current_node_id is not None and window.session.current_node_id not in path
+                    and window.session.current_node() is not None
                     and window.session.current_node().kind != "question", timeout=10_000)
     found = window.session.current_node()
     assert labelled_by(window.session.state.tree, found, window.reviewer_id) is None
@@ -163,7 +165,7 @@ def test_del_asks_first_and_says_ctrl_z_undoes(qtbot, open_window) -> None:
     window.parts.actions["delete_branch"].trigger()  # offscreen, the closed box leaves no active window
     qtbot.waitUntil(lambda: len(seen) == 2)
     qtbot.waitUntil(lambda: window.session.state.tree.node(step).deleted, timeout=10_000)
-    assert "Ctrl+Z" in window.parts.messages.label.text()
+    qtbot.waitUntil(lambda: "Ctrl+Z" in window.parts.messages.label.text(), timeout=10_000)
 
 
 def test_a_restart_restores_the_selected_step(qtbot, open_window) -> None:
@@ -293,3 +295,39 @@ def test_a_rewritten_step_does_not_show_the_old_versions_label(qtbot, open_windo
     index = window.parts.tree_model.index_of_node(step, COL_LABEL)
     assert "wrong" not in (index.data() or "")
     assert "earlier version" in window.parts.inspector.my_label.text()
+
+
+def test_settings_show_labels_and_the_template_picker_is_not_cut(qtbot, open_window) -> None:
+    """Defect 11: settings showed raw keys ("n ctx cap"); the template picker read "chain-of-"."""
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    from workstation.ui.dialogs import SettingsDialog
+
+    window = open_window()
+    dialog = SettingsDialog(window.values, window)
+    qtbot.addWidget(dialog)
+    texts = [label.text() for label in dialog.findChildren(QLabel)]
+    assert "Largest context (tokens)" in texts and "Move on after a label" in texts
+    assert not any(t in ("n ctx cap", "n gpu layers") for t in texts)
+    assert dialog.findChildren(QFormLayout)
+    picker = window.parts.template
+    widest = max(picker.fontMetrics().horizontalAdvance(picker.itemText(i)) for i in range(picker.count()))
+    assert picker.width() >= widest
+
+
+def test_the_team_dock_leaves_the_tree_room_at_1000x700(qtbot, open_window) -> None:
+    """Defect 12: the Team dock left the tree about 70 px at 1000x700."""
+    from workstation.ui.team_menu import install_team_menu
+
+    window = open_window()
+    menu = install_team_menu(window, window.backend, window.session.open_session)
+    window.resize(1000, 700)
+    menu.dock.show()
+    qtbot.waitUntil(lambda: menu.dock.isVisible())
+    qtbot.wait(50)
+    assert window.parts.tree_view.width() >= 250, (window.parts.tree_view.width(), menu.dock.width(),
+        window.parts.sessions_dock.width(), window.parts.inspector.width(), window.parts.inspector.minimumSizeHint().width(),
+        menu.dock.minimumSizeHint().width())
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    assert window.parts.tree_view.width() >= 400

@@ -47,6 +47,9 @@ def test_a_label_on_a_row_being_written_lands_on_its_step_and_the_end_moves_noth
 
 def test_a_new_session_is_listed_while_it_is_written(qtbot, open_window, default_model_path) -> None:
     window = open_window(default_model_path, autoload=True, wait_model=True)
+    # Defect 10: one display name, the same in the panel and the status bar; the others in a tooltip.
+    assert window.parts.model_status.text() == f"Model: {window.model.loaded.name}"
+    assert default_model_path.name in window.parts.model_status.toolTip()
     window.values["sampling.max_tokens"] = 96
     window.session.new_session()
     window.parts.question.setPlainText("What is 17 + 25? Answer in two short steps.")

@@ -83,7 +83,7 @@ class SettingsDialog(QDialog):
             editor = self._editor(setting, values[setting.key])
             editor.setToolTip(setting.description)
             self.editors[setting.key] = editor
-            form.addRow(setting.key.split(".", 1)[1].replace("_", " "), editor)
+            form.addRow(setting.title, editor)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

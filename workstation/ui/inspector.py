@@ -129,6 +129,8 @@ class StepInspector(QWidget):
         self.reviewer_id = ""
         self._loaded_note: tuple[str, str, str | None] = ("", "", None)
         self._loading = False  # show_node is filling the fields: not an edit
+        #: Model file name -> the name the window shows for it (from discovery).
+        self.model_names: dict[str, str] = {}
 
         self.header = _plain_label("Select a step to inspect it.")
         self.header.setObjectName("inspectorHeader")
@@ -273,7 +275,7 @@ class StepInspector(QWidget):
         origin = {"model": "written by the model", "rewrite": f"rewritten by {version.author}",
                   "reviewer": f"typed by {version.author}"}[version.origin]
         chain = tree.chains.get(node.chain_id) if node.chain_id else None
-        model = f" · {chain.model}" if chain and chain.model else ""
+        model = f" · {self.model_names.get(chain.model, chain.model)}" if chain and chain.model else ""
         tokens = f" · {version.token_count} tokens" if version.token_count else ""
         self.header.setText(f"{kind} · {origin}{model}{tokens} · id {node.id[:10]}")
         if self.text.toPlainText() != shown_text(version.text):

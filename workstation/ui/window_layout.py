@@ -122,6 +122,8 @@ def _question_area(
     template = QComboBox()
     template.setObjectName("templatePicker")
     template.setToolTip("The prompt template: how the model is asked to reason")
+    # As wide as the longest template name ("chain-of-thought" was cut to "chain-of-").
+    template.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     shortcuts = []
     for keys in ("Ctrl+Return", "Ctrl+Enter"):
         shortcut = QShortcut(QKeySequence(keys), question)
