@@ -214,15 +214,13 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
 
 def _status(window: QMainWindow, db_path: Path) -> tuple[QLabel, QLabel, QLabel, QLabel, QLabel, QLabel]:
     """The status bar's permanent labels: model, device, context, speed, database, outcome."""
-    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path}"),
+    # The database by its file name (the full path in its tooltip): the whole path crowded out the rest.
+    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path.name}"),
               QLabel(""))
     names = ("modelStatus", "deviceStatus", "contextStatus", "speedStatus", "dbStatus", "outcomeStatus")
     for name, label in zip(names, labels, strict=True):
         label.setObjectName(name)
         label.setTextFormat(Qt.TextFormat.PlainText)
         window.statusBar().addPermanentWidget(label)
-    # The database path is the least needed and the longest: it gives way first (full in its tooltip).
     labels[4].setToolTip(str(db_path))
-    labels[4].setMinimumWidth(40)
-    labels[4].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return labels
