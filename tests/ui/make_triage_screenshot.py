@@ -43,7 +43,7 @@ def main() -> None:
     with Review.open(home / "shot.duckdb") as review:  # the samples and one more flagged chain
         seed_samples(review)
         sid = review.start("A box holds 12 eggs. How many eggs are in 5 boxes, and in 7 boxes?",
-                           title="Sample: eggs in boxes (math)").session.id
+                           title="Eggs in boxes (math)").session.id
         review.add_steps(sid, "5 boxes hold 5 * 12 = 50 eggs.\n7 boxes hold 7 * 12 = 84 eggs.\n"
                          "Answer: 50 and 84 eggs.", model=SAMPLE_MODEL)
 

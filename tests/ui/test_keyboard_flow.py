@@ -331,3 +331,12 @@ def test_the_team_dock_leaves_the_tree_room_at_1000x700(qtbot, open_window) -> N
     window.resize(1280, 800)
     qtbot.wait(50)
     assert window.parts.tree_view.width() >= 400
+
+
+def test_sample_titles_differ_where_a_narrow_list_cuts_them(qtbot, open_window) -> None:
+    """Defect 11: two samples both read "Sample: avera..." in the session list."""
+    window = open_window()
+    panel = window.parts.sessions.list
+    titles = [panel.topLevelItem(i).text(0) for i in range(panel.topLevelItemCount())]
+    assert len(titles) == 4 and len({t[:12] for t in titles}) == 4, titles
+    assert all(titles[i] in panel.topLevelItem(i).toolTip(0) for i in range(4))  # the whole title

@@ -76,7 +76,6 @@ class SessionsPanel(QWidget):
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
         header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
         self.list.headerItem().setToolTip(1, "Steps labelled on their current version / all steps")
-        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "Sample: …(math)" tells samples apart
         self.list.itemActivated.connect(self._activated)
         self.list.itemClicked.connect(self._activated)
         self._timer = QTimer(self)
