@@ -89,6 +89,9 @@ class ReviewActions(QObject):
         session.leaving.connect(lambda _node_id: self.flush_typed())
         #: Labels given to steps still being written: stream position -> label (see label()).
         self._stream_labels: dict[int, int] = {}
+        #: The outcome shown and the chain it belongs to: moving within a chain asks nothing.
+        self._outcome_of: tuple[str, str] | None = None
+        self.changed.connect(self._forget_outcome)
 
     def _mutate(self, run: Callable[[Review], Any], description: str,
                 after: Callable[[Any], None] | None = None) -> None:
@@ -219,12 +222,17 @@ class ReviewActions(QObject):
         if node is None or node.chain_id is None:
             label.setText("")
             return
+        if self._outcome_of is not None and self._outcome_of[0] == node.chain_id:
+            label.setText(self._outcome_of[1])
+            return
         nid = node.id
 
         def done(result: object) -> None:
             if isinstance(result, tuple) and self.session.current_node_id == nid:
                 outcome = result[1]
-                label.setText(f"Outcome: {OUTCOME_WORDS.get(outcome, outcome) if outcome else '(none: Ctrl+1-4)'}")
+                text = f"Outcome: {OUTCOME_WORDS.get(outcome, outcome) if outcome else '(none: Ctrl+1-4)'}"
+                self._outcome_of = (result[0], text)
+                label.setText(text)
 
         self.backend.call(lambda r: chain_outcome(r, nid), done, lambda _message: label.setText(""))
 
@@ -308,6 +316,13 @@ class ReviewActions(QObject):
 
         self.compare_dialog = CompareDialog(state.tree, node.id, self.window)
         self.compare_dialog.show()
+
+    def _forget_outcome(self, _session_id: str, description: str) -> None:
+        if description.startswith(("undo", "redo")):
+            self._outcome_of = None
+            self.show_outcome()  # an undone outcome shows at once
+        elif description.startswith("outcome"):
+            self._outcome_of = None
 
     # -- undo and redo: the history's --------------------------------------------------------------
 
