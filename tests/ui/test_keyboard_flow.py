@@ -358,3 +358,23 @@ def test_a_why_challenge_row_does_not_say_why_twice(qtbot, tmp_path) -> None:
         model.set_tree(snapshot_tree(review.tree(sid)))
     text = model.index(0, 0, model.index(1, 0)).data()
     assert text.count("Why?") == 1, text
+
+
+def test_label_note_and_severity_take_four_keys_plus_the_typing(qtbot, open_window) -> None:
+    """The issue's measure: N, the note, Esc, S, 1 - and the selection is on the next step."""
+    window = open_window()
+    path = [n.id for n in window.session.state.tree.shown_path()]
+    select_row(qtbot, window, 1)
+    keys = 0
+    key(qtbot, window, Qt.Key.Key_N)
+    keys += 1
+    qtbot.keyClicks(window.parts.inspector.note, "the distance is right")
+    qtbot.keyClick(window.parts.inspector.note, Qt.Key.Key_Escape)
+    keys += 1
+    for k in (Qt.Key.Key_S, Qt.Key.Key_3):
+        key(qtbot, window, k)
+        keys += 1
+    assert keys <= 4 and window.session.current_node_id == path[2]
+    qtbot.waitUntil(lambda: mine(window, path[1]) is not None and mine(window, path[1]).label == 1, timeout=10_000)
+    done = mine(window, path[1])
+    assert (done.note, done.severity is not None) == ("the distance is right", True)
