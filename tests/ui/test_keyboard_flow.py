@@ -378,3 +378,13 @@ def test_label_note_and_severity_take_four_keys_plus_the_typing(qtbot, open_wind
     qtbot.waitUntil(lambda: mine(window, path[1]) is not None and mine(window, path[1]).label == 1, timeout=10_000)
     done = mine(window, path[1])
     assert (done.note, done.severity is not None) == ("the distance is right", True)
+
+
+def test_flag_words_fit_the_flags_column(qtbot, open_window) -> None:
+    """Defect 11: the flags column read "low_confi..." at the default size."""
+    from workstation.ui.tree_model import COL_FLAGS, FLAG_WORDS
+
+    window = open_window()
+    view = window.parts.tree_view
+    room = view.header().sectionSize(COL_FLAGS) - 24  # the icon and the margins
+    assert all(view.fontMetrics().horizontalAdvance(word) <= room for word in FLAG_WORDS.values())

@@ -40,6 +40,9 @@ FlagRole = Qt.ItemDataRole.UserRole + 4
 LabelRole = Qt.ItemDataRole.UserRole + 5
 
 LABEL_WORDS = {-1: "✗ wrong", 0: "– neutral", 1: "✓ right"}
+#: What the flags column calls each check ("low_confidence" was cut to "low_confi…").
+FLAG_WORDS = {"low_confidence": "unsure", "python_syntax": "syntax", "arithmetic": "arithmetic",
+              "repetition": "repeats"}
 KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Asked", "reply": "Reply"}
 
 Index = QModelIndex | QPersistentModelIndex
@@ -436,8 +439,8 @@ class ReasoningTreeModel(QAbstractItemModel):
         flags = node.current.flags
         if not flags:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return ", ".join(sorted({f.check for f in flags}))
+        if role == Qt.ItemDataRole.DisplayRole:  # short words: the column is narrow (the tooltip says all)
+            return ", ".join(sorted({FLAG_WORDS.get(f.check, f.check) for f in flags}))
         if role == FlagRole:
             return "warning" if any(f.severity == "warning" for f in flags) else "info"
         if role == Qt.ItemDataRole.DecorationRole:
