@@ -388,3 +388,22 @@ def test_flag_words_fit_the_flags_column(qtbot, open_window) -> None:
     view = window.parts.tree_view
     room = view.header().sectionSize(COL_FLAGS) - 24  # the icon and the margins
     assert all(view.fontMetrics().horizontalAdvance(word) <= room for word in FLAG_WORDS.values())
+
+
+def test_typing_without_a_pause_is_saved_every_few_seconds(qtbot, open_window, monkeypatch) -> None:
+    """The bound on what a kill can lose: a burst that never pauses is saved as it goes."""
+    import workstation.ui.review_actions as review_actions
+
+    monkeypatch.setattr(review_actions, "MAX_UNSAVED_S", 0.3)
+    window = open_window()
+    step = select_row(qtbot, window, 1)
+    key(qtbot, window, Qt.Key.Key_N)
+    note = window.parts.inspector.note
+    seen_while_typing = False
+    for word in "the units are wrong here because the speed is a distance over a time".split():
+        qtbot.keyClicks(note, word + " ")
+        qtbot.wait(150)  # never the 500 ms pause that ends a burst
+        seen_while_typing = seen_while_typing or mine(window, step) is not None
+    assert seen_while_typing, "nothing was saved while the typing went on"
+    qtbot.waitUntil(lambda: mine(window, step) is not None and mine(window, step).note.endswith("a time"),
+                    timeout=10_000)

@@ -9,6 +9,7 @@ enablement come from the state shown.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,11 @@ if TYPE_CHECKING:
     from workstation.ui.compare import CompareDialog
 
 #: How long typing may pause before the note, tags and severity are saved (one annotation, one
-#: undo step, per burst). A crash between a keystroke and its save loses at most this much
-#: typing; selecting another step, another session or closing the window saves at once.
+#: undo step, per burst); selecting another step, another session or closing the window saves
+#: at once. Typing without such a pause is saved at least every MAX_UNSAVED_S, so a crash or a
+#: kill loses at most the last half second after a pause, and never more than 3 s of typing.
 SAVE_DELAY_MS = 500
+MAX_UNSAVED_S = 3.0
 
 #: The outcome words shown above the tree, by CHAIN_OUTCOMES value.
 OUTCOME_WORDS = {"solution": "solution correct", "found_error": "found an error", "give_up": "gave up",
@@ -80,6 +83,7 @@ class ReviewActions(QObject):
         self.compare_dialog: CompareDialog | None = None
         parts.inspector.commit_rewrite.connect(self.rewrite)
         self._typed: _Typed | None = None
+        self._burst_started = 0.0
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -156,8 +160,14 @@ class ReviewActions(QObject):
         if node is None or sid is None or node.kind == "question":
             return
         note, tags, severity = self.parts.inspector.annotation_values()
+        now = time.monotonic()
+        if self._typed is None or self._typed.node_id != node.id:
+            self._burst_started = now
         self._typed = _Typed(sid, node.id, node.position, note, tags, severity)
-        self._save_timer.start()
+        if now - self._burst_started >= MAX_UNSAVED_S:
+            self.flush_typed()  # a long burst without a pause: save what is there so far
+        else:
+            self._save_timer.start()
 
     @property
     def unsaved(self) -> bool:
