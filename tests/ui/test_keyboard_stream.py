@@ -53,7 +53,9 @@ def test_a_new_session_is_listed_while_it_is_written(qtbot, open_window, default
     window.values["sampling.max_tokens"] = 96
     window.session.new_session()
     window.parts.question.setPlainText("What is 17 + 25? Answer in two short steps.")
+    window.show_info("Stopped: the steps written so far are saved.")  # from an earlier stream
     window.parts.actions["generate"].trigger()
+    assert window.parts.messages.isHidden(), "defect 7: the last stream's notice stayed through this one"
     listed: list[bool] = []
 
     def check() -> bool:
