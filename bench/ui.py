@@ -1,6 +1,7 @@
 """The window's responsiveness: start-up against a bare PySide6 window, the longest time the GUI
-thread is blocked while the model streams a chain, how fast Stop takes effect, and opening a
-5,000-step session.
+thread is blocked while the model streams a chain, how fast Stop takes effect, opening a
+5,000-step session, and labelling speed (keystrokes per labelled step, 200 steps labelled by
+keys with the longest GUI block meanwhile).
 
 Run: `python -m bench.ui` (offscreen unless QT_QPA_PLATFORM says otherwise). Prints
 `name: value (target ...)` lines. Start-up is measured in fresh subprocesses, from process
@@ -231,14 +232,92 @@ def bench_in_process(folder: Path) -> None:
     window.close()
 
 
+def bench_labelling(folder: Path, steps: int = 200) -> None:
+    """Label a 200-step chain by keys on the real window (no model needed): keystrokes per
+    labelled step, label + note + severity, and the longest GUI block while the labels are saved."""
+    os.environ["WORKSTATION_HOME"] = str(folder / "home3")
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from workstation.review import Review
+    from workstation.ui.main_window import MainWindow
+
+    db = folder / "labels.duckdb"
+    with Review.open(db) as review:
+        sid = review.start("Add the numbers from 1 to 200, one line per number.", "chain-of-thought").session.id
+        review.add_steps(sid, "".join(f"The total after adding {i} is {i * (i + 1) // 2}.\n" for i in range(1, steps + 1)),
+                         model="bench")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(db=db, autoload=False)
+    window.show()
+    wait_until(app, lambda: window.ready and window.session.state is not None
+               and window.parts.tree_model.rowCount() == steps + 1)
+    tree_view = window.parts.tree_view
+    tree_view.setCurrentIndex(window.parts.tree_model.index(1, 0))
+    tree_view.setFocus()
+    app.processEvents()
+    reviewer = window.reviewer_id
+
+    def labelled() -> int:
+        tree = window.session.state.tree
+        return sum(1 for n in tree.shown_path()[1:]
+                   if (a := tree.current_annotations(n.id).get(reviewer)) is not None and a.label is not None)
+
+    dog = Watchdog()
+    dog.start()
+    start = time.perf_counter()
+    wait_until(app, lambda: time.perf_counter() - start > 3)
+    print(f"label_gui_block_idle_baseline: longest {dog.stop() * 1000:.1f} ms in 3 s with nothing running (info: "
+          f"what the machine's load adds; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    dog.start()
+    start = time.perf_counter()
+    keys = 0
+    for _ in range(steps - 1):  # the last step's label is given below, with a note and a severity
+        QTest.keyClick(tree_view, Qt.Key.Key_3)
+        keys += 1
+        app.processEvents()
+    wait_until(app, lambda: labelled() == steps - 1, timeout=120)
+    took = time.perf_counter() - start
+    worst = dog.stop()
+    print(f"keys_per_labelled_step: {keys / labelled():.2f} with auto-advance (target 1)")
+    print(f"label_{steps - 1}_steps_gui_block: longest {worst * 1000:.1f} ms, all saved in {took:.1f} s "
+          f"(target < 50 ms)")
+    # Label + note + severity on the last step: N, the note, Esc, S, 1.
+    inspector = window.parts.inspector
+    keys = 0
+    for key in (Qt.Key.Key_N,):
+        QTest.keyClick(tree_view, key)
+        keys += 1
+    QTest.keyClicks(inspector.note, "the sum is off by one")
+    QTest.keyClick(inspector.note, Qt.Key.Key_Escape)
+    QTest.keyClick(tree_view, Qt.Key.Key_S)
+    QTest.keyClick(tree_view, Qt.Key.Key_1)
+    keys += 3
+    last = window.session.state.tree.shown_path()[-1].id
+
+    def annotated() -> bool:
+        a = window.session.state.tree.current_annotations(last).get(reviewer)
+        return a is not None and a.label == -1 and a.note == "the sum is off by one" and a.severity is not None
+
+    wait_until(app, annotated, timeout=60)
+    print(f"keys_for_label_note_severity: {keys} plus the typing (target <= 4)")
+    window.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--only-labelling", action="store_true", help="only the labelling lines (no model)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.only_labelling:
+            bench_labelling(folder)
+            return
         if not args.skip_startup:
             bench_startup(folder)
+        bench_labelling(folder)
         bench_in_process(folder)
     print(f"load_average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (info; timings are wall clock)")
 

@@ -31,7 +31,7 @@ from workstation.core.history import Applied
 from workstation.core.model import Reviewer
 from workstation.core.ops import Operation, SessionDeleted, SessionRenamed, SessionRestored
 from workstation.core.prompts import PromptTemplate, TemplateError
-from workstation.core.splitter import Step, StreamSplitter, split
+from workstation.core.splitter import DEFAULT_MODE, Step, StreamSplitter, split, splitter_version
 from workstation.core.text import clean
 from workstation.core.tree import Tree
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
@@ -156,6 +156,11 @@ class Review:
     ) -> Review:
         """Open the database (default: the user's) for review."""
         return cls(Store.open(db or paths.default_db(), read_only=read_only), reviewer, engine=engine, values=values)
+
+    @property
+    def split_mode(self) -> str:
+        """How model output becomes steps (the `review.split` setting: lines or paragraphs)."""
+        return str(self.values.get("review.split", DEFAULT_MODE))
 
     def close(self) -> None:
         """Free the model and close the database."""
@@ -324,13 +329,13 @@ class Review:
         the model's, below `parent_id` (default: the question)."""
         tree = self.tree(session_id)
         raw = clean(raw)
-        steps = split(raw)
+        steps = split(raw, self.split_mode)
         if not steps:
             raise BadInputError("the text holds no steps")
         chosen = self._session_template(tree)
         op = build.steps_added(
             tree, parent_id or tree.question_id, raw, steps, self.reviewer, chosen.name, chosen.version,
-            model=model, finish_reason="stop",
+            model=model, finish_reason="stop", splitter_version=splitter_version(self.split_mode),
         )
         return self._apply(session_id, op)
 
@@ -458,7 +463,7 @@ class Review:
         self, session_id: str, engine_prompt: Prompt, params: SamplingParams, stop: threading.Event | None
     ) -> Generator[Streaming, None, tuple[str, list[tuple[str, float]], FinishEvent]]:
         """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
-        splitter = StreamSplitter()
+        splitter = StreamSplitter(self.split_mode)
         tokens: list[tuple[str, float]] = []
         finish: FinishEvent | None = None
         done: list[Step] = []
@@ -486,7 +491,7 @@ class Review:
         self._engine().check_fits(engine_prompt, params.max_tokens)
         raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
         raw = clean(raw)  # one character for one: the steps' offsets still hold
-        steps = split(raw)
+        steps = split(raw, self.split_mode)
         if not steps:
             raise WorkstationError(
                 f"the model wrote no steps (it stopped: {finish.finish_reason}); "
@@ -497,6 +502,7 @@ class Review:
             self.tree(tree.session.id), parent_id, raw, steps, self.reviewer, template.name, template.version,
             critique=critique, model=Path(self._engine().info.path).name,
             finish_reason=finish.finish_reason, confidences=confidences,
+            splitter_version=splitter_version(self.split_mode),
         )
         generation = self._generation(op.chain.id, params, finish, confidences)
         applied = self._apply(tree.session.id, op, generation)

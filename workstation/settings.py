@@ -34,6 +34,13 @@ class Setting:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     group: str = "general"
+    #: What the settings dialog calls it (the key stays the name in files and flags).
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """The label shown for it: the declared one, else the key's last part in words."""
+        return self.label or self.key.split(".", 1)[-1].replace("_", " ").capitalize()
 
     def validate(self, value: Any, where: str = "") -> Any:
         """Return the value converted to this setting's type, or raise BadInputError naming it."""
@@ -80,34 +87,39 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("model.path", str, "", "GGUF model file to open (empty: discovery picks one)", group="model"),
+    Setting("model.path", str, "", "GGUF model file to open (empty: discovery picks one)", group="model", label="Model file"),
     Setting("model.n_gpu_layers", int, 0, "layers to offload to the GPU (0 = CPU only, -1 = all)",
-            minimum=-1, group="model"),
+            minimum=-1, group="model", label="GPU layers"),
     Setting("model.n_threads", int, max(1, min(8, os.cpu_count() or 1)), "CPU threads for generation",
-            minimum=1, maximum=256, group="model"),
+            minimum=1, maximum=256, group="model", label="CPU threads"),
     Setting("model.n_ctx_cap", int, 4096, "largest context to allocate (the model's own limit applies too)",
-            minimum=256, maximum=1_048_576, group="model"),
+            minimum=256, maximum=1_048_576, group="model", label="Largest context (tokens)"),
     Setting("model.folders", tuple, (),
-            f"more folders to look for .gguf models in (separate them with {os.pathsep!r})", group="model"),
+            f"more folders to look for .gguf models in (separate them with {os.pathsep!r})", group="model", label="More model folders"),
     Setting("model.cache_mb", int, 512, "memory for saved model states that make regenerate instant (MB)",
-            minimum=0, maximum=65_536, group="model"),
+            minimum=0, maximum=65_536, group="model", label="State cache (MB)"),
     Setting("sampling.temperature", float, 0.7, "randomness of sampling (0 = always the likeliest token)",
-            minimum=0.0, maximum=5.0, group="sampling"),
+            minimum=0.0, maximum=5.0, group="sampling", label="Temperature"),
     Setting("sampling.top_p", float, 0.95, "nucleus sampling: keep tokens up to this total probability",
-            minimum=0.0, maximum=1.0, group="sampling"),
+            minimum=0.0, maximum=1.0, group="sampling", label="Top p"),
     Setting("sampling.top_k", int, 40, "keep only the k likeliest tokens (0 = no limit)",
-            minimum=0, maximum=100_000, group="sampling"),
+            minimum=0, maximum=100_000, group="sampling", label="Top k"),
     Setting("sampling.repeat_penalty", float, 1.1, "penalty for repeating recent tokens (1 = none)",
-            minimum=0.5, maximum=3.0, group="sampling"),
+            minimum=0.5, maximum=3.0, group="sampling", label="Repeat penalty"),
     Setting("sampling.max_tokens", int, 512, "most tokens one generation may produce",
-            minimum=1, maximum=65_536, group="sampling"),
-    Setting("sampling.seed", int, 42, "random seed (-1 = a new one each time)", minimum=-1, group="sampling"),
-    Setting("review.reviewer", str, "", "your reviewer id (empty: your user name)", group="review"),
+            minimum=1, maximum=65_536, group="sampling", label="Most tokens per generation"),
+    Setting("sampling.seed", int, 42, "random seed (-1 = a new one each time)", minimum=-1, group="sampling", label="Seed"),
+    Setting("review.reviewer", str, "", "your reviewer id (empty: your user name)", group="review", label="Reviewer id"),
     Setting("review.role", str, "annotator", "your role", choices=("annotator", "expert", "ethics_reviewer"),
-            group="review"),
-    Setting("review.template", str, "chain-of-thought", "prompt template for new questions", group="review"),
+            group="review", label="Role"),
+    Setting("review.template", str, "chain-of-thought", "prompt template for new questions", group="review", label="Prompt template"),
+    Setting("review.split", str, "lines",
+            "how model output becomes steps: one per line (as PRM800K labels) or one per paragraph",
+            choices=("lines", "paragraphs"), group="review", label="Steps are"),
+    Setting("review.auto_advance", bool, True, "after a label key (1, 2, 3), move to the next step",
+            group="review", label="Move on after a label"),
     Setting("review.low_confidence", float, -1.5,
-            "flag a step whose mean token log-probability is below this", maximum=0.0, group="review"),
+            "flag a step whose mean token log-probability is below this", maximum=0.0, group="review", label="Low-confidence threshold"),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}

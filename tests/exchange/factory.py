@@ -14,7 +14,7 @@ from workstation.core import build
 from workstation.core.history import Event, History
 from workstation.core.model import Reviewer
 from workstation.core.ops import BranchPreferred, Operation
-from workstation.core.splitter import split
+from workstation.core.splitter import split, splitter_version
 from workstation.core.tree import Tree
 
 LEAD = Reviewer("lead", "expert", "Lead")
@@ -55,8 +55,10 @@ class Review:
                  model: str = MODEL) -> list[str]:
         """Model steps below `parent_id` (default: the question); returns their node ids."""
         raw = "".join(t + "\n\n" for t in texts)
-        op = build.steps_added(self.tree, parent_id or self.tree.question_id, raw, split(raw), reviewer,
-                               "cot", "1", model=model, finish_reason="stop", at=tick())
+        # Paragraph steps: one text, one step, whatever lines a text holds.
+        op = build.steps_added(self.tree, parent_id or self.tree.question_id, raw, split(raw, "paragraphs"), reviewer,
+                               "cot", "1", model=model, finish_reason="stop", at=tick(),
+                               splitter_version=splitter_version("paragraphs"))
         self.do(op, reviewer)
         return [n.id for n in op.nodes]
 

@@ -94,9 +94,13 @@ def test_stats_are_json_and_complete() -> None:
     json.dumps(stats)
     assert stats["sessions"] == 2
     ada = stats["reviewers"]["ada"]
-    assert ada["role"] == "annotator" and ada["labels"] == ada["annotations"] == 8 and ada["notes"] == 1
-    assert ada["label_distribution"] == {"-1": 4, "0": 0, "1": 4}
-    assert stats["reviewers"]["bo"]["label_distribution"] == {"-1": 2, "0": 2, "1": 3}
+    assert ada["role"] == "annotator" and ada["annotations"] == 8 and ada["notes"] == 1
+    # A label belongs to the version it was given on: one of ada's labels is on a step rewritten
+    # since, so it counts apart (as the error rate per model leaves it out).
+    assert ada["labels"] == 7 and ada["labels_on_earlier_versions"] == 1
+    assert ada["label_distribution"] == {"-1": 3, "0": 0, "1": 4}  # the -1 on step 1's first version apart
+    assert stats["reviewers"]["bo"]["label_distribution"] == {"-1": 2, "0": 1, "1": 3}  # so is bo's 0 on it
+    assert stats["reviewers"]["bo"]["labels_on_earlier_versions"] == 1
     assert {t["tag"]: t["count"] for t in stats["tags"]} == {"arithmetic error": 2, "unsafe": 2, "unsupported claim": 1}
     assert {f["check"] for f in stats["flags"]} >= {"arithmetic"}
     assert stats["challenged_step_types"] == [{"type": "arithmetic", "challenges": 1}]

@@ -52,6 +52,8 @@ def build_sessions(db: Path, texts: dict[str, str]) -> dict[str, dict]:
     """One session per text: question, two steps (as model output arrives), a rewrite, a note."""
     made: dict[str, dict] = {}
     with Review.open(db, reviewer=ANA) as review:
+        # Paragraph steps: a hostile text's lines stay in its one step (line mode would split them).
+        review.values["review.split"] = "paragraphs"
         for name, text in texts.items():
             tree = review.start(f"Question {name}: {text}", title=f"{name} {text[:300]}")
             sid = tree.session.id
@@ -98,6 +100,8 @@ def all_version_texts(db: Path) -> dict[str, str]:
 def test_hostile_text_is_stored_exactly(hostile, figures) -> None:
     db, texts, made = hostile
     with Review.open(db, reviewer=ANA) as review:
+        # Paragraph steps: a hostile text's lines stay in its one step (line mode would split them).
+        review.values["review.split"] = "paragraphs"
         for name, text in texts.items():
             want = expected(text)
             tree = review.tree(made[name]["session"])

@@ -123,8 +123,10 @@ def test_search_new_and_rename(qtbot, open_window) -> None:
     qtbot.waitUntil(lambda: window.parts.sessions.list.topLevelItemCount() == 1
                     and "wallet" in window.parts.sessions.list.topLevelItem(0).text(0), timeout=5_000)
     hit = window.parts.sessions.list.topLevelItem(0).child(0)
-    window.parts.sessions.open_requested.emit(hit.data(0, SessionRole), hit.data(0, NodeRole))
-    qtbot.waitUntil(lambda: window.session.current_node_id == hit.data(0, NodeRole))
+    # Read now: the list follows every change (the label above), so the item may be rebuilt.
+    hit_session, hit_node = hit.data(0, SessionRole), hit.data(0, NodeRole)
+    window.parts.sessions.open_requested.emit(hit_session, hit_node)
+    qtbot.waitUntil(lambda: window.session.current_node_id == hit_node)
     # Search by label.
     window.parts.sessions.text.clear()
     window.parts.sessions.label.setCurrentIndex(window.parts.sessions.label.findData(-1))

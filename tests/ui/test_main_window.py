@@ -50,7 +50,9 @@ def test_loading_shows_progress_and_never_blocks(qtbot, open_window, default_mod
     assert window.parts.model_panel.progress.maximum() == 0  # busy indicator while the worker loads
     qtbot.waitUntil(lambda: window.model.loaded is not None, timeout=60_000)
     assert window.parts.model_panel.progress.maximum() == 1
-    assert "SmolLM2" in window.parts.model_status.text()
+    # One display name (discovery's), the file's name in the tooltip.
+    assert "smollm2" in window.parts.model_status.text().lower()
+    assert "SmolLM2" in window.parts.model_status.toolTip()
     assert window.parts.actions["generate"].isEnabled()
 
 

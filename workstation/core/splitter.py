@@ -1,7 +1,13 @@
 """Turn raw model output into steps, also while it streams.
 
+Two modes. `lines` (the default, the PRM800K and Math-Shepherd convention: a labeller judges
+one line at a time) starts a new step at every non-blank line. `paragraphs` (version 1 of
+these rules, kept as a setting) starts one only where the rules below say. Both modes share
+everything else: think tags, answers, code fences.
+
 Rules, applied line by line (a line ends with "\\n"):
 
+- In `lines` mode, every non-blank line starts a new step once the current step has content.
 - A new step starts at a line that begins with a `Step N` marker or a numbered-list item
   (`1.`, `2)`), or at the first non-blank line after a blank line - but only once the current
   step has some content, so leading blank space and bare tags never make a step of their own.
@@ -27,7 +33,24 @@ from dataclasses import dataclass
 
 #: Recorded with every chain so that a change of rules can be told apart in stored data.
 SPLITTER_NAME = "workstation-lines"
-SPLITTER_VERSION = "1"
+SPLITTER_VERSION = "2"
+
+#: The modes and the version each records: `paragraphs` is exactly version 1's rules, so chains
+#: stored before line mode existed read as what they are.
+MODES = ("lines", "paragraphs")
+DEFAULT_MODE = "lines"
+_VERSIONS = {"lines": SPLITTER_VERSION, "paragraphs": "1"}
+
+
+def splitter_version(mode: str = DEFAULT_MODE) -> str:
+    """The version recorded with a chain split in `mode`."""
+    return _VERSIONS[_checked(mode)]
+
+
+def _checked(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"the splitter mode must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
 
 STEP_KINDS = ("step", "answer")
 
@@ -75,9 +98,11 @@ class StreamSplitter:
     """
 
     name = SPLITTER_NAME
-    version = SPLITTER_VERSION
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = DEFAULT_MODE) -> None:
+        self.mode = _checked(mode)
+        self.version = splitter_version(mode)
+        self._by_line = mode == "lines"
         self.steps: list[Step] = []
         # The text from the start of the pending step on; `_offset` is its position in the output.
         self._tail = ""
@@ -179,7 +204,7 @@ class StreamSplitter:
             self._has_content = True
             return
         if self._has_content and (
-            _STEP_MARKER.match(seg) or _NUMBERED.match(seg) or _ANSWER.match(seg) or self._prev_blank
+            _STEP_MARKER.match(seg) or _NUMBERED.match(seg) or _ANSWER.match(seg) or self._prev_blank or self._by_line
         ):
             out.append(self._emit(pos))
         self._start_content(body, False)
@@ -222,9 +247,9 @@ class StreamSplitter:
         return step
 
 
-def split(raw: str) -> list[Step]:
+def split(raw: str, mode: str = DEFAULT_MODE) -> list[Step]:
     """Split complete model output into steps (the same steps streaming would give)."""
-    splitter = StreamSplitter()
+    splitter = StreamSplitter(mode)
     steps = splitter.feed(raw)
     steps.extend(splitter.finish())
     return steps

@@ -63,7 +63,8 @@ class ReviewerStats(TypedDict):
 
     role: str
     annotations: int
-    labels: int
+    labels: int  # on the versions current now (a label belongs to the version it was given on)
+    labels_on_earlier_versions: int
     notes: int
     label_distribution: dict[str, int]
     label_share: dict[str, float | None]
@@ -274,6 +275,7 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> TeamStats:
     unit_rows: list[int] = []
     unit_vals: list[int | None] = []  # never None (`latest` is labelled); None would read as missing
     unit_sizes: list[int] = []
+    unit_current: list[bool] = []  # whether a unit is its step's current version
     tags: Counter[str] = Counter()
     flags: Counter[str] = Counter()
     challenged: Counter[str] = Counter()
@@ -302,6 +304,7 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> TeamStats:
                 unit_rows.append(col)
                 unit_vals.append(a.label)
             unit_sizes.append(len(latest))
+            unit_current.append(version_id == node.current_version_id)
             if version_id == node.current_version_id:
                 label, _ = index.resolve(node, version_id, _MAJORITY)
                 if label is not None:
@@ -340,7 +343,12 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> TeamStats:
             continue
         kappa = cohen_kappa(matrix[i, both].astype(int), matrix[j, both].astype(int))
         pairs.append({"reviewers": [names[i], names[j]], "units": n, "kappa": kappa})
-    distribution = {rid: {v: int((matrix[k] == v).sum()) for v in LABELS} for rid, k in reviewer_ids.items()}
+    # One rule everywhere (the window, exports, the error rate): a label belongs to the version it
+    # was given on, so a reviewer's labels are those on current versions; agreement still uses
+    # every version (two reviewers who judged the same text agree or not whatever came after).
+    current = np.asarray(unit_current, dtype=bool)
+    distribution = {rid: {v: int((matrix[k][current] == v).sum()) for v in LABELS} for rid, k in reviewer_ids.items()}
+    earlier = {rid: int((~np.isnan(matrix[k][~current])).sum()) for rid, k in reviewer_ids.items()}
     reviewers_out: dict[str, ReviewerStats] = {}
     for rid in sorted(annotation_counts):
         dist = distribution.get(rid, {v: 0 for v in LABELS})
@@ -349,6 +357,7 @@ def compute_stats(reviews: ReviewSet, top: int = 10) -> TeamStats:
             "role": roles.get(rid, ""),
             "annotations": annotation_counts[rid],
             "labels": labelled,
+            "labels_on_earlier_versions": earlier.get(rid, 0),
             "notes": note_counts[rid],
             "label_distribution": {str(v): dist[v] for v in LABELS},
             "label_share": {str(v): (dist[v] / labelled if labelled else None) for v in LABELS},

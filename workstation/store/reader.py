@@ -236,6 +236,17 @@ def list_sessions(
             SELECT session_id, count(*) AS n FROM annotations WHERE NOT retracted
             GROUP BY session_id
         ),
+        latest AS (  -- each reviewer's latest annotation of each node
+            SELECT node_id, version_id, label,
+                   row_number() OVER (PARTITION BY node_id, reviewer_id ORDER BY ord DESC) AS k
+            FROM annotations WHERE NOT retracted
+        ),
+        labelled AS (  -- live steps labelled on their current version (a label belongs to its version)
+            SELECT n.session_id, count(DISTINCT n.id) AS n FROM nodes n
+            JOIN latest a ON a.node_id = n.id AND a.k = 1 AND a.label IS NOT NULL
+                          AND a.version_id = n.current_version_id
+            WHERE n.kind IN ('step', 'answer') AND NOT n.deleted GROUP BY n.session_id
+        ),
         models AS (
             SELECT session_id, list(model ORDER BY first) AS names FROM (
                 SELECT session_id, model, min(ord) AS first FROM chains WHERE model <> ''
@@ -244,17 +255,18 @@ def list_sessions(
         )
         SELECT s.id, s.title, s.question, s.created_at, coalesce(last.at, s.created_at),
                s.reviewer_id, coalesce(steps.n, 0), coalesce(notes.n, 0),
-               coalesce(models.names, [])
+               coalesce(models.names, []), coalesce(labelled.n, 0)
         FROM sessions s
         LEFT JOIN last ON last.session_id = s.id
         LEFT JOIN steps ON steps.session_id = s.id
         LEFT JOIN notes ON notes.session_id = s.id
         LEFT JOIN models ON models.session_id = s.id
+        LEFT JOIN labelled ON labelled.session_id = s.id
         {"" if include_deleted else "WHERE NOT coalesce(s.deleted, false)"}
         ORDER BY 5 DESC, s.ord DESC
         """
     ).fetchall()
-    return [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8])) for r in rows]
+    return [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8]), r[9]) for r in rows]
 
 
 def events(

@@ -51,6 +51,8 @@ class SessionSummary:
     annotations: int
     #: Model names of the session's chains, in order of first use.
     models: tuple[str, ...]
+    #: Live steps with a label on their current version (by any reviewer).
+    labelled: int = 0
 
 
 @dataclass(frozen=True)

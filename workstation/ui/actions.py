@@ -32,6 +32,9 @@ class WindowState:
     undo_text: str = ""
     can_redo: bool = False
     redo_text: str = ""
+    in_chain: bool = False  # the selected row belongs to a chain (it has an outcome to set)
+    stream_row: bool = False  # the selected row is a step the model is still writing
+    flagged: bool = False  # the selected step's current version has a warning flag
 
     @property
     def is_step(self) -> bool:
@@ -81,19 +84,48 @@ _STEP: Predicate = lambda s: s.is_step  # noqa: E731 - a table of one-line predi
 _ANNOTATABLE: Predicate = lambda s: s.annotatable  # noqa: E731
 _MODEL_STEP: Predicate = lambda s: s.is_step and s.model_free  # noqa: E731
 _ALTERNATIVES: Predicate = lambda s: s.is_step and s.alternatives > 1  # noqa: E731
+_SHOWN: Predicate = lambda s: s.session_shown  # noqa: E731
+_LABELLABLE: Predicate = lambda s: s.annotatable or s.stream_row  # noqa: E731
+_CHAIN: Predicate = lambda s: s.in_chain  # noqa: E731
 
-#: Plain keys (1, 2, 3, [, ]) act when the tree has focus; text fields keep them for typing (Qt
+#: The chain outcomes (PRM800K's finish reasons) with their keys, in CHAIN_OUTCOMES' order.
+OUTCOME_KEYS = (
+    ("solution", "Solution correct", "Ctrl+1"),
+    ("found_error", "Found an error", "Ctrl+2"),
+    ("give_up", "Gave up", "Ctrl+3"),
+    ("bad_problem", "Bad problem", "Ctrl+4"),
+)
+
+#: Plain keys (1, 2, 3, J, K, N, ...) act when the tree has focus; text fields keep them for typing (Qt
 #: lets a focused editor override single-key shortcuts). Undo and Redo wait while the model
 #: writes: the history they step through is still growing then.
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("generate", "&Generate", ("Ctrl+G",), "Let the model reason about the question",
                lambda s: s.model_free),
     ActionSpec("stop", "&Stop", ("Esc",), "Stop the model now", lambda s: s.busy and not s.stopping),
-    ActionSpec("label_wrong", "Wrong", ("1",), "Label the step wrong", _ANNOTATABLE),
-    ActionSpec("label_neutral", "Neutral", ("2",), "Label the step neutral", _ANNOTATABLE),
-    ActionSpec("label_right", "Right", ("3",), "Label the step right", _ANNOTATABLE),
-    ActionSpec("save_annotation", "Save note", ("Ctrl+S",), "Save the note, tags and severity of the step",
+    # A label key moves on to the next step (the review.auto_advance setting), so labelling a
+    # chain is one key per step; on a step still being written it lands when the step is saved.
+    ActionSpec("label_wrong", "Wrong", ("1",), "Label the step wrong (and move to the next)", _LABELLABLE),
+    ActionSpec("label_neutral", "Neutral", ("2",), "Label the step neutral (and move to the next)", _LABELLABLE),
+    ActionSpec("label_right", "Right", ("3",), "Label the step right (and move to the next)", _LABELLABLE),
+    ActionSpec("save_annotation", "Save note", ("Ctrl+S",),
+               "Save the note, tags and severity now (they are also saved as you type)", _ANNOTATABLE),
+    ActionSpec("next_step", "Next step", ("J",), "Select the next step (as Down does)", _SHOWN),
+    ActionSpec("previous_step", "Previous step", ("K",), "Select the previous step (as Up does)", _SHOWN),
+    ActionSpec("next_unlabelled", "Next unlabelled", ("U",),
+               "Select the next step you have not labelled, in this session or the next one", _SHOWN),
+    ActionSpec("next_flagged", "Next flagged", ("F",),
+               "Select the next step with a warning flag, in this session or the next one", _SHOWN),
+    ActionSpec("focus_note", "Write a note", ("N",), "Type a note on the step (Esc returns to the tree)",
                _ANNOTATABLE),
+    ActionSpec("focus_tags", "Edit tags", ("T",), "Type tags for the step (Esc returns to the tree)", _ANNOTATABLE),
+    ActionSpec("cycle_severity", "Next severity", ("S",), "Cycle the step's severity (saved at once)",
+               _ANNOTATABLE),
+    ActionSpec("confirm_flag", "Confirm flag", ("C",),
+               "Label the step wrong with its flag's check as the tag and its message as the critique",
+               lambda s: s.flagged and s.annotatable),
+    *(ActionSpec(f"outcome_{name}", text, (key,), f"Set this chain's outcome: {text.lower()} (again: clear it)",
+                 _CHAIN) for name, text, key in OUTCOME_KEYS),
     ActionSpec("edit", "&Rewrite step", ("E",), "Rewrite the step in place", _ANNOTATABLE),
     # Ctrl+Enter belongs to the editor that has focus (question: generate; rewrite: save).
     ActionSpec("commit_rewrite", "Save rewrite", (), "Save the rewrite as a new version (Ctrl+Enter)", _ANNOTATABLE),
@@ -108,8 +140,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("challenge", "Why?", ("W",), "Ask the model why this step holds; the answer streams in below it",
                _MODEL_STEP),
     ActionSpec("ask", "Ask…", ("Shift+W",), "Ask the model your own question about this step", _MODEL_STEP),
-    ActionSpec("delete_branch", "Delete branch", ("Del",), "Delete the branch starting at this step (undoable)",
-               _ANNOTATABLE),
+    ActionSpec("delete_branch", "Delete branch…", ("Del",),
+               "Delete the branch starting at this step, after asking (Ctrl+Z undoes it)", _ANNOTATABLE),
     ActionSpec("previous_alternative", "◀ Previous", ("[", "Alt+Left"), "Show the previous alternative of this step",
                _ALTERNATIVES),
     ActionSpec("next_alternative", "Next ▶", ("]", "Alt+Right"), "Show the next alternative of this step",

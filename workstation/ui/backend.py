@@ -72,6 +72,8 @@ class SessionState:
     redo_text: str = ""
     #: The job that sent it (a generation's new session is named by its job's `started`).
     job_id: int = 0
+    #: Its place among the states the worker sent (0: unnumbered); see `Backend.superseded`.
+    seq: int = 0
 
     @property
     def session_id(self) -> str:
@@ -131,6 +133,9 @@ class ReviewWorker(QObject):
         self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._deferred: collections.deque[Job] = collections.deque()
         self._streaming = False
+        #: Session id -> the seq of the newest state sent for it (read by the GUI thread).
+        self.latest_state: dict[str, int] = {}
+        self._state_seq = 0
         self._wake.connect(self._run_pending)  # auto: queued, since the worker has moved thread
 
     def post(self, job: Job) -> None:
@@ -227,6 +232,9 @@ class ReviewWorker(QObject):
             history = self.review.store.history(job.refresh)
         except WorkstationError:
             return  # the session is gone or the store closed; the job's own error says why
+        self._state_seq += 1
+        # Noted before the emit: a state the GUI finds superseded has a newer one already queued.
+        self.latest_state[job.refresh] = self._state_seq
         self.state.emit(
             SessionState(
                 snapshot_tree(history.tree),
@@ -235,6 +243,7 @@ class ReviewWorker(QObject):
                 history.can_redo,
                 history.redo_description,
                 job.id,
+                self._state_seq,
             )
         )
 
@@ -444,6 +453,11 @@ class Backend(QObject):
             handle.progress.emit(StreamProgress(update[0], update[1]))
 
     # -- closing -------------------------------------------------------------------------
+
+    def superseded(self, state: SessionState) -> bool:
+        """Whether a newer state of the same session is already on its way (a burst of label
+        keys sends one state each: showing only the newest keeps the GUI thread free)."""
+        return 0 < state.seq < self.worker.latest_state.get(state.session_id, 0)
 
     def shut_down(self, timeout_ms: int = 30_000) -> None:
         """Stop generation, close the Review on its thread and end the thread.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -11,7 +13,9 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHeaderView,
+    QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -21,6 +25,43 @@ from PySide6.QtWidgets import (
 
 from workstation.settings import SETTINGS, Setting, Values
 from workstation.ui.model_panel import setting_editor
+
+
+class AskDialog(QDialog):
+    """Ask the model your own question about a step: the step is shown above the question."""
+
+    def __init__(self, position: int, step_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("askDialog")
+        self.setWindowTitle(f"Ask about step {position}")
+        self.setMinimumSize(520, 340)
+        step = QPlainTextEdit()
+        step.setObjectName("askStep")
+        step.setReadOnly(True)
+        step.setPlainText(step_text)  # model output: plain text, never markup
+        self.editor = QPlainTextEdit()
+        self.editor.setObjectName("askQuestion")
+        self.editor.setPlaceholderText("Your question about this step (Ctrl+Enter asks it)")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Ask")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, self.accept)
+        layout = QVBoxLayout(self)
+        caption = QLabel(f"Step {position}:")
+        caption.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(caption)
+        layout.addWidget(step, 2)
+        layout.addWidget(QLabel("Your question:"))
+        layout.addWidget(self.editor, 1)
+        layout.addWidget(buttons)
+        self.editor.setFocus()
+
+    def question(self) -> str:
+        """The question as typed."""
+        return self.editor.toPlainText()
 
 
 class SettingsDialog(QDialog):
@@ -42,7 +83,7 @@ class SettingsDialog(QDialog):
             editor = self._editor(setting, values)
             editor.setToolTip(setting.description)
             self.editors[setting.key] = editor
-            form.addRow(setting.key.split(".", 1)[1].replace("_", " "), editor)
+            form.addRow(setting.title, editor)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QInputDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from workstation.ui.backend import Backend, GenerationJob, StreamProgress
 from workstation.ui.host import Host
@@ -42,6 +42,10 @@ class GenerationController(QObject):
 
     #: A stream's result was committed: session id, what was done.
     changed = Signal(str, str)
+    #: A stream's steps were saved: session id, the new node ids in the order they were written.
+    saved = Signal(str, object)
+    #: A stream ended without saving steps (failed).
+    dropped = Signal()
 
     def __init__(self, parts: WindowParts, backend: Backend, host: Host, session: SessionController,
                  context_size: Callable[[], int | None], window: QWidget) -> None:
@@ -50,6 +54,7 @@ class GenerationController(QObject):
         self._context_size = context_size
         self.job: GenerationJob | None = None
         self._kind = ""
+        self._new_session = False
         self._started = 0.0
         #: Where the stream rows go, once the state that shows their anchor has arrived.
         self._anchor_on_state: Callable[[Tree], StreamAnchor | None] | None = None
@@ -74,7 +79,9 @@ class GenerationController(QObject):
                anchor_on_state: Callable[[Tree], StreamAnchor | None] | None = None,
                new_session: bool = False) -> None:
         self._kind = kind
+        self._new_session = new_session
         self._started = time.monotonic()
+        self.parts.messages.clear_stale()  # "Stopped…" and the like were about the last stream
         self.parts.speed_status.setText("writing…")
         if anchor is not None:
             self.parts.tree_model.begin_stream(anchor)
@@ -163,9 +170,14 @@ class GenerationController(QObject):
         """Type a question about the selected step, then challenge with it."""
         if self.session.step() is None:
             return
-        question, ok = QInputDialog.getText(self.window, "Ask about this step", "Your question")
-        if ok and question.strip():
-            self.challenge(question)
+        from workstation.ui.dialogs import AskDialog
+
+        node = self.session.step()
+        if node is None:
+            return
+        dialog = AskDialog(node.position, node.text, self.window)
+        if dialog.exec() and dialog.question().strip():
+            self.challenge(dialog.question())
 
     def stop(self) -> None:
         """Stop the model: the engine ends within one token; what it wrote is kept."""
@@ -180,6 +192,8 @@ class GenerationController(QObject):
     def _on_started(self, session_id: str) -> None:
         self.session.adopt(session_id)
         self._anchor_ready = True  # the state sent with the start shows the anchor
+        if self._new_session:
+            self.session.refresh_sessions()  # the new session is in the list while it is written
 
     def _on_tree_shown(self, tree: Tree) -> None:
         if self._anchor_on_state is None or not self._anchor_ready:
@@ -205,6 +219,9 @@ class GenerationController(QObject):
         elapsed = max(time.monotonic() - self._started, 1e-3)
         tokens = progress.tokens
         self.parts.speed_status.setText(f"writing… {tokens} tokens, {tokens / elapsed:.1f} tokens/s")
+        n_ctx = self._context_size()
+        if n_ctx:  # the prompt's share is known when the stream ends; until then, what is written
+            self.parts.context_status.setText(f"Context: prompt + {tokens:,} written / {n_ctx:,}")
 
     def _end(self) -> None:
         self.job = None
@@ -218,7 +235,10 @@ class GenerationController(QObject):
         if finished is None:
             return
         self.changed.emit(finished.session_id, description)
-        if finished.node_ids:
+        self.saved.emit(finished.session_id, tuple(finished.node_ids))
+        # The first new step is selected only when the reviewer is not on a step of their own
+        # choosing (a row being written or nothing): a stream ending never moves them.
+        if finished.node_ids and self.session.current_node() is None:
             self.session.select(finished.node_ids[0])
         fin = finished.finish
         self.parts.speed_status.setText(f"{fin.tokens_per_s:.1f} tokens/s")
@@ -232,6 +252,7 @@ class GenerationController(QObject):
 
     def _on_failed(self, message: str) -> None:
         self._end()
+        self.dropped.emit()
         self.parts.speed_status.setText("")
         self.host.show_error(message)
         self.session.refresh_sessions()

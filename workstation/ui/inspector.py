@@ -7,10 +7,11 @@ cases. Every text view is plain text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextOption
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -92,10 +93,34 @@ def _button(action: QAction) -> QToolButton:
     return button
 
 
+class _EscapeToChain(QObject):
+    """Esc in a review field returns to the chain; it takes Esc from the window's shortcuts
+    (Stop) only while the field has focus, so a second Esc, from the tree, stops the model."""
+
+    def __init__(self, escaped: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._escaped = escaped
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            key = event.key() if isinstance(event, QKeyEvent) else None
+            if key == Qt.Key.Key_Escape:
+                event.accept()
+                if event.type() == QEvent.Type.KeyPress:
+                    self._escaped()
+                return event.type() == QEvent.Type.KeyPress
+        return False
+
+
 class StepInspector(QWidget):
-    """Everything about the selected step; emits `commit_rewrite` on Ctrl+Enter."""
+    """Everything about the selected step; emits `commit_rewrite` on Ctrl+Enter, `edited` when
+    the reviewer changes the note, tags or severity, `escaped` on Esc in one of them."""
 
     commit_rewrite = Signal(str)
+    #: The reviewer changed the note, tags or severity of the node shown (not a load).
+    edited = Signal()
+    #: Esc in the note, tags or severity: back to the chain.
+    escaped = Signal()
 
     def __init__(self, actions: dict[str, QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,6 +128,9 @@ class StepInspector(QWidget):
         self.tree: Tree | None = None
         self.reviewer_id = ""
         self._loaded_note: tuple[str, str, str | None] = ("", "", None)
+        self._loading = False  # show_node is filling the fields: not an edit
+        #: Model file name -> the name the window shows for it (from discovery).
+        self.model_names: dict[str, str] = {}
 
         self.header = _plain_label("Select a step to inspect it.")
         self.header.setObjectName("inspectorHeader")
@@ -183,6 +211,12 @@ class StepInspector(QWidget):
             labels.addWidget(_button(actions[name]))
         labels.addStretch(1)
         labels.addWidget(_button(actions["save_annotation"]))
+        self.note.textChanged.connect(self._on_edited)
+        self.tags.textChanged.connect(self._on_edited)
+        self.severity.currentIndexChanged.connect(self._on_edited)
+        self._escape = _EscapeToChain(self.escaped.emit, self)
+        for field in (self.note, self.tags, self.severity):
+            field.installEventFilter(self._escape)
         self.my_label = _plain_label()
         annotation = QGroupBox("Your review")
         form = QFormLayout(annotation)
@@ -219,6 +253,12 @@ class StepInspector(QWidget):
         previous = self.node
         self.tree, self.node = tree, node
         if node is None or tree is None:
+            self._loading = True  # clearing is not an edit (what was typed is already saved)
+            self.note.setPlainText("")
+            self.tags.setText("")
+            self.severity.setCurrentIndex(0)
+            self._loading = False
+            self._loaded_note = ("", "", None)
             self.header.setText("Select a step to inspect it.")
             for view in (self.text, self.diff, self.version_text):
                 view.setPlainText("")
@@ -235,7 +275,7 @@ class StepInspector(QWidget):
         origin = {"model": "written by the model", "rewrite": f"rewritten by {version.author}",
                   "reviewer": f"typed by {version.author}"}[version.origin]
         chain = tree.chains.get(node.chain_id) if node.chain_id else None
-        model = f" · {chain.model}" if chain and chain.model else ""
+        model = f" · {self.model_names.get(chain.model, chain.model)}" if chain and chain.model else ""
         tokens = f" · {version.token_count} tokens" if version.token_count else ""
         self.header.setText(f"{kind} · {origin}{model}{tokens} · id {node.id[:10]}")
         if self.text.toPlainText() != shown_text(version.text):
@@ -267,16 +307,38 @@ class StepInspector(QWidget):
         mine = tree.current_annotations(node.id).get(self.reviewer_id)
         loaded = (mine.note, ", ".join(mine.tags), mine.severity) if mine else ("", "", None)
         if not same or self._note_values() == self._loaded_note:
-            set_plain(self.note, loaded[0])
-            self.tags.setText(loaded[1])
-            self.severity.setCurrentIndex(max(0, self.severity.findData(loaded[2] or "")))
+            self._loading = True
+            try:
+                if self.note.toPlainText() != loaded[0]:
+                    set_plain(self.note, loaded[0])
+                if self.tags.text() != loaded[1]:
+                    self.tags.setText(loaded[1])
+                self.severity.setCurrentIndex(max(0, self.severity.findData(loaded[2] or "")))
+            finally:
+                self._loading = False
         self._loaded_note = loaded
+        # A label belongs to the version it was given on (as exports and the Team view count it).
+        current = node.current_version_id
         others = [
             f"{rid}: {LABEL_WORDS[a.label]}" for rid, a in tree.current_annotations(node.id).items()
-            if a.label is not None and rid != self.reviewer_id
+            if a.label is not None and rid != self.reviewer_id and a.version_id == current
         ]
-        own = f"Your label: {LABEL_WORDS[mine.label]}" if mine and mine.label is not None else "Not labelled by you"
+        if mine is not None and mine.label is not None and mine.version_id == current:
+            own = f"Your label: {LABEL_WORDS[mine.label]}"
+        elif mine is not None and mine.label is not None:
+            own = f"Not labelled by you since the rewrite (you said {LABEL_WORDS[mine.label]} on an earlier version)"
+        else:
+            own = "Not labelled by you"
         self.my_label.setText(own + (f" · others: {', '.join(others)}" if others else ""))
+
+    def _on_edited(self) -> None:
+        if not self._loading and self.node is not None:
+            self.edited.emit()
+
+    def cycle_severity(self) -> None:
+        """Choose the next severity ((none) after the last): one key per step."""
+        if self.severity.count():
+            self.severity.setCurrentIndex((self.severity.currentIndex() + 1) % self.severity.count())
 
     def _note_values(self) -> tuple[str, str, str | None]:
         return self.note.toPlainText(), self.tags.text(), self.severity.currentData() or None

@@ -10,21 +10,22 @@ use case on the worker (`Backend`), and what is shown comes back as `SessionStat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QMenu
 
 from workstation import paths, settings
 from workstation.ui import window_layout
-from workstation.ui.actions import SPECS, WindowState, apply_state, create_actions
+from workstation.ui.actions import OUTCOME_KEYS, SPECS, WindowState, apply_state, create_actions
 from workstation.ui.backend import Backend, Ready
 from workstation.ui.generation import GenerationController
 from workstation.ui.model_controller import ModelController
 from workstation.ui.review_actions import ReviewActions
-from workstation.ui.session_controller import SessionController, ui_settings
+from workstation.ui.session_controller import SessionController, last_step, ui_settings
 
 if TYPE_CHECKING:  # DuckDB and the engine load on the worker thread, after the window shows
     from workstation.review import Review
@@ -38,6 +39,11 @@ def _seed(review: Review) -> tuple[list[str], list[SessionSummary]]:
     if review.store.read_only:  # a read-only view shows what is there, and adds nothing
         return [], review.sessions()
     return seed_samples(review), review.sessions()
+
+
+def _outcome_setter(edits: ReviewActions, outcome: str) -> Callable[[], None]:
+    # A closure per key: Qt passes `checked` to a handler that takes arguments.
+    return lambda: edits.set_outcome(outcome)
 
 
 def _open_file(path: Path) -> None:
@@ -71,6 +77,15 @@ class MainWindow(QMainWindow):
                                                self.model.context_size, self)
         for source in (self.session, self.edits, self.generation):
             source.changed.connect(self.operation_done)
+        self.operation_done.connect(lambda _sid, _what: self.parts.messages.clear_stale())
+        self.operation_done.connect(lambda _sid, _what: self.session.schedule_refresh_sessions())
+        from workstation.ui.triage import TriageController
+
+        self.triage = TriageController(self, self.parts, self.backend, self, self.session)
+        self.operation_done.connect(lambda _sid, _what: self.triage.schedule_refresh())
+        self.generation.saved.connect(self.edits.label_streamed)
+        self.generation.dropped.connect(self.edits.drop_stream_labels)
+        self.parts.tree_view.selectionModel().currentChanged.connect(lambda *_: self.edits.show_outcome())
         self._connect_actions()
         self.parts.model_panel.value_changed.connect(self._on_value_changed)
         self._last_session = self._restore_layout()
@@ -98,7 +113,16 @@ class MainWindow(QMainWindow):
             "continue_after": generation.continue_after,
             "challenge": lambda: generation.challenge(None),
             "ask": generation.ask,
-            "delete_branch": edits.delete_branch,
+            "delete_branch": edits.ask_delete_branch,
+            "next_step": lambda: session.move(1),
+            "previous_step": lambda: session.move(-1),
+            "next_unlabelled": lambda: session.go_to_next("unlabelled"),
+            "next_flagged": lambda: session.go_to_next("flagged"),
+            "focus_note": edits.focus_note,
+            "focus_tags": edits.focus_tags,
+            "cycle_severity": edits.cycle_severity,
+            "confirm_flag": lambda: self.triage.confirm_flag(),
+            **{f"outcome_{name}": _outcome_setter(edits, name) for name, _text, _key in OUTCOME_KEYS},
             "previous_alternative": lambda: edits.switch_alternative(-1),
             "next_alternative": lambda: edits.switch_alternative(1),
             "prefer": edits.prefer,
@@ -180,6 +204,9 @@ class MainWindow(QMainWindow):
             undo_text=shown.undo_text if shown is not None else "",
             can_redo=shown is not None and shown.can_redo,
             redo_text=shown.redo_text if shown is not None else "",
+            in_chain=node is not None and node.chain_id is not None,
+            stream_row=self.parts.tree_model.stream_position(self.parts.tree_view.currentIndex()) is not None,
+            flagged=node is not None and any(f.severity == "warning" for f in node.current.flags),
         )
 
     def update_actions(self) -> None:
@@ -222,7 +249,10 @@ class MainWindow(QMainWindow):
         if ready.sessions:
             parts.sessions.show_sessions(list(ready.sessions))
             ids = [s.id for s in ready.sessions]
-            self.session.open_session(self._last_session if self._last_session in ids else ids[0])
+            if self._last_session in ids:
+                self.session.open_session(self._last_session, last_step(self._last_session))
+            else:
+                self.session.open_session(ids[0])
         else:
             self.backend.call(_seed, self._on_seeded)
         self.model.maybe_autoload()
@@ -266,11 +296,20 @@ class MainWindow(QMainWindow):
         """The shortcuts of every action."""
         from workstation.ui.dialogs import HelpDialog
 
+        def keys_of(action: QAction) -> str:
+            return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+
         rows = []
         for name, action in self.parts.actions.items():
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
-            if keys:  # the table's own text: Undo's shown text names the step it would undo
-                rows.append((SPECS[name].text.replace("&", ""), keys, action.toolTip()))
+            if keys := keys_of(action):  # the table's own text and tip: Undo's shown text names a step
+                rows.append((SPECS[name].text.replace("&", ""), keys, SPECS[name].tip))
+        # Menus added by others (Team: Export, Import, Team view, Keys) list their keys too.
+        mine = set(self.parts.actions.values())
+        for entry in self.menuBar().actions():
+            menu = entry.menu()
+            for action in menu.actions() if isinstance(menu, QMenu) else []:
+                if action not in mine and not action.isSeparator() and (keys := keys_of(action)):
+                    rows.append((action.text().replace("&", ""), keys, action.toolTip()))
         rows += [("Generate (in the question editor)", "Ctrl+Enter", ""),
                  ("Save the rewrite (in the rewrite editor)", "Ctrl+Enter", "")]
         self.help_dialog = HelpDialog(rows, self)
@@ -290,7 +329,9 @@ class MainWindow(QMainWindow):
         stored.setValue("window/treeHeader", self.parts.tree_view.header().saveState())
         if self.session.current_session:
             stored.setValue("session/last", self.session.current_session)
+            stored.setValue("session/lastStep", self.session.current_node_id or "")
         stored.sync()
+        self.edits.flush_typed()  # queued before the shut-down below, so it is saved first
         if self._save_timer.isActive():
             self._save_timer.stop()
             self._save_values()

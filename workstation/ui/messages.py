@@ -53,6 +53,14 @@ class MessageBar(QFrame):
             self.action_button.hide()
         self.show()
 
+    def clear_stale(self) -> None:
+        """Something has since succeeded: an error it fixed or a notice about what came before
+        ("Stopped…") would mislead now, so they go. Warnings (a crash log, a read-only database)
+        hold until dismissed."""
+        if self.level in ("error", "info") and not self.isHidden():
+            self.hide()
+            self.level = ""
+
     def text(self) -> str:
         """The message shown (empty when hidden)."""
         return self.label.text() if self.isVisible() or not self.isHidden() else ""

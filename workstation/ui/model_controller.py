@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,10 @@ class LoadedModel:
     n_ctx: int
     notices: tuple[str, ...]
     n_gpu_layers: int
+    #: The model's other names (file, GGUF metadata), for a tooltip.
+    other_names: str = ""
+    #: The loaded file, to find the name discovery gives it.
+    path: str = ""
 
 
 class ModelController(QObject):
@@ -58,6 +62,8 @@ class ModelController(QObject):
     def _on_discovered(self, found: Discovery) -> None:
         models = self.discovered = found.models
         self.parts.model_panel.set_models(models, found.notes)
+        # One display name everywhere: steps record the file name, the inspector shows this one.
+        self.parts.inspector.model_names = {m.path.name: m.name for m in models}
         usable = [model for model in models if model.usable]
         if self.loaded is None:
             self.parts.model_status.setText(f"Model: {usable[0].name} (not loaded)" if usable else "Model: none found")
@@ -82,10 +88,17 @@ class ModelController(QObject):
             "n_ctx_cap": values["model.n_ctx_cap"],
         }
 
+        display = chosen.name if chosen is not None and chosen.usable else None
+
         def run(review: Review) -> LoadedModel:
             engine = review.load_model(path, **options)
+            file_name = Path(engine.info.path).name
+            gguf_name = str(getattr(engine.info, "name", "") or "")
+            others = [f"file: {file_name}"] + ([f"name in the GGUF file: {gguf_name}"] if gguf_name else [])
             return LoadedModel(
-                name=Path(engine.info.path).name,
+                name=display or gguf_name or file_name,
+                other_names="\n".join(others),
+                path=str(engine.info.path),
                 n_ctx=int(engine.n_ctx),
                 notices=tuple(engine.notices),
                 n_gpu_layers=int(getattr(engine, "n_gpu_layers", 0)),
@@ -96,9 +109,14 @@ class ModelController(QObject):
         self.backend.call(run, self._on_loaded, self._on_failed, quick=False)
 
     def _on_loaded(self, info: LoadedModel) -> None:
+        # Loaded by path (the command line's model): the name discovery gives that file, as listed.
+        listed = next((m.name for m in self.discovered if str(m.path) == info.path), None)
+        if self.parts.model_panel.selected() is None and listed:
+            info = replace(info, name=listed)
         self.loaded = info
         self.parts.model_panel.set_loading(None, False, info.name)
         self.parts.model_status.setText(f"Model: {info.name}")
+        self.parts.model_status.setToolTip(info.other_names)
         layers = info.n_gpu_layers
         self.parts.device_status.setText(f"GPU ({'all' if layers == -1 else layers} layers)" if layers else "CPU")
         self.parts.context_status.setText(f"Context: 0 / {info.n_ctx:,}")

@@ -156,13 +156,17 @@ class ModelPanel(QWidget):
 
     def set_loading(self, name: str | None, loading: bool, loaded: str | None = None) -> None:
         """Show a busy indicator while a model loads, then what is loaded."""
+        # The bar says what happens in a word (a model's name did not fit a docked panel); the
+        # name is in its tooltip and in the status bar.
         if loading:
             self.progress.setRange(0, 0)  # indeterminate: llama.cpp reports no progress
-            self.progress.setFormat(f"loading {name}…")
+            self.progress.setFormat("loading…")
+            self.progress.setToolTip(f"loading {name}")
         else:
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if loaded else 0)
-            self.progress.setFormat(f"loaded: {loaded}" if loaded else "no model loaded")
+            self.progress.setFormat("loaded" if loaded else "no model loaded")
+            self.progress.setToolTip(f"loaded: {loaded}" if loaded else "")
 
     def set_models(self, models: list[DiscoveredModel], notes: Sequence[str] = ()) -> None:
         """Fill the list from discovery results, with what the scan skipped (if anything)."""

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QObject, QSettings, Signal
+from PySide6.QtCore import QModelIndex, QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 
@@ -43,13 +43,23 @@ class _Shown:
 
     def __init__(self) -> None:
         self.session = ""
+        self.step = ""
 
     def remember(self) -> None:
         """Write it to ui.ini (on a pool thread: a file write)."""
         with self.lock:
             stored = ui_settings()
             stored.setValue("session/last", self.session)
+            stored.setValue("session/lastStep", self.step)
             stored.sync()
+
+
+def last_step(session_id: str) -> str:
+    """The step selected when the window last showed `session_id` ("" if unknown)."""
+    stored = ui_settings()
+    if str(stored.value("session/last", "") or "") != session_id:
+        return ""
+    return str(stored.value("session/lastStep", "") or "")
 
 
 class SessionController(QObject):
@@ -59,6 +69,8 @@ class SessionController(QObject):
     tree_shown = Signal(object)
     #: A change to a session was committed: session id, what was done (Anki's "operation did execute").
     changed = Signal(str, str)
+    #: The selection is about to leave a node (its id): what was typed about it must be saved.
+    leaving = Signal(str)
 
     def __init__(self, parts: WindowParts, backend: Backend, host: Host, window: QWidget,
                  busy: Callable[[], bool]) -> None:
@@ -71,7 +83,18 @@ class SessionController(QObject):
         #: A generation is starting a new session: the next one it names becomes current.
         self.awaiting_new = False
         self._select_after: str | None = None
+        self._revealing: str | None = None  # a hidden step whose branches are being shown
         self._shown = _Shown()
+        # The selected step goes to ui.ini a moment after it settles (J held down moves it often).
+        self._remember_timer = QTimer(self)
+        self._remember_timer.setSingleShot(True)
+        self._remember_timer.setInterval(1000)
+        self._remember_timer.timeout.connect(self._remember)
+        # The list's labelled/total counts follow each change; a burst of label keys asks once.
+        self._list_timer = QTimer(self)
+        self._list_timer.setSingleShot(True)
+        self._list_timer.setInterval(250)
+        self._list_timer.timeout.connect(self.refresh_sessions)
         backend.state_changed.connect(self.on_state)
         parts.sessions.search_changed.connect(self.search)
         parts.sessions.open_requested.connect(self.open_session)
@@ -83,6 +106,10 @@ class SessionController(QObject):
     def refresh_sessions(self) -> None:
         """Reload the session list (or the search hits) from the store."""
         self.search(self.parts.sessions.criteria())
+
+    def schedule_refresh_sessions(self) -> None:
+        """Reload the list shortly (after a change: its counts follow)."""
+        self._list_timer.start()
 
     def search(self, criteria: dict[str, Any]) -> None:
         """Search steps by the typed criteria, or list every session when there are none."""
@@ -101,8 +128,11 @@ class SessionController(QObject):
 
     def open_session(self, session_id: str, node_id: str = "") -> None:
         """Show a session (its state arrives from the worker), optionally at a step."""
+        if self.current_node_id is not None:
+            self.leaving.emit(self.current_node_id)
         self.current_session = session_id
         self.awaiting_new = False
+        self._revealing = None
         if node_id:
             self._select_after = node_id
         self.backend.call(lambda r: None, refresh=session_id)
@@ -115,6 +145,8 @@ class SessionController(QObject):
 
     def new_session(self) -> None:
         """Clear the tree for a new question."""
+        if self.current_node_id is not None:
+            self.leaving.emit(self.current_node_id)
         self.current_session = None
         self.state = None
         self.parts.tree_model.set_tree(None)
@@ -182,6 +214,8 @@ class SessionController(QObject):
         """Show a session's new state if it is the open one, keeping the selection."""
         if state.session_id != self.current_session:
             return  # another session's, or one still on its way from before New session
+        if self.backend.superseded(state):
+            return  # the newer one, already queued, shows all of this
         first = self.state is None or self.state.session_id != state.session_id
         self.state = state
         self.parts.tree_model.set_tree(state.tree)
@@ -194,13 +228,23 @@ class SessionController(QObject):
                 self._select_after = None
                 self.parts.tree_view.setCurrentIndex(index)
                 self.parts.tree_view.scrollTo(index)
+            elif self._select_after in state.tree.nodes and self._revealing != self._select_after:
+                self._reveal(state.session_id, self._select_after)
         self.refresh_inspector()
+
+    def _reveal(self, session_id: str, node_id: str) -> None:
+        """A step on a hidden alternative (a search hit): show its branch, then select it."""
+        from workstation.review_queue import reveal
+
+        self._revealing = node_id
+        self.backend.call(lambda r: reveal(r, node_id), refresh=session_id)
 
     def _first_shown(self, tree: Tree) -> None:
         # Written at once, on a pool thread (the worker may be busy with the model for a
         # while): a window that never closes normally (killed, crashed, power lost) reopens
         # the session it showed, as one that closed does.
-        self._shown.session = tree.session.id
+        if self._shown.session != tree.session.id:
+            self._shown.session, self._shown.step = tree.session.id, ""
         run_task(self._shown.remember, lambda _: None, lambda _: None)
         self.parts.sessions.mark_current(tree.session.id)
         self.window.setWindowTitle(f"{tree.session.title} — Reasoning Workstation")
@@ -254,8 +298,54 @@ class SessionController(QObject):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         node = self.parts.tree_model.node(current)
-        self.current_node_id = node.id if node is not None else None
+        new_id = node.id if node is not None else None
+        if self.current_node_id is not None and new_id != self.current_node_id:
+            self.leaving.emit(self.current_node_id)
+        self.current_node_id = new_id
+        if new_id is not None and self.current_session is not None:
+            self._remember_timer.start()
         self.refresh_inspector()
+
+    def _remember(self) -> None:
+        if self.current_session is None or self.current_node_id is None:
+            return
+        self._shown.session, self._shown.step = self.current_session, self.current_node_id
+        run_task(self._shown.remember, lambda _: None, lambda _: None)
+
+    # -- the keyboard flow -------------------------------------------------------------------------
+
+    def move(self, delta: int) -> None:
+        """Select the next (+1) or previous (-1) row of the tree, as Down and Up do."""
+        view = self.parts.tree_view
+        current = view.currentIndex()
+        if not current.isValid():
+            target = self.parts.tree_model.index(0, 0)
+        else:
+            target = view.indexBelow(current) if delta > 0 else view.indexAbove(current)
+        if target.isValid():
+            view.setCurrentIndex(target)
+            view.scrollTo(target)
+
+    def go_to_next(self, want: str) -> None:
+        """Select the next unlabelled or flagged step: here, else in the next session that has one
+        (a query on the worker)."""
+        from workstation.review_queue import next_step
+
+        sid, after = self.current_session, self.current_node_id
+        if after is None and self.state is not None:
+            after = self.state.tree.question_id
+
+        def done(found: object) -> None:
+            from workstation.review_queue import Found
+
+            if not isinstance(found, Found):
+                self.host.show_info(f"no {want} step is left in any session")
+            elif found.session_id == self.current_session:
+                self.select(found.node_id)
+            else:
+                self.open_session(found.session_id, found.node_id)
+
+        self.backend.call(lambda r: next_step(r, sid, after, want), done, self.host.show_error)
 
     def refresh_inspector(self) -> None:
         """Show the selected node in the inspector (and the actions that apply to it)."""

@@ -69,13 +69,13 @@ class SessionsPanel(QWidget):
         self.model.setPlaceholderText("model")
         self.list = QTreeWidget()
         self.list.setObjectName("sessionList")
-        self.list.setHeaderLabels(["Session", "Steps", "Labels"])
+        self.list.setHeaderLabels(["Session", "Labelled"])
         self.list.setRootIsDecorated(True)
         header = self.list.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        for column in (1, 2):
-            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
+        self.list.headerItem().setToolTip(1, "Steps labelled on their current version / all steps")
         self.list.itemActivated.connect(self._activated)
         self.list.itemClicked.connect(self._activated)
         self._timer = QTimer(self)
@@ -118,11 +118,11 @@ class SessionsPanel(QWidget):
         """List sessions (SessionSummary records)."""
         self.list.clear()
         for summary in sessions:
-            item = QTreeWidgetItem([summary.title, str(summary.steps), str(summary.annotations)])
+            item = QTreeWidgetItem([summary.title, f"{summary.labelled}/{summary.steps}"])
             item.setData(0, SessionRole, summary.id)
             item.setData(0, NodeRole, "")
             item.setToolTip(0, plain_tooltip(
-                f"{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
+                f"{summary.title}\n\n{summary.question[:500]}\n\nstarted {summary.created_at[:19]} by {summary.reviewer_id}"
                 + (f"\nmodels: {', '.join(summary.models)}" if summary.models else "")
             ) or "")
             self.list.addTopLevelItem(item)
@@ -135,20 +135,20 @@ class SessionsPanel(QWidget):
         for hit in hits:
             group = groups.get(hit.session_id)
             if group is None:
-                group = QTreeWidgetItem([hit.session_title, "", ""])
+                group = QTreeWidgetItem([hit.session_title, ""])
                 group.setData(0, SessionRole, hit.session_id)
                 group.setData(0, NodeRole, "")
                 groups[hit.session_id] = group
                 self.list.addTopLevelItem(group)
-            child = QTreeWidgetItem([f"{hit.position}. {one_line(hit.text, 120)}", "", ""])
+            child = QTreeWidgetItem([f"{hit.position}. {one_line(hit.text, 120)}", ""])
             child.setData(0, SessionRole, hit.session_id)
             child.setData(0, NodeRole, hit.node_id)
             child.setToolTip(0, plain_tooltip(hit.text[:1000]) or "")
             group.addChild(child)
-            group.setText(1, str(group.childCount()))
+            group.setText(1, f"{group.childCount()} hits")
         self.list.expandAll()
         if not hits:
-            empty = QTreeWidgetItem(["no matches", "", ""])
+            empty = QTreeWidgetItem(["no matches", ""])
             empty.setData(0, SessionRole, "")
             empty.setData(0, NodeRole, "")
             self.list.addTopLevelItem(empty)

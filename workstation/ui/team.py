@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QTableWidget,
@@ -253,7 +254,11 @@ class TeamView(QWidget):
             for v in (-1, 0, 1)
         ])
         fill(self.reviewers, [
-            [n, r["role"], str(r["annotations"]), str(r["labels"]),
+            # Labels on current versions, as the error rate counts them; those on rewritten
+            # steps' earlier versions apart (a label belongs to the version it was given on).
+            [n, r["role"], str(r["annotations"]),
+             str(r["labels"]) + (f" (+{r['labels_on_earlier_versions']} earlier)"
+                                 if r.get("labels_on_earlier_versions") else ""),
              *(str(r["label_distribution"][str(v)]) for v in (-1, 0, 1)), str(r["notes"])]
             for n, r in reviewers.items()
         ])
@@ -359,7 +364,14 @@ class TeamDock(QDockWidget):
         super().__init__("Team", parent)
         self.setObjectName("teamDock")  # saveState/restoreState find docks by name
         self.view = TeamView(backend)
-        self.setWidget(self.view)
+        # In a scroll area: the view's tables want about 400 px, which at 1000x700 left the tree
+        # under 200; scrolled, the dock can be as narrow as the reviewer makes it.
+        area = QScrollArea()
+        area.setWidget(self.view)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.Shape.NoFrame)
+        area.setMinimumWidth(200)
+        self.setWidget(area)
         self.visibilityChanged.connect(self._on_visibility)
 
     def _on_visibility(self, visible: bool) -> None:

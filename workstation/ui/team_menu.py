@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
 
 from workstation.ui.team import TeamDock
 
@@ -45,7 +45,12 @@ class TeamMenu(QObject):
 
         self.window, self.backend = window, backend
         self.dock = TeamDock(backend, window)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        # Tabbed with the workstation's left docks (Sessions, Model, Flag triage), not beside the
+        # tree: on the right it left the tree about 70 px at 1000x700.
+        beside = window.findChild(QDockWidget, "sessionsDock")
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        if isinstance(beside, QDockWidget):
+            window.tabifyDockWidget(beside, self.dock)
         self.dock.hide()
         if open_step is not None:  # the workstation window: a queued step opens in its tree
             self.dock.view.open_requested.connect(open_step)
@@ -69,6 +74,8 @@ class TeamMenu(QObject):
             if name == "team_view":
                 action = self.dock.toggleViewAction()
                 action.setText(text)
+                # Tabbed, a dock shown behind another tab stays unseen: bring it to the front.
+                action.triggered.connect(lambda checked: self.dock.raise_() if checked else None)
             else:
                 action = QAction(text, window)
                 action.triggered.connect(handlers[name])

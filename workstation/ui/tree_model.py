@@ -40,7 +40,10 @@ FlagRole = Qt.ItemDataRole.UserRole + 4
 LabelRole = Qt.ItemDataRole.UserRole + 5
 
 LABEL_WORDS = {-1: "✗ wrong", 0: "– neutral", 1: "✓ right"}
-KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Why?", "reply": "Reply"}
+#: What the flags column calls each check ("low_confidence" was cut to "low_confi…").
+FLAG_WORDS = {"low_confidence": "unsure", "python_syntax": "syntax", "arithmetic": "arithmetic",
+              "repetition": "repeats"}
+KIND_PREFIX = {"question": "Q", "answer": "A", "challenge": "Asked", "reply": "Reply"}
 
 Index = QModelIndex | QPersistentModelIndex
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -342,6 +345,11 @@ class ReasoningTreeModel(QAbstractItemModel):
         ref = self._item(index).ref
         return self.tree.nodes.get(ref) if isinstance(ref, str) else None
 
+    def stream_position(self, index: Index) -> int | None:
+        """Which step of the stream a row being written shows (None for any other row)."""
+        ref = self._item(index).ref if index.isValid() else None
+        return ref.index if isinstance(ref, StreamRow) else None
+
     def index_of_node(self, node_id: str, column: int = 0) -> QModelIndex:
         """The row showing a node, or an invalid index."""
         item = self._find(self._root, node_id)
@@ -411,7 +419,9 @@ class ReasoningTreeModel(QAbstractItemModel):
 
     def _labels(self, node: Node) -> list[int]:
         assert self.tree is not None
-        return [a.label for a in self.tree.current_annotations(node.id).values() if a.label is not None]
+        # A label belongs to the version it was given on: a rewrite starts unlabelled.
+        return [a.label for a in self.tree.current_annotations(node.id).values()
+                if a.label is not None and a.version_id == node.current_version_id]
 
     def _label_data(self, node: Node, role: int) -> CellValue:
         if node.kind == "question":
@@ -425,6 +435,7 @@ class ReasoningTreeModel(QAbstractItemModel):
             assert self.tree is not None
             notes = [
                 f"{reviewer}: {LABEL_WORDS.get(a.label, 'no label') if a.label is not None else 'no label'}"
+                + (" on an earlier version" if a.version_id != node.current_version_id else "")
                 + (f" ({a.severity})" if a.severity else "")
                 + (f" [{', '.join(a.tags)}]" if a.tags else "")
                 + (f" — {one_line(a.note, 120)}" if a.note else "")
@@ -437,8 +448,8 @@ class ReasoningTreeModel(QAbstractItemModel):
         flags = node.current.flags
         if not flags:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return ", ".join(sorted({f.check for f in flags}))
+        if role == Qt.ItemDataRole.DisplayRole:  # short words: the column is narrow (the tooltip says all)
+            return ", ".join(sorted({FLAG_WORDS.get(f.check, f.check) for f in flags}))
         if role == FlagRole:
             return "warning" if any(f.severity == "warning" for f in flags) else "info"
         if role == Qt.ItemDataRole.DecorationRole:

@@ -68,6 +68,8 @@ class WindowParts:
     context_status: QLabel
     speed_status: QLabel
     db_status: QLabel
+    #: The selected chain's outcome (solution correct, found an error, ...).
+    outcome_status: QLabel
 
 
 def build(window: QMainWindow, actions: dict[str, QAction], db_path: Path) -> WindowParts:
@@ -120,6 +122,8 @@ def _question_area(
     template = QComboBox()
     template.setObjectName("templatePicker")
     template.setToolTip("The prompt template: how the model is asked to reason")
+    # As wide as the longest template name ("chain-of-thought" was cut to "chain-of-").
+    template.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     shortcuts = []
     for keys in ("Ctrl+Return", "Ctrl+Enter"):
         shortcut = QShortcut(QKeySequence(keys), question)
@@ -186,7 +190,9 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
         ("&File", ("new_session", "rename_session", "delete_session", None, "settings", None, "quit")),
         ("&Edit", ("undo", "redo", None, "search")),
         ("&Review", ("generate", "stop", None, "label_wrong", "label_neutral", "label_right", "save_annotation",
-                     None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
+                     "focus_note", "focus_tags", "cycle_severity", None, "next_step", "previous_step",
+                     "next_unlabelled", "next_flagged", None, "outcome_solution", "outcome_found_error",
+                     "outcome_give_up", "outcome_bad_problem", "confirm_flag", None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
                      "challenge", "ask", None, "delete_branch")),
         ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
         ("&View", ("focus_tree", "focus_question")),
@@ -206,12 +212,15 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
                 menu.addAction(dock.toggleViewAction())
 
 
-def _status(window: QMainWindow, db_path: Path) -> tuple[QLabel, QLabel, QLabel, QLabel, QLabel]:
-    """The status bar's permanent labels: model, device, context, speed, database."""
-    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path}"))
-    for name, label in zip(("modelStatus", "deviceStatus", "contextStatus", "speedStatus", "dbStatus"), labels,
-                           strict=True):
+def _status(window: QMainWindow, db_path: Path) -> tuple[QLabel, QLabel, QLabel, QLabel, QLabel, QLabel]:
+    """The status bar's permanent labels: model, device, context, speed, database, outcome."""
+    # The database by its file name (the full path in its tooltip): the whole path crowded out the rest.
+    labels = (QLabel("Model: looking…"), QLabel(""), QLabel(""), QLabel(""), QLabel(f"Database: {db_path.name}"),
+              QLabel(""))
+    names = ("modelStatus", "deviceStatus", "contextStatus", "speedStatus", "dbStatus", "outcomeStatus")
+    for name, label in zip(names, labels, strict=True):
         label.setObjectName(name)
         label.setTextFormat(Qt.TextFormat.PlainText)
         window.statusBar().addPermanentWidget(label)
+    labels[4].setToolTip(str(db_path))
     return labels
