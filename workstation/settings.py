@@ -91,6 +91,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("review.template", str, "chain-of-thought", "prompt template for new questions", group="review"),
     Setting("review.low_confidence", float, -1.5,
             "flag a step whose mean token log-probability is below this", maximum=0.0, group="review"),
+    Setting("server.url", str, "",
+            "OpenAI-compatible inference server to generate with, e.g. http://127.0.0.1:8080/v1 "
+            "(empty: the local model; the API key is kept in the keyring, never here)", group="server"),
+    Setting("server.model", str, "", "model name on the inference server (empty: the one it serves)",
+            group="server"),
+    Setting("server.timeout_s", float, 120.0, "seconds to wait for the inference server before giving up",
+            minimum=1.0, maximum=3600.0, group="server"),
+    Setting("server.top_logprobs", int, 5,
+            "alternatives per token to ask the server for (0: ask for no log-probabilities)",
+            minimum=0, maximum=20, group="server"),
+    Setting("server.continuation", str, "auto",
+            "how the server continues a chain from step k: vllm (continue_final_message), prefill "
+            "(llama-server), user-turn (asks for the next steps), auto (from the server's model list)",
+            choices=("auto", "vllm", "prefill", "user-turn"), group="server"),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
