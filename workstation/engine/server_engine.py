@@ -26,6 +26,7 @@ raises a `ServerError`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import socket
@@ -60,8 +61,8 @@ CONTINUE_REQUEST = (
     "in the same format; do not repeat any step above."
 )
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-#: Hosts already warned about plain http, so the warning shows once per run.
-_warned_hosts: set[str] = set()
+#: Plain-http warnings already given, so each shows once per run.
+_warned: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,22 @@ def public_url(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether the URL's host is this machine."""
-    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+    """Whether the URL's host is this machine (localhost or a loopback address)."""
+    host = urlsplit(url).hostname or ""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_warning(url: str) -> str | None:
+    """The warning for plain http to another machine, or None (https, or this machine)."""
+    if urlsplit(url).scheme != "http" or is_loopback(url):
+        return None
+    return (f"{public_url(url)} is plain http to another machine: the prompts, the steps and the API key "
+            "cross the network unencrypted; use https unless the network is trusted.")
 
 
 class ServerEngine:
@@ -134,13 +149,6 @@ class ServerEngine:
         self.options = options
         api_key = options.api_key or password
         self.notices: list[str] = []
-        host = urlsplit(self.url).hostname or ""
-        if urlsplit(self.url).scheme == "http" and not is_loopback(self.url) and host not in _warned_hosts:
-            _warned_hosts.add(host)
-            self.notices.append(
-                f"{self.url} is plain http to another machine: the prompts, the steps and the API key cross "
-                "the network unencrypted; use https unless the network is trusted."
-            )
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=self.url,
@@ -148,7 +156,11 @@ class ServerEngine:
             timeout=httpx.Timeout(options.timeout_s, connect=options.connect_timeout_s),
             transport=transport,
             trust_env=False,  # connect to that host only, never through a proxy from the environment
+            # One connection, so the socket a stop must shut is always the one last connected.
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            event_hooks={"request": [self._traced]},
         )
+        self._socket: socket.socket | None = None
         try:
             self.info = self._find_model(options.model)
         except BaseException:
@@ -158,6 +170,10 @@ class ServerEngine:
             options.continuation if options.continuation != "auto" else _auto_continuation(self.info.owned_by)
         )
         self.n_ctx = self._context
+        warning = plain_http_warning(self.url)
+        if warning and warning not in _warned:
+            _warned.add(warning)
+            self.notices.append(warning)
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -264,9 +280,9 @@ class ServerEngine:
         started = time.perf_counter()
         done = threading.Event()
         try:
+            self._watch(stop, done)
             with self._client.stream("POST", "chat/completions", json=body) as response:
                 _check_answer(response, self.url, self.info.model_id)
-                _watch(response, stop, done)
                 for payload in sse.events(response.iter_lines()):
                     if stop.is_set() or payload == sse.DONE:
                         run.ended = True
@@ -287,6 +303,32 @@ class ServerEngine:
         finally:
             done.set()
         yield run.finish(stop.is_set(), started, body)
+
+    def _traced(self, request: httpx.Request) -> None:
+        request.extensions["trace"] = self._trace
+
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's trace hook: remember the socket of each new connection (plain or TLS)."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            raw = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(raw, socket.socket):
+                self._socket = raw
+
+    def _watch(self, stop: threading.Event, done: threading.Event) -> None:
+        """Shut the connection's socket as soon as `stop` is set, even while connecting or waiting
+        for the server's first byte: the blocked read returns at once and the request ends."""
+
+        def watch() -> None:
+            while not done.is_set():
+                if stop.wait(0.02) and self._socket is not None:
+                    try:
+                        self._socket.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+
+        threading.Thread(target=watch, name="server-stop-watch", daemon=True).start()
 
     # -- the rest of the protocol --------------------------------------------------------------------
 
@@ -430,25 +472,6 @@ def _check_answer(response: httpx.Response, url: str, model: str) -> None:
             f"{url} answered with an HTML page, not an event stream: it is probably a web page or a proxy's "
             "login page, not an OpenAI-compatible API; check the URL (it usually ends in /v1)"
         )
-
-
-def _watch(response: httpx.Response, stop: threading.Event, done: threading.Event) -> None:
-    """Shut the response's socket as soon as `stop` is set, even while a read is waiting."""
-    stream = response.extensions.get("network_stream")
-    raw = stream.get_extra_info("socket") if stream is not None else None
-    if not isinstance(raw, socket.socket):
-        return
-
-    def watch() -> None:
-        while not done.is_set():
-            if stop.wait(0.02):
-                try:
-                    raw.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                return
-
-    threading.Thread(target=watch, name="server-stop-watch", daemon=True).start()
 
 
 def _auto_continuation(owned_by: str) -> Continuation:

@@ -93,6 +93,11 @@ def classify_transport(exc: httpx.TransportError, server: str) -> ServerError:
             f"could not connect to the inference server {server} ({_short(text)}); check that it is running "
             "and that the URL and port are right"
         )
+    if isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
+        return ServerFailedError(
+            f"the inference server {server} dropped the connection ({_short(text)}); check that it is still "
+            "running, then try again"
+        )
     return ServerFailedError(
         f"the connection to the inference server {server} failed ({_short(text)}); try again"
     )
