@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,13 +43,16 @@ class LlamaServer:
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", "2",
         ]
         self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: llama.cpp's load log fills a pipe's buffer and the server would block.
+        self.log = tempfile.TemporaryFile()
 
     def __enter__(self) -> LlamaServer:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                self.log.seek(0)
+                error = self.log.read().decode(errors="replace")
                 raise RuntimeError(f"llama_cpp.server exited: {error[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/models", timeout=1, trust_env=False).status_code == 200:
@@ -64,8 +68,7 @@ class LlamaServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
+        self.log.close()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.kill()
