@@ -143,7 +143,7 @@ def test_stop_closes_a_waiting_request_at_once(bad: BadServer) -> None:
     events = run(engine(bad.url("hang"), timeout_s=30.0), stop)
     elapsed = time.monotonic() - started
     assert isinstance(events[-1], FinishEvent) and events[-1].finish_reason == "cancelled"
-    assert elapsed < 3, elapsed  # not the 30 s timeout
+    assert elapsed < 10, elapsed  # not the 30 s timeout (a loaded machine may be slow to switch)
 
 
 def test_stop_mid_stream_keeps_what_came(bad: BadServer) -> None:
