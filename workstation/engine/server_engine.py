@@ -325,7 +325,9 @@ class ServerEngine:
         def watch() -> None:
             shut: socket.socket | None = None
             while not done.is_set():
-                if not stop.wait(0.02):
+                # set() wakes the wait at once; the timeout only bounds how long the thread outlives
+                # its request, and keeps its wake-ups off the streaming thread's back.
+                if not stop.wait(0.25) or done.is_set():
                     continue
                 current = self._socket
                 if current is not None and current is not shut:
