@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _BadHTTPServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _mode(self) -> str:
@@ -109,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         mode = self._mode()
         if mode == "auth":
             self._send(401, b'{"error": {"message": "invalid api key"}}')
@@ -119,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             models = {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": mode}]}
             self._send(200, json.dumps(models).encode())
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.server.requests.append(json.loads(self.rfile.read(length) or b"{}"))
         mode = self._mode()

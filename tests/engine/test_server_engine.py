@@ -21,7 +21,7 @@ from workstation.cli import main
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.engine.protocol import Engine
 from workstation.engine.server_engine import ServerEngine, ServerOptions
-from workstation.review import Review, Streaming, drain
+from workstation.review import Review, Streaming
 
 pytestmark = pytest.mark.model
 
