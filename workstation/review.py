@@ -205,7 +205,7 @@ class Review:
         from workstation.engine.server_config import api_key_for
         from workstation.engine.server_engine import ServerEngine, ServerOptions
 
-        values = self.values
+        values = {**settings.defaults(), **self.values}  # a caller's partial values still work
         chosen: ServerOverrides = {
             "timeout_s": values["server.timeout_s"],
             "top_logprobs": values["server.top_logprobs"],
