@@ -111,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         mode = self._mode()
-        if mode == "auth":
+        if mode == "auth" or (mode == "needkey" and self.headers.get("Authorization") != "Bearer k-1"):
             self._send(401, b'{"error": {"message": "invalid api key"}}')
         elif mode == "html":
             self._send(200, b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")

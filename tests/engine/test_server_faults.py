@@ -224,3 +224,12 @@ def test_plain_http_to_another_host_is_warned_about(bad: BadServer) -> None:
     assert plain_http_warning("http://127.0.0.2:8000/v1") is None
     warning = plain_http_warning("http://gpu.example.org:8000/v1")
     assert warning is not None and "unencrypted" in warning
+
+
+def test_the_key_comes_from_workstation_api_key(bad: BadServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Review.open(tmp_path / "r.duckdb") as review:
+        monkeypatch.setenv("WORKSTATION_API_KEY", "wrong")
+        with pytest.raises(ServerAuthError, match="WORKSTATION_API_KEY"):
+            review.use_server(bad.url("needkey"), "m")
+        monkeypatch.setenv("WORKSTATION_API_KEY", "k-1")
+        assert review.use_server(bad.url("needkey"), "m").info.path.name == "m"
