@@ -39,6 +39,14 @@ QUESTION = [{"role": "user", "content": LONG + "\n\nWhich lighthouse is the olde
 OTHER = [{"role": "user", "content": "Name three colours. " * 80}]
 
 
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):  # the server dies with the bench, however the bench ends
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def start_server() -> tuple[subprocess.Popen[bytes], str]:
     """llama-cpp-python's server on the default model, on a free loopback port."""
     model = default_model()
@@ -51,7 +59,7 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model.path), "--model_alias", ALIAS,
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(600):

@@ -32,6 +32,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def die_with_parent() -> None:
+    """In the child: on Linux, be killed when the test process dies, even by SIGKILL (no orphan server)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class LlamaServer:
     """llama-cpp-python's server on `model`, started on enter and killed on exit."""
 
@@ -47,7 +56,8 @@ class LlamaServer:
         self.log = tempfile.TemporaryFile()
 
     def __enter__(self) -> LlamaServer:
-        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT,
+                                        preexec_fn=die_with_parent)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
