@@ -48,7 +48,10 @@ def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = Fa
     from workstation.review import Review, default_reviewer
     from workstation.store.errors import DatabaseLockedError, StorePermissionError
 
-    if model and getattr(args, "model", None):
+    server = getattr(args, "server", None) if model else None
+    if server and getattr(args, "model", None):
+        raise BadInputError("give either --model (a local GGUF file) or --server (an inference server), not both")
+    if model and not server and getattr(args, "model", None):
         from workstation.engine.discovery import choose_model
 
         choose_model(args.model)  # a bad --model is refused before any database is opened or made
@@ -63,7 +66,11 @@ def _review(args: argparse.Namespace, *, model: bool = False, reading: bool = Fa
         if getattr(args, "reviewer", None) or getattr(args, "role", None):
             base = default_reviewer(review.values)
             review.reviewer = Reviewer(args.reviewer or base.id, args.role or base.role)
-        if model:
+        if server:
+            engine = review.use_server(server, args.server_model or "")
+            for notice in engine.notices:
+                print(f"workstation: warning: {notice}", file=sys.stderr)
+        elif model:
             engine = review.load_model(getattr(args, "model", None), **({"n_threads": args.threads} if args.threads else {}))
             for notice in engine.notices:
                 print(f"workstation: {notice}", file=sys.stderr)
@@ -126,13 +133,30 @@ def _finished_json(review: Review, finished: Finished) -> dict[str, object]:
         "completion_tokens": finished.finish.completion_tokens,
         "time_to_first_token_s": finished.finish.time_to_first_token_s,
         "tokens_per_s": finished.finish.tokens_per_s,
+        "confidence": _confidence_source(finished),
+        **({"server": dict(finished.finish.extra)} if finished.finish.extra.get("engine") == "server" else {}),
+        **({"error": finished.finish.error} if finished.finish.error else {}),
     }
 
 
+def _confidence_source(finished: Finished) -> str:
+    """Where the steps' confidence figures came from (an inference server may give none)."""
+    extra = finished.finish.extra
+    if extra.get("engine") != "server":
+        return "from the local model's log-probabilities"
+    if extra.get("logprobs_given"):
+        return "from the server's log-probabilities"
+    return "not given by this server"
+
+
 def _report_finished(review: Review, finished: Finished, args: argparse.Namespace, what: str) -> int:
+    if finished.finish.error:
+        # The steps so far are saved, marked incomplete: say so, and fail the command for scripts.
+        print(f"workstation: error: {terminal_safe(finished.finish.error)}", file=sys.stderr)
+    status = 2 if finished.finish.error else 0
     if args.json:
         _print_json(_finished_json(review, finished))
-        return 0
+        return status
     tree = review.tree(finished.session_id)
     print(f"{what} in session {finished.session_id}:")
     for node_id in finished.node_ids:
@@ -140,7 +164,9 @@ def _report_finished(review: Review, finished: Finished, args: argparse.Namespac
         flags = ", ".join(f.check for f in node.current.flags)
         first_line = node.text.splitlines()[0] if node.text else ""
         print(terminal_safe(f"  {node.id}  {node.kind:<9} {first_line[:70]}" + (f"  [{flags}]" if flags else "")))
-    return 0
+    if finished.finish.extra.get("engine") == "server" and not finished.finish.extra.get("logprobs_given"):
+        print("confidence: not given by this server")
+    return status
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -417,6 +443,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     sampling.add_argument("--max-tokens", type=int, help="most tokens to generate")
     sampling.add_argument("--temperature", type=float, help="sampling temperature")
     sampling.add_argument("--threads", type=int, help="CPU threads for the model")
+    sampling.add_argument("--server", metavar="URL",
+                          help="generate with an OpenAI-compatible inference server, e.g. http://127.0.0.1:8080/v1 "
+                          "(API key: WORKSTATION_API_KEY, else the keyring)")
+    sampling.add_argument("--server-model", metavar="NAME", help="the model's name on --server (default: the one it serves)")
     parents = [common, output]
 
     p = sub.add_parser("generate", parents=[*parents, who, sampling], help="ask the model and store its reasoning")

@@ -35,6 +35,7 @@ from workstation.core.splitter import DEFAULT_MODE, Step, StreamSplitter, split,
 from workstation.core.text import clean
 from workstation.core.tree import Tree
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
+from workstation.engine.server_errors import ServerError
 from workstation.errors import BadInputError, WorkstationError
 from workstation.store.records import Generation, SearchHit, SessionSummary
 from workstation.store.store import Store
@@ -42,6 +43,7 @@ from workstation.store.store import Store
 if TYPE_CHECKING:
     from workstation.engine.llama_engine import LoadOverrides
     from workstation.engine.protocol import Engine, Prompt
+    from workstation.engine.server_config import ServerOverrides
 
 DEFAULT_TEMPLATE = "chain-of-thought"
 CHALLENGE_TEMPLATE = "why"
@@ -191,6 +193,32 @@ class Review:
         }
         load.update(options)
         engine: Engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))
+        if self.engine is not None:
+            self.engine.close()
+        self.engine = engine
+        self._model_sha = None
+        return engine
+
+    def use_server(
+        self, url: str, model: str = "", api_key: str | None = None, **options: Unpack[ServerOverrides]
+    ) -> Engine:
+        """Generate with an OpenAI-compatible inference server instead of a local model.
+
+        Connects once to check the URL, the key and the model (a clear ServerError otherwise);
+        the key defaults to WORKSTATION_API_KEY, then the keyring's entry for this server.
+        """
+        from workstation.engine.server_config import api_key_for
+        from workstation.engine.server_engine import ServerEngine, ServerOptions
+
+        values = {**settings.defaults(), **self.values}  # a caller's partial values still work
+        chosen: ServerOverrides = {
+            "timeout_s": values["server.timeout_s"],
+            "top_logprobs": values["server.top_logprobs"],
+            "continuation": values["server.continuation"],
+        }
+        chosen.update(options)
+        key = api_key if api_key is not None else api_key_for(url)
+        engine: Engine = ServerEngine(ServerOptions(url=url, model=model, api_key=key, **chosen))
         if self.engine is not None:
             self.engine.close()
         self.engine = engine
@@ -445,6 +473,8 @@ class Review:
         self._apply(tree.session.id, asked_op)
         challenge_id = asked_op.node.id
         raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
+        if not raw and finish.error:
+            raise ServerError(finish.error)
         confidence = _overall_confidence(tokens)
         op = build.challenge_answered(
             self.tree(tree.session.id), challenge_id, clean(raw), self.reviewer, why.name, why.version,
@@ -461,10 +491,10 @@ class Review:
 
     def _stream(
         self, session_id: str, engine_prompt: Prompt, params: SamplingParams, stop: threading.Event | None
-    ) -> Generator[Streaming, None, tuple[str, list[tuple[str, float]], FinishEvent]]:
+    ) -> Generator[Streaming, None, tuple[str, list[tuple[str, float | None]], FinishEvent]]:
         """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
         splitter = StreamSplitter(self.split_mode)
-        tokens: list[tuple[str, float]] = []
+        tokens: list[tuple[str, float | None]] = []
         finish: FinishEvent | None = None
         done: list[Step] = []
         for event in self._engine().generate(engine_prompt, params, stop):
@@ -492,12 +522,14 @@ class Review:
         raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
         raw = clean(raw)  # one character for one: the steps' offsets still hold
         steps = split(raw, self.split_mode)
+        if not steps and finish.error:
+            raise ServerError(finish.error)
         if not steps:
             raise WorkstationError(
                 f"the model wrote no steps (it stopped: {finish.finish_reason}); "
                 "try again with another seed or a higher temperature"
             )
-        confidences = step_confidences(tokens, [s.end for s in steps])
+        confidences = _confidences(tokens, [s.end for s in steps])
         op = build.steps_added(
             self.tree(tree.session.id), parent_id, raw, steps, self.reviewer, template.name, template.version,
             critique=critique, model=Path(self._engine().info.path).name,
@@ -521,7 +553,7 @@ class Review:
             chain_id=chain_id,
             model_file=path.name,
             model_size=engine.info.file_size,
-            model_sha256=self._model_sha256(),
+            model_sha256=self._model_sha256() or None,
             sampling=dataclasses.asdict(params),
             prompt_tokens=finish.prompt_tokens,
             prompt_tokens_evaluated=finish.prompt_tokens_evaluated,
@@ -530,14 +562,24 @@ class Review:
             tokens_per_s=finish.tokens_per_s,
             finish_reason=finish.finish_reason,
             step_confidence=tuple(dataclasses.asdict(c) for c in confidences),
-            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": engine.n_gpu_layers},
+            extra={"n_ctx": engine.n_ctx, "n_gpu_layers": engine.n_gpu_layers, **finish.extra,
+                   **({"error": finish.error} if finish.error else {})},
         )
 
 
-def _overall_confidence(tokens: Sequence[tuple[str, float]]) -> StepConfidence:
+def _confidences(tokens: Sequence[tuple[str, float | None]], step_ends: Sequence[int]) -> list[StepConfidence]:
+    """Per-step confidence, or none at all (not zero) when the engine gave no log-probabilities
+    for some tokens: an inference server that does not send them."""
+    known = [(text, logprob) for text, logprob in tokens if logprob is not None]
+    if len(known) != len(tokens):
+        return [StepConfidence() for _ in step_ends]
+    return step_confidences(known, step_ends)
+
+
+def _overall_confidence(tokens: Sequence[tuple[str, float | None]]) -> StepConfidence:
     if not tokens:
         return StepConfidence()
-    return step_confidences(tokens, [sum(len(t) for t, _ in tokens)])[0]
+    return _confidences(tokens, [sum(len(t) for t, _ in tokens)])[0]
 
 
 def drain(stream: Iterator[Streaming | Finished]) -> Finished:

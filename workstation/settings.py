@@ -120,6 +120,21 @@ SETTINGS: tuple[Setting, ...] = (
             group="review", label="Move on after a label"),
     Setting("review.low_confidence", float, -1.5,
             "flag a step whose mean token log-probability is below this", maximum=0.0, group="review", label="Low-confidence threshold"),
+    Setting("server.url", str, "",
+            "OpenAI-compatible inference server to generate with, e.g. http://127.0.0.1:8080/v1 "
+            "(empty: the local model; the API key is kept in the keyring, never here)", group="server",
+            label="Server URL"),
+    Setting("server.model", str, "", "model name on the inference server (empty: the one it serves)",
+            group="server", label="Server model"),
+    Setting("server.timeout_s", float, 120.0, "seconds to wait for the inference server before giving up",
+            minimum=1.0, maximum=3600.0, group="server", label="Server timeout (s)"),
+    Setting("server.top_logprobs", int, 5,
+            "alternatives per token to ask the server for (0: ask for no log-probabilities)",
+            minimum=0, maximum=20, group="server", label="Alternatives per token"),
+    Setting("server.continuation", str, "auto",
+            "how the server continues a chain from step k: vllm (continue_final_message), prefill "
+            "(llama-server), user-turn (asks for the next steps), auto (from the server's model list)",
+            choices=("auto", "vllm", "prefill", "user-turn"), group="server", label="Continuation"),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}

@@ -6,12 +6,16 @@ without knowing anything about llama.cpp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
+from workstation.core.jsontypes import JSONData
+
 #: Why a generation ended: the model emitted an end-of-turn token ('stop'), it reached
-#: max_tokens ('length'), or the caller set the stop event ('cancelled').
-FinishReason = Literal["stop", "length", "cancelled"]
+#: max_tokens ('length'), the caller set the stop event ('cancelled'), or the engine failed
+#: part-way ('error': an inference server dropped the stream; what came is kept, incomplete).
+FinishReason = Literal["stop", "length", "cancelled", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +25,16 @@ class TokenEvent:
     `text` is the new text this token completes; it is "" while a multi-byte UTF-8 character is
     still incomplete, so concatenating every event's text never splits a character.
     `logprob` is the natural log of the token's probability under the model's raw distribution
-    (before temperature, top-k and top-p reshape it), which is what confidence is measured on.
+    (before temperature, top-k and top-p reshape it), which is what confidence is measured on;
+    None where the engine was not given one (an inference server without log-probabilities):
+    unknown, never zero. An inference server's `token_id` is -1 (it sends text, not ids), and
+    `alternatives` holds the server's top alternatives at this position as (text, logprob).
     """
 
     text: str
     token_id: int
-    logprob: float
+    logprob: float | None
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,9 @@ class FinishEvent:
     always decoded, because sampling needs fresh logits.
     `tokens_per_s` is the decoding rate between the first and the last token (0.0 when fewer
     than two tokens were generated); `time_to_first_token_s` is None when no token came.
+    `error` says what went wrong when `finish_reason` is 'error'; `extra` is the engine's own
+    provenance for the generation's record (an inference server: its URL, the model id it
+    reported, its system_fingerprint, the request's sampling fields).
     """
 
     finish_reason: FinishReason
@@ -49,6 +60,8 @@ class FinishEvent:
     text: str
     token_ids: tuple[int, ...]
     logprobs: tuple[float, ...]
+    error: str | None = None
+    extra: Mapping[str, JSONData] = field(default_factory=dict)
 
 
 GenerationEvent = TokenEvent | FinishEvent

@@ -1,7 +1,7 @@
 """The `Engine` protocol: everything the review layer asks of a model engine, and the types it names.
 
-`LlamaEngine` (a local GGUF file through llama-cpp-python) is one implementation; an engine that
-talks to an OpenAI-compatible server is meant to be another. The review layer and the windows hold
+`LlamaEngine` (a local GGUF file through llama-cpp-python) is one implementation; `ServerEngine`
+(any OpenAI-compatible `/v1/chat/completions` server) is the other. The review layer and the windows hold
 an `Engine` and call only what is declared here, never probing for a capability with `getattr`:
 an engine that cannot do something meaningfully still implements it (see each method for what
 such an engine should do).
@@ -31,17 +31,20 @@ ChatMessage = Mapping[str, object]
 
 @dataclass(frozen=True)
 class Prompt:
-    """Prompt tokens plus where each piece ends.
+    """Prompt tokens plus where each piece ends, or, for an engine without a tokenizer, messages.
 
     `boundaries` are token counts: the first is the end of the head (the assistant turn's start),
     then one per continuation piece. The engine may snapshot its state at these positions.
-    `text` is the rendered head followed by the pieces, for logs and display.
+    `text` is the rendered head followed by the pieces, for logs and display; `pieces` is the
+    assistant text to continue. An inference server renders the chat itself, so its prompt
+    carries the checked `messages` and no tokens (`tokens` empty, `boundaries` (0,)).
     """
 
     tokens: tuple[int, ...]
     boundaries: tuple[int, ...]
     text: str
     pieces: tuple[str, ...] = field(default=())
+    messages: tuple[Mapping[str, str], ...] = field(default=())
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -81,7 +84,8 @@ class Engine(Protocol):
 
     @property
     def n_ctx(self) -> int:
-        """The context window in tokens: a prompt plus max_tokens must fit in it."""
+        """The context window in tokens: a prompt plus max_tokens must fit in it (0: not known,
+        as for a server that does not report it)."""
         ...
 
     @property
@@ -103,7 +107,8 @@ class Engine(Protocol):
         ...
 
     def check_fits(self, prompt: Prompt, max_tokens: int) -> None:
-        """Raise EmptyPromptError or ContextOverflowError unless the prompt plus max_tokens fits."""
+        """Raise EmptyPromptError or ContextOverflowError unless the prompt plus max_tokens fits
+        (an engine without a tokenizer refuses only what surely cannot fit)."""
         ...
 
     def generate(
@@ -118,7 +123,8 @@ class Engine(Protocol):
         ...
 
     def file_sha256(self) -> str:
-        """The SHA-256 (hex) of the model's weights as loaded, recorded with every generation."""
+        """The SHA-256 (hex) of the model's weights as loaded, recorded with every generation
+        ("" where the weights are not on this machine: a server records its model id instead)."""
         ...
 
     def close(self) -> None:

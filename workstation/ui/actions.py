@@ -162,6 +162,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("focus_question", "Go to question", ("Ctrl+K",), "Move the keyboard focus to the question"),
     ActionSpec("load_model", "&Load model", ("Ctrl+L",), "Load the model selected in the model panel",
                lambda s: s.ready and not s.busy),
+    ActionSpec("use_server", "Use &server…", (), "Generate with an OpenAI-compatible inference server",
+               lambda s: s.ready and not s.busy),
     ActionSpec("settings", "Se&ttings…", ("Ctrl+,",), "Every setting, with its description"),
     ActionSpec("help", "&Keyboard shortcuts", ("F1",), "This list"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "Close the window"),

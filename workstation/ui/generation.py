@@ -248,6 +248,11 @@ class GenerationController(QObject):
             self.parts.context_status.setText(f"Context: {used:,} / {n_ctx:,}")
         if fin.finish_reason == "cancelled":
             self.host.show_info("Stopped: the steps written so far are saved.")
+        elif fin.error:  # an inference server broke off: the steps so far are saved, incomplete
+            self.host.show_error(fin.error)
+        elif fin.extra.get("engine") == "server" and not fin.extra.get("logprobs_given"):
+            # Blank confidence cells, never 0%: say why once the steps are in.
+            self.host.show_info("Confidence: not given by this server (it sends no log-probabilities).")
         self.session.refresh_sessions()
 
     def _on_failed(self, message: str) -> None:

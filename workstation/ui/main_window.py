@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
             "focus_tree": lambda: parts.tree_view.setFocus(),
             "focus_question": lambda: parts.question.setFocus(),
             "load_model": self.model.load_model,
+            "use_server": self.model.ask_server,
             "settings": self.open_settings,
             "help": self.show_help,
             "quit": self.close,

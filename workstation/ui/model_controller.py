@@ -32,6 +32,7 @@ class LoadedModel:
     other_names: str = ""
     #: The loaded file, to find the name discovery gives it.
     path: str = ""
+    server: bool = False  # an inference server, not a local file
 
 
 class ModelController(QObject):
@@ -70,7 +71,13 @@ class ModelController(QObject):
         self.maybe_autoload()
 
     def maybe_autoload(self) -> None:
-        """Load the first usable model once, when both the database and the list are there."""
+        """Load the first usable model once, when both the database and the list are there
+        (or connect to the configured inference server, when there is one)."""
+        url = self.host.values.get("server.url") or ""
+        if self.autoload and self._ready() and url and self.loaded is None:
+            self.autoload = False
+            self.connect_server(url, self.host.values.get("server.model") or "")
+            return
         if self.autoload and self._ready() and self.discovered and self.loaded is None:
             self.autoload = False
             if any(m.usable for m in self.discovered):
@@ -89,8 +96,17 @@ class ModelController(QObject):
         }
 
         display = chosen.name if chosen is not None and chosen.usable else None
+        forget_server = bool(values.get("server.url"))
+        if forget_server:  # a local model from now on, also at the next start
+            values["server.url"] = ""
+        saved = dict(values)
 
         def run(review: Review) -> LoadedModel:
+            if forget_server:
+                from workstation import settings
+
+                settings.save(saved)
+                review.values.update(saved)
             engine = review.load_model(path, **options)
             file_name = Path(engine.info.path).name
             gguf_name = str(getattr(engine.info, "name", "") or "")
@@ -101,11 +117,49 @@ class ModelController(QObject):
                 path=str(engine.info.path),
                 n_ctx=int(engine.n_ctx),
                 notices=tuple(engine.notices),
-                n_gpu_layers=int(getattr(engine, "n_gpu_layers", 0)),
+                n_gpu_layers=engine.n_gpu_layers,
             )
 
         self.parts.model_panel.set_loading(name, True)
         self.parts.model_status.setText(f"Model: loading {name}…")
+        self.backend.call(run, self._on_loaded, self._on_failed, quick=False)
+
+    def ask_server(self) -> None:
+        """Model > Use server…: ask for the server, then connect to it on the worker."""
+        from workstation.ui.server_dialog import ServerDialog
+
+        values = self.host.values
+        dialog = ServerDialog(values.get("server.url") or "", values.get("server.model") or "", self.parent_window())
+        if dialog.exec():
+            choice = dialog.choice()
+            self.connect_server(choice.url, choice.model, choice.api_key)
+
+    def parent_window(self) -> QWidget | None:
+        """The window this controller belongs to (the dialog's parent)."""
+        parent = self.parent()
+        return parent if isinstance(parent, QWidget) else None
+
+    def connect_server(self, url: str, model: str, api_key: str | None = None) -> None:
+        """Generate with the inference server at `url` from now on: remember it (the key in the
+        keyring), connect and check it on the worker, then name it in the status bar."""
+        values = self.host.values
+        values["server.url"], values["server.model"] = url, model
+        saved = dict(values)
+
+        def run(review: Review) -> LoadedModel:
+            from workstation import settings
+            from workstation.engine.server_config import store_api_key
+            from workstation.engine.server_engine import split_url
+
+            settings.save(saved)
+            review.values.update(saved)
+            notices = [store_api_key(url, api_key or None)] if api_key is not None else []
+            engine = review.use_server(url, model)
+            return LoadedModel(name=f"{Path(engine.info.path).name} on {split_url(url)[0]}",
+                               n_ctx=engine.n_ctx, notices=(*engine.notices, *notices), n_gpu_layers=0,
+                               server=True)
+
+        self.parts.model_status.setText(f"Model: connecting to {url}…")
         self.backend.call(run, self._on_loaded, self._on_failed, quick=False)
 
     def _on_loaded(self, info: LoadedModel) -> None:
@@ -114,12 +168,13 @@ class ModelController(QObject):
         if self.parts.model_panel.selected() is None and listed:
             info = replace(info, name=listed)
         self.loaded = info
-        self.parts.model_panel.set_loading(None, False, info.name)
+        self.parts.model_panel.set_loading(None, False, None if info.server else info.name)
         self.parts.model_status.setText(f"Model: {info.name}")
         self.parts.model_status.setToolTip(info.other_names)
         layers = info.n_gpu_layers
-        self.parts.device_status.setText(f"GPU ({'all' if layers == -1 else layers} layers)" if layers else "CPU")
-        self.parts.context_status.setText(f"Context: 0 / {info.n_ctx:,}")
+        device = f"GPU ({'all' if layers == -1 else layers} layers)" if layers else "CPU"
+        self.parts.device_status.setText("inference server" if info.server else device)
+        self.parts.context_status.setText(f"Context: 0 / {info.n_ctx:,}" if info.n_ctx else "")
         if info.notices:
             self.parts.messages.show_message("warning", " ".join(info.notices))
         self.host.update_actions()
@@ -133,5 +188,5 @@ class ModelController(QObject):
 
     def context_size(self) -> int | None:
         """The loaded model's context window, in tokens (None when none is loaded)."""
-        return self.loaded.n_ctx if self.loaded else None
+        return (self.loaded.n_ctx or None) if self.loaded else None
 

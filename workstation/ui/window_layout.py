@@ -196,7 +196,7 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
                      "challenge", "ask", None, "delete_branch")),
         ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
         ("&View", ("focus_tree", "focus_question")),
-        ("&Model", ("load_model",)),
+        ("&Model", ("load_model", "use_server")),
         ("&Help", ("help",)),
     )
     for title, names in menus:
