@@ -27,6 +27,7 @@ class TokenEvent:
     text: str
     token_id: int
     logprob: float
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

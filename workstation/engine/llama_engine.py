@@ -62,6 +62,10 @@ class LoadOverrides(TypedDict, total=False):
     n_batch: int
 
 
+#: How many likeliest tokens each TokenEvent carries as `alternatives` (the token view's list).
+TOP_TOKENS = 5
+
+
 def gpu_offload_supported() -> bool:
     """Whether the installed llama-cpp-python build can offload layers to a GPU."""
     return bool(llama_cpp.llama_supports_gpu_offload())
@@ -185,6 +189,7 @@ class LlamaEngine:
         self._scratch = np.empty(self.n_vocab, dtype=np.float32)
         self._logits: np.ndarray = self._scratch
         self._logits_at = 0
+        self._log_norm = 0.0
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._prompter = ChatPrompter(
             self.info.chat_template,
@@ -334,7 +339,7 @@ class LlamaEngine:
                     ids.append(token)
                     logprobs.append(logprob)
                     texts.append(text)
-                    yield TokenEvent(text, token, logprob)
+                    yield TokenEvent(text, token, logprob, self._top_tokens())
                     if len(ids) >= params.max_tokens:
                         reason = "length"
                         break
@@ -392,7 +397,22 @@ class LlamaEngine:
         np.exp(scratch, out=scratch)
         # A float32 pairwise sum of terms in (0, 1]: relative error ~1e-7, well under what a
         # confidence figure shows, and no float64 copy of the vocabulary.
-        return float(logits[token]) - top - math.log(float(scratch.sum()))
+        self._log_norm = top + math.log(float(scratch.sum()))
+        return float(logits[token]) - self._log_norm
+
+    def _top_tokens(self) -> tuple[tuple[str, float], ...]:
+        """The TOP_TOKENS likeliest tokens at the position `_logprob` just read, likeliest first.
+
+        argpartition is linear in the vocabulary and only the few it selects are sorted, so this
+        adds a small fraction of `_logprob`'s own cost per token.
+        """
+        logits = self._logits
+        picked = np.argpartition(logits, -TOP_TOKENS)[-TOP_TOKENS:]
+        ranked = sorted(((float(logits[i]), int(i)) for i in picked), reverse=True)
+        norm = self._log_norm
+        return tuple(
+            (self.token_bytes(i).decode("utf-8", errors="replace"), value - norm) for value, i in ranked
+        )
 
     # -- state reuse -------------------------------------------------------------------------
 
