@@ -23,6 +23,7 @@ from workstation.ui.actions import SPECS, WindowState, apply_state, create_actio
 from workstation.ui.backend import Backend, Ready
 from workstation.ui.generation import GenerationController
 from workstation.ui.model_controller import ModelController
+from workstation.ui.reading_controller import ReadingController
 from workstation.ui.review_actions import ReviewActions
 from workstation.ui.session_controller import SessionController, ui_settings
 
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.model = ModelController(self.parts, self.backend, self, model, autoload, lambda: self.ready, self)
         self.generation = GenerationController(self.parts, self.backend, self, self.session,
                                                self.model.context_size, self)
+        self.reading = ReadingController(self.parts, self.backend, self, self.session, self.generation, self)
         for source in (self.session, self.edits, self.generation):
             source.changed.connect(self.operation_done)
         self._connect_actions()
@@ -152,6 +154,7 @@ class MainWindow(QMainWindow):
             ("window/geometry", self.restoreGeometry),
             ("window/state", self.restoreState),
             ("window/mainSplit", self.parts.main_split.restoreState),
+            ("window/treeSplit", self.parts.tree_split.restoreState),
             ("window/treeHeader", self.parts.tree_view.header().restoreState),
         ):
             value = stored.value(key, QByteArray())
@@ -287,6 +290,7 @@ class MainWindow(QMainWindow):
         stored.setValue("window/geometry", self.saveGeometry())
         stored.setValue("window/state", self.saveState())
         stored.setValue("window/mainSplit", self.parts.main_split.saveState())
+        stored.setValue("window/treeSplit", self.parts.tree_split.saveState())
         stored.setValue("window/treeHeader", self.parts.tree_view.header().saveState())
         if self.session.current_session:
             stored.setValue("session/last", self.session.current_session)
