@@ -38,6 +38,7 @@ class ReadingController(QObject):
         self._loaded_for: str | None = None
         parts.reading.step_clicked.connect(session.select)
         session.tree_shown.connect(self._on_tree)
+        parts.tree_model.modelReset.connect(self._on_reset)
         parts.tree_view.selectionModel().currentChanged.connect(self._on_current)
         toggle = parts.actions["token_view"]
         toggle.setCheckable(True)
@@ -49,6 +50,10 @@ class ReadingController(QObject):
         self.parts.reading.show_tree(tree, self.parts.inspector.reviewer_id)
         self._loaded_for = None  # a regenerated step may have tokens now
         self._sync()
+
+    def _on_reset(self) -> None:
+        if self.parts.tree_model.tree is None:  # New session: nothing to read yet
+            self.parts.reading.show_tree(None, "")
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._sync()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer, Signal
@@ -32,11 +31,24 @@ from workstation.ui.highlight import CodeHighlighter
 #: (text, style) pieces of one step's rendering; a style names a character format.
 Segments = tuple[tuple[str, str], ...]
 
-#: Steps inserted per turn of the event loop while a branch is built.
+#: Steps inserted per turn of the event loop while a branch is built (about 10 ms).
 CHUNK = 120
+#: Steps compared per turn when a new state of the same branch arrives (about 10 ms).
+UPDATE_CHUNK = 300
 
 CHIPS = {-1: (" ✗ wrong ", "#c62828"), 0: (" – neutral ", "#757575"), 1: (" ✓ right ", "#2e7d32")}
 _BAR = 10  # cells of the confidence bar
+
+
+@dataclass
+class _Job:
+    """A branch being shown, chunk by chunk: built anew, or compared and redrawn in place."""
+
+    tree: Tree
+    path: list[Node]
+    reviewer_id: str
+    update: bool
+    next: int = 0
 
 
 @dataclass
@@ -106,15 +118,14 @@ class ReadingView(QPlainTextEdit):
         self._highlighter = CodeHighlighter(self.document())
         self._entries: list[_Entry] = []
         self._starts: list[int] = []
-        #: The branch still being built: its tree, its path and the reviewer whose labels show.
-        self._pending: tuple[Tree, list[Node], str] | None = None
+        self._job: _Job | None = None
         self._current: str | None = None
         self._moving = False
         self._formats: dict[str, QTextCharFormat] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
-        self._timer.timeout.connect(self._build_chunk)
+        self._timer.timeout.connect(self._step)
         self.cursorPositionChanged.connect(self._on_cursor)
 
     # -- what is shown ----------------------------------------------------------------------------
@@ -125,7 +136,7 @@ class ReadingView(QPlainTextEdit):
 
     def building(self) -> bool:
         """Whether chunks of the branch are still to be inserted."""
-        return self._pending is not None
+        return self._job is not None
 
     def step_text(self, node_id: str) -> str:
         """The document text of one step as shown (header, text, flags, challenges)."""
@@ -135,78 +146,90 @@ class ReadingView(QPlainTextEdit):
         return ""
 
     def show_tree(self, tree: Tree | None, reviewer_id: str) -> None:
-        """Show the tree's shown branch; only the changed steps are redrawn when it is the same one."""
+        """Show the tree's shown branch: built anew when the branch changed, else only the steps
+        whose rendering changed are redrawn; either way in chunks, one per turn of the event loop."""
         if tree is None:
-            self._reset([])
+            self._reset()
             return
         path = tree.shown_path()
-        ids = [n.id for n in path]
-        if self._pending is None and ids == self.node_ids():
-            rendered = [step_segments(tree, n, i, reviewer_id) for i, n in enumerate(path)]
-            self._update_in_place(rendered)
-            return
-        # The segments of a long branch are computed chunk by chunk, with the tree of this state.
-        self._reset([])
-        self._pending = (tree, path, reviewer_id)
+        same = (
+            (self._job is None or self._job.update)
+            and len(path) == len(self._entries)
+            and all(n.id == e.node_id for n, e in zip(path, self._entries, strict=True))
+        )
+        if not same:
+            self._reset()
+        self._job = _Job(tree, path, reviewer_id, update=same)
         self._timer.start()
 
-    def _reset(self, entries: list[_Entry]) -> None:
+    def _reset(self) -> None:
         self._timer.stop()
-        self._pending = None
-        self._entries = entries
+        self._job = None
+        self._entries = []
         self._starts = []
         self._moving = True
         self.clear()
         self._moving = False
         self.setExtraSelections([])
 
-    def _build_chunk(self) -> None:
-        if self._pending is None:
+    def _step(self) -> None:
+        job = self._job
+        if job is None:
             return
-        tree, path, reviewer_id = self._pending
-        done = len(self._entries)
-        chunk = path[done:done + CHUNK]
+        done = job.next
+        if job.update:
+            job.next = min(done + UPDATE_CHUNK, len(job.path))
+            changed = []
+            for i in range(done, job.next):
+                segments = step_segments(job.tree, job.path[i], i, job.reviewer_id)
+                if segments != self._entries[i].segments:
+                    changed.append((i, segments))
+            if changed:
+                self._replace(changed)
+        else:
+            job.next = min(done + CHUNK, len(job.path))
+            self._append(job, done, job.next)
+        if job.next < len(job.path):
+            self._timer.start()
+            return
+        self._job = None
+        if self._current is not None:
+            self.set_current(self._current)
+        self.built.emit()
+
+    def _append(self, job: _Job, first: int, last: int) -> None:
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         self._moving = True
         cursor.beginEditBlock()
-        for offset, node in enumerate(chunk):
-            segments = step_segments(tree, node, done + offset, reviewer_id)
+        for i in range(first, last):
+            segments = step_segments(job.tree, job.path[i], i, job.reviewer_id)
             start = cursor.position()
             if start:
                 cursor.insertText("\n", self._format("text"))
                 start += 1
             self._insert(cursor, segments)
-            self._entries.append(_Entry(node.id, start, cursor.position(), segments))
+            self._entries.append(_Entry(job.path[i].id, start, cursor.position(), segments))
             self._starts.append(start)
         cursor.endEditBlock()
         self._moving = False
-        if len(self._entries) < len(path):
-            self._timer.start()
-        else:
-            self._pending = None
-            self.built.emit()
-        if self._current is not None and any(e.node_id == self._current for e in self._entries[done:]):
+        if self._current is not None and any(e.node_id == self._current for e in self._entries[first:]):
             self.set_current(self._current)
 
-    def _update_in_place(self, rendered: Sequence[Segments]) -> None:
-        changed = [i for i, segments in enumerate(rendered) if segments != self._entries[i].segments]
-        if not changed:
-            return
+    def _replace(self, changed: list[tuple[int, Segments]]) -> None:
         self._moving = True
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
-        # From the last to the first: an edit moves only what follows it.
-        for i in reversed(changed):
+        for i, segments in changed:
             entry = self._entries[i]
             cursor.setPosition(entry.start)
             cursor.setPosition(entry.end, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
-            self._insert(cursor, rendered[i])
+            self._insert(cursor, segments)
             delta = cursor.position() - entry.end
             entry.end = cursor.position()
-            entry.segments = rendered[i]
-            if delta:
+            entry.segments = segments
+            if delta:  # rare (a label chip's width changed): shift what follows
                 for later in self._entries[i + 1:]:
                     later.start += delta
                     later.end += delta
