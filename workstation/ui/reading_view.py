@@ -306,20 +306,37 @@ class ReadingView(QPlainTextEdit):
         if entry is None:
             self.setExtraSelections([])
             return False
-        selection = QTextEdit.ExtraSelection()
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(entry.start)
-        cursor.setPosition(entry.end, QTextCursor.MoveMode.KeepAnchor)
-        selection.cursor = cursor
-        fmt = QTextCharFormat()
         palette = self.palette()
         colour = QColor(palette.color(palette.ColorRole.Highlight))
         colour.setAlpha(40)
-        fmt.setBackground(colour)
-        fmt.setProperty(QTextFormat.Property.FullWidthSelection, True)
-        selection.format = fmt
-        self.setExtraSelections([selection])
+        selections = []
+        # The header's label chip and confidence bar keep their own colours; the rest of the
+        # step (from its text on) is marked across the full width.
+        at, body = entry.start, None
+        for text, style in entry.segments:
+            end = min(at + len(text), entry.end)
+            if body is None and not style.startswith(("chip", "bar")) and end > at:
+                selections.append(self._selection(at, end, colour, False))
+            if body is None and style == "text" and text == "\n":
+                body = end
+            at = end
+        if body is not None and body < entry.end:
+            selections.append(self._selection(body, entry.end, colour, True))
+        self.setExtraSelections(selections)
         return True
+
+    def _selection(self, start: int, end: int, colour: QColor, full: bool) -> QTextEdit.ExtraSelection:
+        selection = QTextEdit.ExtraSelection()
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        selection.cursor = cursor
+        fmt = QTextCharFormat()
+        fmt.setBackground(colour)
+        if full:
+            fmt.setProperty(QTextFormat.Property.FullWidthSelection, True)
+        selection.format = fmt
+        return selection
 
     def node_at(self, position: int) -> str | None:
         """The step shown at a document position."""

@@ -41,8 +41,14 @@ def shade(logprob: float) -> QColor:
 
 
 def visible(text: str) -> str:
-    """A token's text with blank space made visible (for the alternatives list)."""
-    return repr(text)[1:-1] if text.strip() != text or not text else text
+    """A token's text with blank space made visible: "␣" for an outer space, \\n for a line end."""
+    shown = text.replace("\n", "\\n").replace("\t", "\\t")
+    inner = shown.strip(" ")
+    if not inner:
+        return "␣" * len(shown) or "(empty)"
+    lead = len(shown) - len(shown.lstrip(" "))
+    trail = len(shown) - len(shown.rstrip(" "))
+    return "␣" * lead + inner + "␣" * trail
 
 
 class TokenView(QWidget):
