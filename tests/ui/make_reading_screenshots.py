@@ -64,10 +64,10 @@ def main() -> None:
     window.parts.question.setPlainText(QUESTION)
     window.generation.generate()
     wait(app, lambda: window.generation.job is None)
-    for node, label in zip(steps(), [1, 1, -1]):
+    for node, label in zip(steps(), [1, 1, -1], strict=False):
         select(node.id)
         window.edits.label(label)
-        wait(app, lambda: window.session.state.tree.current_annotations(node.id))
+        wait(app, lambda nid=node.id: window.session.state.tree.current_annotations(nid))
     select(steps()[0].id)
     window.generation.challenge(None)
     wait(app, lambda: window.generation.job is None)
