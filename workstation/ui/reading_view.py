@@ -82,8 +82,8 @@ def step_segments(tree: Tree, node: Node, number: int, reviewer_id: str) -> Segm
         hue = round(p * 20)  # the bar's colour in 21 steps: few formats, same scale as the tree
         out.append(("  " + "█" * filled, f"bar{hue}"))
         out.append(("░" * (_BAR - filled) + f" {p:.0%}", "dim"))
-    for flag in version.flags:
-        out.append((f"  ⚑ {flag.check}", "flag"))
+    for check in dict.fromkeys(f.check for f in version.flags):  # each check once; the lines below say all
+        out.append((f"  ⚑ {check}", "flag"))
     out.append(("\n", "text"))
     out.append(((node.text or "(empty)") + "\n", "text"))
     for flag in version.flags:
