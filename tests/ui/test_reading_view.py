@@ -96,6 +96,13 @@ def test_reading_view_shows_the_branch_and_follows_the_tree(qtbot, open_window, 
     assert reading.current() == steps[1]
 
 
+def test_token_texts_show_their_blank_space() -> None:
+    from workstation.ui.token_view import visible
+
+    assert visible(" cents") == "␣cents" and visible("\n\n") == "\\n\\n" and visible("") == "(empty)"
+    assert visible("<b>x</b> ") == "<b>x</b>␣"
+
+
 def test_long_branch_builds_in_chunks(qtbot, open_window, db_path: Path) -> None:
     reviewer = Reviewer("ana", "annotator")
     with Review.open(db_path, reviewer=reviewer) as review:
@@ -126,6 +133,13 @@ def test_token_view_and_branch_here(qtbot, open_window, default_model_path) -> N
 
     action = window.parts.actions["token_view"]
     assert action.shortcut().toString() and action.isCheckable()
+    # F1 lists the token view and the branch key.
+    window.show_help()
+    table = window.help_dialog.table
+    listed = {table.item(i, 0).text(): table.item(i, 1).text() for i in range(table.rowCount())}
+    assert listed["Token view"] == action.shortcut().toString()
+    assert listed["Branch here with this token"] == "B"
+    window.help_dialog.close()
     action.trigger()
     view = window.parts.token_view
     assert window.parts.reading_stack.currentWidget() is view
