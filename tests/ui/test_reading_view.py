@@ -87,10 +87,11 @@ def test_reading_view_shows_the_branch_and_follows_the_tree(qtbot, open_window, 
     qtbot.waitUntil(lambda: window.session.current_node_id == steps[1])
     assert reading.current() == steps[1]
 
-    # A label redraws that step's chip in place; the rest of the document stays.
+    # A label key pressed while reading (the focus in the reading view) labels the step, and
+    # redraws its chip in place; the rest of the document stays.
     before = reading.step_text(steps[0])
-    window.parts.tree_view.setFocus()
-    qtbot.keyClick(window.parts.tree_view, Qt.Key.Key_3)
+    reading.setFocus()
+    qtbot.keyClick(reading, Qt.Key.Key_3)
     qtbot.waitUntil(lambda: "✓ right" in reading.step_text(steps[1]), timeout=10_000)
     assert reading.step_text(steps[0]) == before
     assert reading.current() == steps[1]
