@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import math
 import random
 import threading
 from collections.abc import Generator, Iterator, Sequence
@@ -37,6 +36,7 @@ from workstation.core.text import clean
 from workstation.core.tree import Tree
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.errors import BadInputError, WorkstationError
+from workstation.review_tokens import branch_head
 from workstation.store.records import Generation, SearchHit, SessionSummary
 from workstation.store.store import Store
 from workstation.store.tokens import StepToken, VersionTokens, split_tokens
@@ -477,23 +477,7 @@ class Review:
                 "tokens were kept); regenerate it, then branch from one of the new step's tokens"
             )
         version, held = found
-        starts = held.starts()
-        if at_char not in starts:
-            near = sorted(starts, key=lambda s: abs(s - at_char))[:3]
-            raise BadInputError(
-                f"--at-char {at_char} is not where a token of step {full_id[:12]} starts; tokens start "
-                f"at {', '.join(map(str, sorted(near)))} near it (`workstation show --tokens` lists them)"
-            )
-        index = starts.index(at_char)
-        place = held.tokens[index]
-        if token_text == place.text:
-            logprob = place.logprob
-        else:
-            logprob = dict(place.top).get(token_text, -math.inf)
-        # A token straddling the step boundary was counted with the step before; its piece here
-        # is kept as text with a neutral log-probability.
-        piece = [StepToken(version.raw[: held.offset], 0.0)] if held.offset else []
-        head = [*piece, *held.tokens[:index], StepToken(token_text, logprob, place.top)]
+        head = branch_head(version.raw, held, at_char, token_text, full_id)
         chosen = self._session_template(tree)
         core_prompt = prompts.regenerate_prompt(chosen, tree, full_id)
         pieces = (*core_prompt.assistant_pieces, "".join(t.text for t in head))
