@@ -244,6 +244,42 @@ def main() -> None:
         print(f"disk_fdatasync_p95: {_fsync_latency(folder) * 1000:.1f} ms (info; floor under "
               "every durable commit on this disk)")
         store.close()
+        tokens_kib = token_bytes_per_1000_steps(folder / "tokens.duckdb", rng)
+        print(f"step_tokens_per_1000_steps: {tokens_kib:.0f} KiB (info; {TOKENS_PER_STEP} tokens per step, "
+              "each with its log-probability and the top 5 alternatives; 0 for steps not written by the model)")
+
+
+#: Tokens of a typical SmolLM2 step (the benches' steps are about 100 characters).
+TOKENS_PER_STEP = 25
+
+
+def token_bytes_per_1000_steps(path: Path, rng: random.Random, steps: int = 5000) -> float:
+    """KiB the step_tokens table adds per 1,000 model-written steps (file size with and without it).
+
+    Token texts come from a vocabulary of word pieces and log-probabilities are random floats,
+    the incompressible part, so this is an upper bound for real, more repetitive steps."""
+    from workstation.store.tokens import StepToken, VersionTokens
+
+    pieces = [f" {w}" for w in ("the", "of", "to", "get", "multiply", "by", "subtotal", "Step", "=", "Answer")]
+    pieces += [str(i) for i in range(100)] + [".", ",", ":", "\n\n", " *"]
+    pieces += [f" w{i}" for i in range(1500)]
+
+    def token() -> StepToken:
+        top = sorted(((rng.choice(pieces), -rng.expovariate(1.0)) for _ in range(5)), key=lambda t: -t[1])
+        return StepToken(top[0][0], top[0][1], tuple(top))
+
+    Store.open(path).close()  # the schema only
+    with duckdb.connect(str(path)) as con:
+        con.execute("CHECKPOINT")
+    empty = path.stat().st_size
+    with Store.open(path) as store:
+        for first in range(0, steps, 500):
+            held = {f"v{i}": VersionTokens(0, tuple(token() for _ in range(TOKENS_PER_STEP)))
+                    for i in range(first, first + 500)}
+            store.save_tokens("session", held)
+    with duckdb.connect(str(path)) as con:
+        con.execute("CHECKPOINT")
+    return (path.stat().st_size - empty) / (steps / 1000) / 1024
 
 
 if __name__ == "__main__":

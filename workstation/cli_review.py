@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import threading
@@ -193,6 +194,13 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
             args.step, args.critique, use_note=args.use_note, sampling=_sampling(review, args)
         )
         return _report_finished(review, _run(stream, args), args, "regenerated")
+
+
+def cmd_branch(args: argparse.Namespace) -> int:
+    """Branch a step at one of its tokens: keep the text before it, force another, continue."""
+    with _review(args, model=True) as review:
+        stream = review.branch_at(args.step, args.at_char, args.token, sampling=_sampling(review, args))
+        return _report_finished(review, _run(stream, args), args, "branched")
 
 
 def cmd_continue(args: argparse.Namespace) -> int:
@@ -384,10 +392,38 @@ def cmd_show(args: argparse.Namespace) -> int:
             data["generations"] = {
                 chain_id: _generation_json(review.store.generation(chain_id)) for chain_id in tree.chains
             }
+            if args.tokens:
+                data["tokens"] = _tokens_json(review, tree)
             _print_json(data)
             return 0
         _print_tree(tree)
+        if args.tokens:
+            _print_tokens(review, tree)
         return 0
+
+
+def _model_versions(tree: Tree) -> list[str]:
+    return [v.id for n in tree.nodes.values() for v in n.versions if v.origin == "model"]
+
+
+def _tokens_json(review: Review, tree: Tree) -> dict[str, object]:
+    """version id -> its tokens, for each model-written version that has them stored."""
+    held = review.store.tokens(_model_versions(tree))
+    return {
+        version_id: {"offset": found.offset, "tokens": [t.to_dict() for t in found.tokens]}
+        for version_id, found in held.items()
+    }
+
+
+def _print_tokens(review: Review, tree: Tree) -> None:
+    """Each shown step's tokens as `at:'text' probability`, where `at` is what `branch --at-char` takes."""
+    for node in tree.shown_path():
+        found = review.step_tokens(node.id)
+        if found is None:
+            continue
+        _, held = found
+        cells = [f"{at}:{t.text!r} " + ("-" if t.logprob is None else f"{math.exp(t.logprob):.2f}") for at, t in zip(held.starts(), held.tokens, strict=True)]
+        print(terminal_safe(f"{node.id[:12]} " + "  ".join(cells)))
 
 
 def _generation_json(generation: Generation | None) -> object:
@@ -461,6 +497,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
 
     p = sub.add_parser("show", parents=parents, help="show a session's tree")
     p.add_argument("session", metavar="SESSION", help="session id (a unique prefix is enough)")
+    p.add_argument("--tokens", action="store_true", help="add each model-written version's tokens and alternatives")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("search", parents=parents, help="search questions and steps")
@@ -495,6 +532,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     steer.add_argument("--critique", help="guidance for the model about this step")
     steer.add_argument("--use-note", action="store_true", help="use your latest note on the step as the critique")
     p.set_defaults(func=cmd_regenerate)
+
+    p = sub.add_parser(
+        "branch", parents=[*parents, who, sampling], help="branch a step at a token with another token"
+    )
+    p.add_argument("step", metavar="STEP")
+    p.add_argument("--at-char", type=int, required=True, metavar="N", help="where the token starts in the step's text (show --tokens)")
+    p.add_argument("--token", required=True, metavar="TEXT", help="the token to put there instead")
+    p.set_defaults(func=cmd_branch)
 
     p = sub.add_parser("continue", parents=[*parents, who, sampling], help="let the model continue after a step (or the question)")
     p.add_argument("step", metavar="STEP", help="a step id, or the question's id for steps from the start")

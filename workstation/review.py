@@ -28,7 +28,8 @@ from workstation import paths, settings
 from workstation.core import build, prompts
 from workstation.core.checks import ConfidenceThresholds, StepConfidence, step_confidences
 from workstation.core.history import Applied
-from workstation.core.model import Reviewer
+from workstation.core.jsontypes import JSONObject
+from workstation.core.model import Node, Reviewer, Version
 from workstation.core.ops import Operation, SessionDeleted, SessionRenamed, SessionRestored
 from workstation.core.prompts import PromptTemplate, TemplateError
 from workstation.core.splitter import DEFAULT_MODE, Step, StreamSplitter, split, splitter_version
@@ -37,8 +38,10 @@ from workstation.core.tree import Tree
 from workstation.engine.events import FinishEvent, SamplingParams, TokenEvent
 from workstation.engine.server_errors import ServerError
 from workstation.errors import BadInputError, WorkstationError
+from workstation.review_tokens import branch_head
 from workstation.store.records import Generation, SearchHit, SessionSummary
 from workstation.store.store import Store
+from workstation.store.tokens import StepToken, VersionTokens, split_tokens
 
 if TYPE_CHECKING:
     from workstation.engine.llama_engine import LoadOverrides
@@ -475,14 +478,59 @@ class Review:
         raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
         if not raw and finish.error:
             raise ServerError(finish.error)
-        confidence = _overall_confidence(tokens)
+        confidence = _overall_confidence([(t.text, t.logprob) for t in tokens])
         op = build.challenge_answered(
             self.tree(tree.session.id), challenge_id, clean(raw), self.reviewer, why.name, why.version,
             model=Path(engine.info.path).name, finish_reason=finish.finish_reason, confidence=confidence,
         )
         generation = self._generation(op.chain.id, params, finish, [confidence])
         applied = self._apply(tree.session.id, op, generation)
+        self._keep_tokens(tree.session.id, op.nodes, [(0, len(raw))], tokens)
         yield Finished(tree.session.id, applied, tuple(n.id for n in op.nodes), finish, generation)
+
+    def branch_at(
+        self,
+        node_id: str,
+        at_char: int,
+        token_text: str,
+        *,
+        sampling: SamplingParams | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Streaming | Finished]:
+        """A new alternative of a model-written step: its text up to `at_char` (where one of its
+        tokens starts in its raw text), then `token_text` instead of the model's token there, then
+        what the model writes next. The kept tokens keep their log-probabilities; the forced one
+        gets the model's, from the alternatives kept at that place (-inf when it was not one)."""
+        engine = self._engine()
+        tree, full_id = self.locate(node_id)
+        token_text = clean(token_text)
+        if not token_text:
+            raise BadInputError("the token is empty; give the text to put in place of the model's token")
+        found = self.step_tokens(full_id)
+        if found is None:
+            raise BadInputError(
+                f"step {full_id[:12]} has no stored tokens (not written by the model, or written before "
+                "tokens were kept); regenerate it, then branch from one of the new step's tokens"
+            )
+        version, held = found
+        head = branch_head(version.raw, held, at_char, token_text, full_id)
+        chosen = self._session_template(tree)
+        core_prompt = prompts.regenerate_prompt(chosen, tree, full_id)
+        pieces = (*core_prompt.assistant_pieces, "".join(t.text for t in head))
+        engine_prompt = engine.build_prompt(core_prompt.chat(), pieces)
+        params = sampling or sampling_from(self.values)
+        forced: JSONObject = {"branch_of": full_id, "version_id": version.id, "at_char": at_char, "token": token_text}
+        parent = build.regenerate_parent(tree, full_id)
+        yield from self._run_chain(tree, parent, chosen, engine_prompt, params, stop, None, head, forced)
+
+    def step_tokens(self, node_id: str) -> tuple[Version, VersionTokens] | None:
+        """The stored tokens of a step: its current version's if the model wrote it, else its
+        original model version's; None when neither has tokens stored."""
+        tree, full_id = self.locate(node_id)
+        node = tree.node(full_id)
+        versions = [v for v in (node.current, node.original) if v.origin == "model"]
+        held = self.store.tokens(v.id for v in versions)
+        return next(((v, held[v.id]) for v in versions if v.id in held), None)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -490,16 +538,24 @@ class Review:
         return self.template(tree.session.template_name)
 
     def _stream(
-        self, session_id: str, engine_prompt: Prompt, params: SamplingParams, stop: threading.Event | None
-    ) -> Generator[Streaming, None, tuple[str, list[tuple[str, float | None]], FinishEvent]]:
-        """Run the model, yielding progress; returns (raw text, (text, logprob) per token, finish)."""
+        self,
+        session_id: str,
+        engine_prompt: Prompt,
+        params: SamplingParams,
+        stop: threading.Event | None,
+        head: str = "",
+    ) -> Generator[Streaming, None, tuple[str, list[StepToken], FinishEvent]]:
+        """Run the model, yielding progress; returns (raw text, its tokens, finish).
+
+        `head` is text the chain starts with that the model did not write in this generation
+        (a token branch's kept text and forced token): the progress shows it first."""
         splitter = StreamSplitter(self.split_mode)
-        tokens: list[tuple[str, float | None]] = []
+        done: list[Step] = list(splitter.feed(head)) if head else []
+        tokens: list[StepToken] = []
         finish: FinishEvent | None = None
-        done: list[Step] = []
         for event in self._engine().generate(engine_prompt, params, stop):
             if isinstance(event, TokenEvent):
-                tokens.append((event.text, event.logprob))
+                tokens.append(StepToken(event.text, event.logprob, event.alternatives))
                 if event.text:
                     done += splitter.feed(event.text)
                     yield Streaming(event.text, splitter.text, tuple(done), splitter.pending, session_id)
@@ -517,10 +573,14 @@ class Review:
         params: SamplingParams,
         stop: threading.Event | None,
         critique: str | None,
+        head: Sequence[StepToken] = (),
+        forced: JSONObject | None = None,
     ) -> Iterator[Streaming | Finished]:
         self._engine().check_fits(engine_prompt, params.max_tokens)
-        raw, tokens, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop)
-        raw = clean(raw)  # one character for one: the steps' offsets still hold
+        head_text = "".join(t.text for t in head)
+        raw, written, finish = yield from self._stream(tree.session.id, engine_prompt, params, stop, head_text)
+        tokens = [*head, *written]
+        raw = clean(head_text + raw)  # one character for one: the steps' offsets still hold
         steps = split(raw, self.split_mode)
         if not steps and finish.error:
             raise ServerError(finish.error)
@@ -529,7 +589,7 @@ class Review:
                 f"the model wrote no steps (it stopped: {finish.finish_reason}); "
                 "try again with another seed or a higher temperature"
             )
-        confidences = _confidences(tokens, [s.end for s in steps])
+        confidences = _confidences([(t.text, t.logprob) for t in tokens], [s.end for s in steps])
         op = build.steps_added(
             self.tree(tree.session.id), parent_id, raw, steps, self.reviewer, template.name, template.version,
             critique=critique, model=Path(self._engine().info.path).name,
@@ -537,8 +597,22 @@ class Review:
             splitter_version=splitter_version(self.split_mode),
         )
         generation = self._generation(op.chain.id, params, finish, confidences)
+        if forced is not None:  # a token branch: its origin is part of the generation's record
+            generation = dataclasses.replace(generation, extra={**generation.extra, "forced_token": forced})
         applied = self._apply(tree.session.id, op, generation)
+        self._keep_tokens(tree.session.id, op.nodes, [(s.start, s.end) for s in steps], tokens)
         yield Finished(tree.session.id, applied, tuple(n.id for n in op.nodes), finish, generation)
+
+    def _keep_tokens(
+        self, session_id: str, nodes: Sequence[Node], spans: Sequence[tuple[int, int]], tokens: Sequence[StepToken]
+    ) -> None:
+        """Store each new model-written node's tokens under its first version."""
+        if len(nodes) != len(spans):
+            return  # the operation made other nodes than steps (nothing here does): keep none
+        per_step = split_tokens(tokens, spans)
+        self.store.save_tokens(
+            session_id, {n.versions[0].id: held for n, held in zip(nodes, per_step, strict=True) if held.tokens}
+        )
 
     def _generation(
         self,

@@ -30,10 +30,16 @@ def _to_v2(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def _to_v3(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in schema.V3:
+        con.execute(statement)
+
+
 #: version -> the step that creates it from the version before.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _to_v1,
     2: _to_v2,
+    3: _to_v3,
 }
 
 #: The schema version this code reads and writes.

@@ -213,3 +213,18 @@ V1: tuple[str, ...] = (
 V2: tuple[str, ...] = (
     "ALTER TABLE sessions ADD COLUMN deleted BOOLEAN DEFAULT false",
 )
+
+# v3: the tokens of each model-written step version, for the token view (see store/tokens.py).
+V3: tuple[str, ...] = (
+    """
+    CREATE TABLE step_tokens (
+        version_id   VARCHAR PRIMARY KEY,
+        session_id   VARCHAR NOT NULL,
+        start_offset INTEGER NOT NULL,
+        texts        VARCHAR[] NOT NULL,
+        logprobs     FLOAT[] NOT NULL,
+        top_texts    VARCHAR[][] NOT NULL,
+        top_logprobs FLOAT[][] NOT NULL
+    )
+    """,
+)

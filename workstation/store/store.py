@@ -8,7 +8,7 @@ session exactly as it was committed.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +21,7 @@ from workstation.core.ops import Operation, SessionStarted
 from workstation.core.tree import Tree
 from workstation.errors import BadInputError
 from workstation.store import batch, event_log, reader, writer
+from workstation.store import tokens as step_tokens
 from workstation.store.connection import Database
 from workstation.store.errors import (
     DiskFullError,
@@ -653,6 +654,17 @@ class Store:
         """The engine's record of the generation that made a chain, if stored."""
         with self._db.read() as con:
             return reader.generation(con, chain_id)
+
+    def save_tokens(self, session_id: str, held: Mapping[str, step_tokens.VersionTokens]) -> None:
+        """Keep the generated tokens of model-written versions (version id -> tokens)."""
+        if held:
+            with self._db.transaction() as con:
+                step_tokens.write(con, session_id, held)
+
+    def tokens(self, version_ids: Iterable[str]) -> dict[str, step_tokens.VersionTokens]:
+        """The stored tokens of those versions that have them (see store/tokens.py)."""
+        with self._db.read() as con:
+            return step_tokens.read(con, version_ids)
 
 
 def _export_error(exc: duckdb.Error, target: Path) -> StoreError:

@@ -148,6 +148,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                _ALTERNATIVES),
     ActionSpec("prefer", "★ Prefer", ("P",), "Mark this branch as the preferred one", _STEP),
     ActionSpec("compare", "Compare…", ("Ctrl+D",), "Compare two alternatives side by side", _ALTERNATIVES),
+    ActionSpec("token_view", "Token view", ("Ctrl+Shift+P",),
+               "Show the step's tokens shaded by probability, with the model's alternatives"),
+    ActionSpec("branch_token", "Branch here with this token", ("B",),
+               "In the token view: a new alternative that keeps the text up to the selected token and "
+               "continues with the chosen one", _MODEL_STEP),
     ActionSpec("new_session", "&New session", ("Ctrl+N",), "Start a new question"),
     ActionSpec("rename_session", "Re&name session", ("F2",), "Rename the open session", lambda s: s.session_open),
     ActionSpec("delete_session", "Delete session", (),

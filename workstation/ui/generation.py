@@ -148,6 +148,20 @@ class GenerationController(QObject):
             anchor=StreamAnchor(nid),
         )
 
+    def branch_at(self, node_id: str, at_char: int, token: str) -> None:
+        """A new alternative of a step: its text up to a token, `token` there, then the model."""
+        tree = self.session.state.tree if self.session.state is not None else None
+        node = tree.nodes.get(node_id) if tree is not None else None
+        if node is None or node.parent_id is None or self.job is not None:
+            return
+        values = dict(self.host.values)
+        self._start(
+            "chain",
+            lambda r, stop: r.branch_at(node_id, at_char, token, sampling=sampling_from(values), stop=stop),
+            f"branch step {node.position} at a token",
+            anchor=StreamAnchor(node.parent_id),
+        )
+
     def challenge(self, question: str | None = None) -> None:
         """Ask the model why (or a typed question) about the selected step; the reply streams in."""
         node = self.session.step()

@@ -24,6 +24,7 @@ from workstation.ui.actions import OUTCOME_KEYS, SPECS, WindowState, apply_state
 from workstation.ui.backend import Backend, Ready
 from workstation.ui.generation import GenerationController
 from workstation.ui.model_controller import ModelController
+from workstation.ui.reading_controller import ReadingController
 from workstation.ui.review_actions import ReviewActions
 from workstation.ui.session_controller import SessionController, last_step, ui_settings
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.model = ModelController(self.parts, self.backend, self, model, autoload, lambda: self.ready, self)
         self.generation = GenerationController(self.parts, self.backend, self, self.session,
                                                self.model.context_size, self)
+        self.reading = ReadingController(self.parts, self.backend, self, self.session, self.generation, self)
         for source in (self.session, self.edits, self.generation):
             source.changed.connect(self.operation_done)
         self.operation_done.connect(lambda _sid, _what: self.parts.messages.clear_stale())
@@ -177,6 +179,7 @@ class MainWindow(QMainWindow):
             ("window/geometry", self.restoreGeometry),
             ("window/state", self.restoreState),
             ("window/mainSplit", self.parts.main_split.restoreState),
+            ("window/treeSplit", self.parts.tree_split.restoreState),
             ("window/treeHeader", self.parts.tree_view.header().restoreState),
         ):
             value = stored.value(key, QByteArray())
@@ -327,6 +330,7 @@ class MainWindow(QMainWindow):
         stored.setValue("window/geometry", self.saveGeometry())
         stored.setValue("window/state", self.saveState())
         stored.setValue("window/mainSplit", self.parts.main_split.saveState())
+        stored.setValue("window/treeSplit", self.parts.tree_split.saveState())
         stored.setValue("window/treeHeader", self.parts.tree_view.header().saveState())
         if self.session.current_session:
             stored.setValue("session/last", self.session.current_session)

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from workstation.core.tree import Tree
 
 COL_STEP, COL_LABEL, COL_FLAGS, COL_CONFIDENCE, COL_ALTERNATIVES = range(5)
-HEADERS = ("Step", "Label", "Flags", "Confidence", "Alternatives")
+HEADERS = ("Step", "Label", "Flags", "Conf.", "Alt.")
+#: The full names, as the headers' tooltips (the numeric columns are kept narrow).
+HEADER_TIPS = ("The step (its full text reads in the pane below)", "Your label and others'", "Automated checks",
+               "Confidence: the model's typical token probability", "Alternatives of this step (★: preferred)")
 
 NodeIdRole = Qt.ItemDataRole.UserRole + 1
 #: (mean token probability 0..1, lowest token probability 0..1 or None, token count) or None.
@@ -322,8 +325,11 @@ class ReasoningTreeModel(QAbstractItemModel):
         return _ROW_FLAGS
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(HEADERS):
-            return HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(HEADERS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return HEADER_TIPS[section]
         return None
 
     def parents(self) -> list[QModelIndex]:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -34,7 +35,9 @@ from workstation.ui.delegates import ConfidenceDelegate
 from workstation.ui.inspector import StepInspector
 from workstation.ui.messages import MessageBar
 from workstation.ui.model_panel import ModelPanel
+from workstation.ui.reading_view import ReadingView
 from workstation.ui.sessions_panel import SessionsPanel
+from workstation.ui.token_view import TokenView
 from workstation.ui.tree_model import (
     COL_ALTERNATIVES,
     COL_CONFIDENCE,
@@ -70,6 +73,11 @@ class WindowParts:
     db_status: QLabel
     #: The selected chain's outcome (solution correct, found an error, ...).
     outcome_status: QLabel
+    #: The reading pane below the tree: the reading view, or the token view (View > Token view).
+    reading: ReadingView
+    token_view: TokenView
+    reading_stack: QStackedWidget
+    tree_split: QSplitter
 
 
 def build(window: QMainWindow, actions: dict[str, QAction], db_path: Path) -> WindowParts:
@@ -81,7 +89,8 @@ def build(window: QMainWindow, actions: dict[str, QAction], db_path: Path) -> Wi
     inspector.setObjectName("inspector")
     main_split = QSplitter(Qt.Orientation.Horizontal)
     main_split.setObjectName("mainSplit")
-    main_split.addWidget(tree_view)
+    reading, token_view, reading_stack, tree_split = _reading_pane(tree_view)
+    main_split.addWidget(tree_split)
     # Not in a scroll area: one would size it by its word-wrapped labels' preferred height
     # (taller than most screens); its minimum (about 430 x 500) fits a laptop screen.
     main_split.addWidget(inspector)
@@ -100,7 +109,25 @@ def build(window: QMainWindow, actions: dict[str, QAction], db_path: Path) -> Wi
     _menus(window, actions, (sessions_dock, model_dock))
     labels = _status(window, db_path)
     return WindowParts(actions, messages, question, shortcuts, template, tree_model, tree_view, inspector,
-                       main_split, sessions, sessions_dock, model_panel, model_dock, *labels)
+                       main_split, sessions, sessions_dock, model_panel, model_dock, *labels,
+                       reading=reading, token_view=token_view, reading_stack=reading_stack, tree_split=tree_split)
+
+
+def _reading_pane(tree_view: QTreeView) -> tuple[ReadingView, TokenView, QStackedWidget, QSplitter]:
+    """The tree above (the structure), the reading pane below (the text), in one splitter."""
+    reading, token_view = ReadingView(), TokenView()
+    stack = QStackedWidget()
+    stack.setObjectName("readingStack")
+    stack.addWidget(reading)
+    stack.addWidget(token_view)
+    split = QSplitter(Qt.Orientation.Vertical)
+    split.setObjectName("treeSplit")
+    split.addWidget(tree_view)
+    split.addWidget(stack)
+    split.setStretchFactor(0, 2)
+    split.setStretchFactor(1, 3)
+    split.setSizes([240, 360])
+    return reading, token_view, stack, split
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -158,7 +185,8 @@ def _tree(window: QMainWindow) -> tuple[ReasoningTreeModel, QTreeView]:
     header = tree_view.header()
     header.setStretchLastSection(False)
     header.setSectionResizeMode(COL_STEP, QHeaderView.ResizeMode.Stretch)
-    for column, width in ((COL_LABEL, 90), (COL_FLAGS, 100), (COL_CONFIDENCE, 115), (COL_ALTERNATIVES, 90)):
+    # Compact numeric columns: the step column takes the width (the reading view has the text).
+    for column, width in ((COL_LABEL, 78), (COL_FLAGS, 92), (COL_CONFIDENCE, 64), (COL_ALTERNATIVES, 44)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, width)
     return tree_model, tree_view
@@ -194,8 +222,8 @@ def _menus(window: QMainWindow, actions: dict[str, QAction], docks: tuple[QDockW
                      "next_unlabelled", "next_flagged", None, "outcome_solution", "outcome_found_error",
                      "outcome_give_up", "outcome_bad_problem", "confirm_flag", None, "edit", "commit_rewrite", None, "regenerate", "regenerate_with_note", "continue_after",
                      "challenge", "ask", None, "delete_branch")),
-        ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare")),
-        ("&View", ("focus_tree", "focus_question")),
+        ("&Branches", ("previous_alternative", "next_alternative", "prefer", "compare", None, "branch_token")),
+        ("&View", ("focus_tree", "focus_question", None, "token_view")),
         ("&Model", ("load_model", "use_server")),
         ("&Help", ("help",)),
     )
