@@ -74,6 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=256, maximum=1_048_576, group="model"),
     Setting("model.cache_mb", int, 512, "memory for saved model states that make regenerate instant (MB)",
             minimum=0, maximum=65_536, group="model"),
+    Setting("model.kv_cache_type", str, "f16", "KV cache type: f16, or q8_0 for about half the memory per token",
+            choices=("f16", "q8_0"), group="model"),
     Setting("sampling.temperature", float, 0.7, "randomness of sampling (0 = always the likeliest token)",
             minimum=0.0, maximum=5.0, group="sampling"),
     Setting("sampling.top_p", float, 0.95, "nucleus sampling: keep tokens up to this total probability",
