@@ -393,15 +393,16 @@ class BranchStore:
 
 #: Live sequences in one context: the active one and up to 63 parked branches.
 N_SEQ_MAX = 64
-#: The context holds at most this many times n_ctx cells, however large the budget.
-MAX_CELLS_PER_CTX = 8
+#: The context holds at most this many times n_ctx cells, however large the budget: its cells
+#: are allocated (and cleared) when the model loads, while host copies take memory only when used.
+MAX_CELLS_PER_CTX = 2
 
 
 def split_budget(budget_bytes: int, n_ctx: int, bytes_per_token: int) -> tuple[int, int]:
     """Cells for the context (n_ctx for the prompt + half the budget's worth) and the host budget.
 
-    Half the budget buys extra cells in the context, where parked branches are instant to
-    continue; the other half holds evicted branches' own cells in host memory.
+    Up to half the budget (and at most n_ctx more cells) buys room in the context, where parked
+    branches are instant to continue; the rest holds evicted branches' own cells in host memory.
     """
     extra = min((budget_bytes // 2) // max(1, bytes_per_token), (MAX_CELLS_PER_CTX - 1) * n_ctx)
     return n_ctx + extra, max(0, budget_bytes - extra * bytes_per_token)
@@ -413,6 +414,8 @@ def open_shared_context(llm: llama_cpp.Llama, n_cells: int, n_seq_max: int = N_S
     llama-cpp-python's Llama takes neither setting, so its context is remade from the same
     parameters; Llama's own buffers (tokens, batch) keep the size of the original n_ctx.
     """
+    import logging
+
     from llama_cpp import _internals
 
     params = llm.context_params
@@ -421,6 +424,13 @@ def open_shared_context(llm: llama_cpp.Llama, n_cells: int, n_seq_max: int = N_S
     params.n_ctx = n_cells
     old = llm._ctx
     old.close()  # freed first: the two KV caches need not be in memory at once
-    llm._ctx = llm._stack.enter_context(
-        contextlib.closing(_internals.LlamaContext(model=llm._model, params=params, verbose=llm.verbose))
-    )
+    # llama.cpp warns when the cells outnumber the trained context; positions never do (the
+    # prompt and its answer fit n_ctx), so the warning says nothing true here.
+    log = logging.getLogger("llama-cpp-python")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        context = _internals.LlamaContext(model=llm._model, params=params, verbose=llm.verbose)
+    finally:
+        log.setLevel(level)
+    llm._ctx = llm._stack.enter_context(contextlib.closing(context))
