@@ -289,11 +289,9 @@ class BranchStore:
         """
         current = self.active
         self._drop_covered(current.tokens)
+        seq = self._free_sequence(pinned=())  # first: it may evict a branch that shares cells
         base = max([keep, *(common_prefix_length(p.tokens, current.tokens) for p in self.parked.values())])
-        if base >= len(current.tokens):
-            return
-        seq = self._free_sequence(pinned=())
-        if seq is None:
+        if seq is None or base >= len(current.tokens):
             return
         self.memory.copy(ACTIVE, seq, base, -1)
         payload, nbytes = self.memory.save(seq)
