@@ -193,6 +193,7 @@ class Review:
             "n_threads": self.values["model.n_threads"],
             "n_ctx_cap": self.values["model.n_ctx_cap"],
             "cache_budget_bytes": self.values["model.cache_mb"] * 1024 * 1024,
+            "kv_cache_type": self.values["model.kv_cache_type"],
         }
         load.update(options)
         engine: Engine = LlamaEngine(LoadOptions(model_path=chosen.path, **load))

@@ -98,6 +98,8 @@ SETTINGS: tuple[Setting, ...] = (
             f"more folders to look for .gguf models in (separate them with {os.pathsep!r})", group="model", label="More model folders"),
     Setting("model.cache_mb", int, 512, "memory for saved model states that make regenerate instant (MB)",
             minimum=0, maximum=65_536, group="model", label="State cache (MB)"),
+    Setting("model.kv_cache_type", str, "f16", "KV cache type: f16, or q8_0 for about half the memory per token",
+            choices=("f16", "q8_0"), group="model", label="KV cache type"),
     Setting("sampling.temperature", float, 0.7, "randomness of sampling (0 = always the likeliest token)",
             minimum=0.0, maximum=5.0, group="sampling", label="Temperature"),
     Setting("sampling.top_p", float, 0.95, "nucleus sampling: keep tokens up to this total probability",

@@ -3,13 +3,14 @@
 One `LlamaEngine` owns one `llama_cpp.Llama` and must be used from one thread (a GUI worker
 thread, say); only `threading.Event.set()` on a stop event may come from another thread.
 
-Prompt reuse works on two levels. The live KV cache keeps the last sequence evaluated, so a
-prompt sharing a prefix with it evaluates only the rest (what llama-cpp-python's `generate` does).
-For branches the user returns to later, every generation ends by snapshotting the context's
-state into a memory-bounded LRU cache (see state_cache); a later prompt restores the snapshot
-sharing the longest prefix with it and evaluates only the remainder. A snapshot serves every
-prefix of its sequence, so one snapshot per generation covers regenerating from any step of
-that branch, with no need to snapshot each step boundary separately.
+Prompt reuse: every branch of the session stays in the one context as a sequence sharing the
+KV cells of its common prefix with the others (see branches), so regenerating, continuing or
+challenging from any step of any live branch evaluates only what is new, and a branch costs
+about the KV of its own tokens. When the cells run short, the least recently used branches move
+to host memory (their own cells only) and come back without a prefill. Models whose memory
+cannot share cells (recurrent ones), or `shared_prefix=False`, use the older scheme instead:
+every generation ends by snapshotting the whole context state into a memory-bounded LRU cache
+(see state_cache) and a later prompt restores the snapshot sharing the longest prefix with it.
 
 Token log-probabilities come from the logits llama.cpp already keeps for the last position
 (`llama_get_logits_ith(ctx, -1)`), read in place right after each token is sampled: no
@@ -34,20 +35,21 @@ from typing import TypedDict
 import llama_cpp
 import numpy as np
 
+from workstation.engine.branches import BranchStats, BranchStore, check_batch, open_shared_context, split_budget
 from workstation.engine.errors import ContextOverflowError, EmptyPromptError, UnsupportedModelError
 from workstation.engine.events import FinishEvent, FinishReason, GenerationEvent, SamplingParams, TokenEvent
 from workstation.engine.gguf_info import GGUFInfo, read_gguf_info
+from workstation.engine.kv_layout import KV_CACHE_TYPES, KVShape, check_kv_cache_type, kv_shape
 from workstation.engine.prompt import ChatPrompter
 from workstation.engine.protocol import ChatMessage, Prompt
-from workstation.engine.state_cache import CacheStats, Snapshot, SnapshotCache, common_prefix_length
+from workstation.engine.snapshot_reuse import SnapshotReuse
+from workstation.engine.state_cache import CacheStats
 from workstation.errors import BadInputError, ModelFileError
 
 #: Default cap on the context window: the model's trained context can be far larger (SmolLM2:
 #: 8,192) and the KV cache grows with it.
 DEFAULT_N_CTX_CAP = 4096
 DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024
-#: A generation is snapshotted only if it adds at least this many tokens to what the cache holds.
-MIN_NEW_TOKENS = 16
 
 
 class LoadOverrides(TypedDict, total=False):
@@ -60,6 +62,8 @@ class LoadOverrides(TypedDict, total=False):
     seed: int
     cache_budget_bytes: int
     n_batch: int
+    kv_cache_type: str
+    shared_prefix: bool
 
 
 #: How many likeliest tokens each TokenEvent carries as `alternatives` (the token view's list).
@@ -81,7 +85,10 @@ class LoadOptions:
     n_ctx: the context window in tokens; None = the smaller of the model's trained context and
     `n_ctx_cap`. n_threads: None = half the CPUs for decoding and all for prompt evaluation.
     seed: llama.cpp's context seed (each generation's sampling seed is in SamplingParams).
-    cache_budget_bytes: the most memory the snapshot cache may hold.
+    cache_budget_bytes: the memory branches may hold beyond the prompt's own context (extra
+    KV cells and host copies of evicted branches; or the snapshot cache's size).
+    kv_cache_type: "f16" or "q8_0" (about half the memory per token, slightly other numbers).
+    shared_prefix: branches as sequences sharing their prefix (False: whole-state snapshots).
     """
 
     model_path: Path
@@ -92,6 +99,8 @@ class LoadOptions:
     seed: int = 0
     cache_budget_bytes: int = DEFAULT_CACHE_BUDGET
     n_batch: int = 512
+    kv_cache_type: str = "f16"
+    shared_prefix: bool = True
 
 
 class TextDecoder:
@@ -142,6 +151,7 @@ class LlamaEngine:
         n_threads_batch = options.n_threads or (os.cpu_count() or 1)
         if n_threads < 1:
             raise BadInputError(f"n_threads must be at least 1, not {n_threads}")
+        kv_type = KV_CACHE_TYPES[check_kv_cache_type(options.kv_cache_type)]
 
         self.gpu_offload_supported = gpu_offload_supported()
         self.n_gpu_layers = options.n_gpu_layers
@@ -165,6 +175,11 @@ class LlamaEngine:
                 n_threads_batch=n_threads_batch,
                 seed=options.seed,
                 logits_all=False,
+                type_k=kv_type,
+                type_v=kv_type,
+                # llama.cpp quantises the V cache only with flash attention; f16 keeps the
+                # kernels (and numbers) it always had.
+                flash_attn=options.kv_cache_type != "f16",
                 # Read into memory, not mapped: a mapped file that is overwritten or truncated
                 # in place (`cp new.gguf over.gguf`) while a generation reads it kills the
                 # process with SIGBUS. Reading costs ~0.07 s for SmolLM2; offloaded layers go
@@ -186,6 +201,21 @@ class LlamaEngine:
             ) from None
 
         model = self._llm._model
+        self.kv_cache_type = options.kv_cache_type
+        self.kv_bytes_per_token = _kv_shape(self.info, model.model).bytes_per_token(options.kv_cache_type)
+        self._branches: BranchStore | None = None
+        if options.shared_prefix and not (self._llm._is_recurrent or self._llm._is_hybrid):
+            n_cells, host_budget = split_budget(options.cache_budget_bytes, self.n_ctx, self.kv_bytes_per_token)
+            try:
+                open_shared_context(self._llm, n_cells)
+            except ValueError:
+                self._llm.close()
+                raise ModelFileError(
+                    f"{path}: a context of {n_cells:,} cells for branches could not be created; lower "
+                    "the cache budget (model.cache_mb) or the context size"
+                ) from None
+            self._branches = BranchStore(self._llm, llama_cpp.llama_n_seq_max(self._llm.ctx), n_cells,
+                                         self.kv_bytes_per_token, host_budget)
         self._vocab = model.vocab
         self.n_vocab = self._llm.n_vocab()
         self._scratch = np.empty(self.n_vocab, dtype=np.float32)
@@ -204,7 +234,8 @@ class LlamaEngine:
             self.notices.append(
                 f"{path.name} has no chat template; prompts use plain 'Question:/Answer:' text."
             )
-        self._cache = SnapshotCache(options.cache_budget_bytes)
+        self._snapshots = SnapshotReuse(self._llm, options.cache_budget_bytes)
+        self._reuse: BranchStore | SnapshotReuse = self._branches or self._snapshots
         self._busy = False
 
     # -- loading ---------------------------------------------------------------------------
@@ -317,7 +348,7 @@ class LlamaEngine:
         self._busy = True
         inner = None
         try:
-            evaluated, complete = self._prepare(tokens, stop)
+            evaluated, complete = self._prepare(tokens, stop, params.max_tokens)
             if complete and not stop.is_set():
                 llm.set_seed(params.seed)
                 inner = llm.generate(
@@ -354,7 +385,7 @@ class LlamaEngine:
             if inner is not None:
                 inner.close()
             self._busy = False
-            self._remember(llm)
+            self._reuse.sync()
         decoding = last_at - first_at if first_at is not None else 0.0
         yield FinishEvent(
             finish_reason=reason,
@@ -382,7 +413,7 @@ class LlamaEngine:
             evaluated, complete = self._prepare(np.asarray(prompt.tokens, dtype=np.intc), stop or threading.Event())
             return evaluated if complete else None
         finally:
-            self._remember(self._llm)
+            self._reuse.sync()
 
     def _logprob(self, token: int) -> float:
         """Log-probability of `token` under the raw distribution at the last evaluated position."""
@@ -426,74 +457,45 @@ class LlamaEngine:
 
     # -- state reuse -------------------------------------------------------------------------
 
-    def _prepare(self, tokens: np.ndarray, stop: threading.Event) -> tuple[int, bool]:
+    def _prepare(self, tokens: np.ndarray, stop: threading.Event, reserve: int = 0) -> tuple[int, bool]:
         """Bring the context to `tokens` evaluated; return how many were decoded and whether all.
 
-        Reuses the longest prefix of the live KV cache, or of a cached snapshot when one goes
-        further. At least the last token is decoded so that sampling sees fresh logits.
+        Reuses the longest prefix held by a live branch (or a saved one, or a snapshot). At least
+        the last token is decoded so that sampling sees fresh logits. `reserve` cells are kept
+        free for the tokens the generation will add.
         """
         llm = self._llm
-        live = common_prefix_length(llm.input_ids[: llm.n_tokens], tokens)
-        keep = live
-        found = self._cache.best(tokens, at_least=live)
-        if found is not None:
-            snapshot, shared = found
-            self._restore(snapshot)
-            keep = shared
-        keep = min(keep, len(tokens) - 1)
-        if keep < llm.n_tokens:
-            if not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-                llm.reset()  # a model whose memory cannot be truncated starts over
-                keep = 0
-            llm.n_tokens = keep
+        keep = self._reuse.prepare(tokens, reserve)
         position = keep
         while position < len(tokens):
             if stop.is_set():
                 return position - keep, False
             end = min(len(tokens), position + llm.n_batch)
+            check_batch(end - position, llm.n_batch)
             llm.eval(tokens[position:end].tolist())
             position = end
         return len(tokens) - keep, True
 
-    def _snapshot(self) -> Snapshot:
-        ctx = self._llm.ctx
-        size = llama_cpp.llama_state_get_size(ctx)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-        tokens = self._llm.input_ids[: self._llm.n_tokens].copy()
-        return Snapshot(tokens=tokens, payload=buffer, nbytes=int(written))
-
-    def _restore(self, snapshot: Snapshot) -> None:
-        llm = self._llm
-        if llama_cpp.llama_state_set_data(llm.ctx, snapshot.payload, snapshot.nbytes) != snapshot.nbytes:
-            # A failed restore leaves the KV cache undefined: start from scratch.
-            llm.reset()
-            return
-        n = len(snapshot.tokens)
-        llm.input_ids[:n] = snapshot.tokens
-        llm.n_tokens = n
-        llm._requires_eval = True
-
-    def _remember(self, llm: llama_cpp.Llama) -> None:
-        """Snapshot the evaluated sequence unless cached snapshots already hold nearly all of it.
-
-        A snapshot costs about 23 KB per token for SmolLM2 (a whole 1,600-token chain is ~37 MB),
-        so one that would add fewer than MIN_NEW_TOKENS tokens beyond what another snapshot
-        already holds is skipped: evaluating those few again later is cheaper than the memory.
-        """
-        current = llm.input_ids[: llm.n_tokens]
-        if len(current) - self._cache.longest_shared(current) >= MIN_NEW_TOKENS:
-            self._cache.put(self._snapshot())
-
     def cache_stats(self) -> CacheStats:
-        """The snapshot cache's entries, bytes, budget and lookups that found a snapshot."""
-        return self._cache.stats()
+        """Branches (or snapshots) held, the bytes the budget pays for, and lookups that found one.
+
+        With shared-prefix branches: entries are live and saved branches, bytes the KV of cells
+        beyond the active branch's plus the saved bytes, hits the prompts that started from
+        another branch than the active one.
+        """
+        if self._branches is None:
+            return self._snapshots.stats()
+        b = self._branches.stats()
+        extra = (b.cells_used - b.active_cells) * self.kv_bytes_per_token
+        return CacheStats(b.live + b.saved, extra + b.saved_bytes, self.options.cache_budget_bytes, b.hits, b.misses)
+
+    def branch_stats(self) -> BranchStats | None:
+        """The branch store's own figures (None in the snapshot scheme)."""
+        return self._branches.stats() if self._branches is not None else None
 
     def reset(self) -> None:
         """Forget all evaluated state: the live KV cache and every snapshot (cold start)."""
-        self._llm.reset()
-        self._llm._ctx.kv_cache_clear()
-        self._cache.clear()
+        self._reuse.clear()
 
     # -- the model file ----------------------------------------------------------------------
 
@@ -520,7 +522,7 @@ class LlamaEngine:
 
     def close(self) -> None:
         """Free the model and its context; the engine cannot be used afterwards."""
-        self._cache.clear()
+        self._reuse.clear()
         self._llm.close()
         self._file.close()
 
@@ -534,3 +536,13 @@ class LlamaEngine:
 def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
     """What changes when a file is rewritten in place: device, inode, size, modification time."""
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _kv_shape(info: GGUFInfo, model: object) -> KVShape:
+    """The header's KV geometry, else llama.cpp's layer and head counts (head width n_embd/n_head)."""
+    shape = kv_shape(info)
+    if shape is not None:
+        return shape
+    n_head = max(1, llama_cpp.llama_model_n_head(model))
+    width = llama_cpp.llama_model_n_embd(model) // n_head
+    return KVShape(llama_cpp.llama_model_n_layer(model), llama_cpp.llama_model_n_head_kv(model) or n_head, width, width)
