@@ -54,6 +54,7 @@ class GenerationController(QObject):
         self._context_size = context_size
         self.job: GenerationJob | None = None
         self._kind = ""
+        self._origin: str | None = None
         self._new_session = False
         self._started = 0.0
         #: Where the stream rows go, once the state that shows their anchor has arrived.
@@ -80,6 +81,9 @@ class GenerationController(QObject):
                new_session: bool = False) -> None:
         self._kind = kind
         self._new_session = new_session
+        #: The step the reviewer was on when the stream started: if they are still there (or it
+        #: is no longer shown, as the step a regenerate replaces), the first new step is selected.
+        self._origin = self.session.current_node_id
         self._started = time.monotonic()
         self.parts.messages.clear_stale()  # "Stopped…" and the like were about the last stream
         self.parts.speed_status.setText("writing…")
@@ -251,8 +255,15 @@ class GenerationController(QObject):
         self.changed.emit(finished.session_id, description)
         self.saved.emit(finished.session_id, tuple(finished.node_ids))
         # The first new step is selected only when the reviewer is not on a step of their own
-        # choosing (a row being written or nothing): a stream ending never moves them.
-        if finished.node_ids and self.session.current_node() is None:
+        # choosing: on nothing, on a row being written, or still on the step the stream started
+        # from. A reviewer who moved on while the model wrote stays where they are.
+        current = self.session.current_node()
+        origin = self._origin
+        # The step a regenerate started from is hidden now (its new alternative is shown), and the
+        # tree fell back to the question: that is the stream's doing, not the reviewer's choice.
+        lost = (origin is not None and current is not None and current.kind == "question" and current.id != origin
+                and not self.parts.tree_model.index_of_node(origin).isValid())
+        if finished.node_ids and (current is None or current.id == origin or lost):
             self.session.select(finished.node_ids[0])
         fin = finished.finish
         self.parts.speed_status.setText(f"{fin.tokens_per_s:.1f} tokens/s")
