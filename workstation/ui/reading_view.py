@@ -59,11 +59,22 @@ class _Entry:
     segments: Segments
 
 
+#: The most characters of one text the reading view lays out: a megabyte-long line would hold the
+#: GUI thread for seconds while it wraps. The inspector shows a step whole (up to its own limit).
+READ_LIMIT = 20_000
+
+
+def _readable(text: str) -> str:
+    if len(text) <= READ_LIMIT:
+        return text
+    return text[:READ_LIMIT] + f" [… {len(text) - READ_LIMIT:,} more characters: select the step to read it all]"
+
+
 def step_segments(tree: Tree, node: Node, number: int, reviewer_id: str) -> Segments:
     """How one step reads: header, text, flag messages, challenges and replies (pure data)."""
     out: list[tuple[str, str]] = []
     if node.kind == "question":
-        out += [("Question\n", "number"), (node.text + "\n", "text")]
+        out += [("Question\n", "number"), (_readable(node.text) + "\n", "text")]
         return tuple(out)
     title = "Answer" if node.kind == "answer" else f"Step {number}"
     out.append((title + "  ", "number"))
@@ -85,13 +96,13 @@ def step_segments(tree: Tree, node: Node, number: int, reviewer_id: str) -> Segm
     for check in dict.fromkeys(f.check for f in version.flags):  # each check once; the lines below say all
         out.append((f"  ⚑ {check}", "flag"))
     out.append(("\n", "text"))
-    out.append(((node.text or "(empty)") + "\n", "text"))
+    out.append((_readable(node.text or "(empty)") + "\n", "text"))
     for flag in version.flags:
         out.append((f"⚑ {flag.check}: {flag.message}\n", "flag"))
     for challenge in tree.challenges(node.id):
-        out.append((_indented("? ", f"{challenge.text}  ({challenge.current.author})"), "challenge"))
+        out.append((_indented("? ", f"{_readable(challenge.text)}  ({challenge.current.author})"), "challenge"))
         for reply in tree.replies(challenge.id):
-            out.append((_indented("↳ ", reply.text or "(no reply)"), "reply"))
+            out.append((_indented("↳ ", _readable(reply.text or "(no reply)")), "reply"))
     return tuple(out)
 
 
