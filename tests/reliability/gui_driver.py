@@ -307,9 +307,13 @@ class Driver:
         note = f"note {self._unique()}"
         kept = value
         if value is None:
-            # Saving a note keeps the label this reviewer gave the step, as the inspector shows it.
-            mine = w.session.state.tree.current_annotations(node.id).get(w.reviewer_id) if w.session.state else None
-            kept = mine.label if mine is not None else None
+            # Saving a note keeps the label this reviewer gave the step's current version, as the
+            # inspector shows it (a label belongs to the version it was given on: one on a version
+            # since rewritten is not carried over).
+            from workstation.review_queue import labelled_by
+
+            tree = w.session.state.tree if w.session.state else None
+            kept = labelled_by(tree, tree.node(node.id), w.reviewer_id) if tree is not None else None
         w.parts.inspector.note.setPlainText(note)
         self._begin()
         if value is None:
